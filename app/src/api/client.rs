@@ -1,0 +1,127 @@
+//! Calls to the JSON API. In the browser they go over `fetch`; during server
+//! rendering, `load_me` asks the backend directly with the request's cookie.
+
+use super::{AppError, LoginOutcome, LoginRequest, Me, RegisterRequest, paths};
+
+/// The signed-in account, for pages that show it.
+pub async fn load_me() -> Result<Me, AppError> {
+    #[cfg(feature = "ssr")]
+    {
+        use leptos::prelude::use_context;
+        let state = use_context::<crate::backend::AppState>().ok_or(AppError::Internal)?;
+        let parts = use_context::<http::request::Parts>().ok_or(AppError::Internal)?;
+        crate::backend::accounts::me_for_request(&state, &parts.headers).await
+    }
+    #[cfg(not(feature = "ssr"))]
+    {
+        browser::get_json(paths::ME).await
+    }
+}
+
+pub async fn register(req: &RegisterRequest) -> Result<Me, AppError> {
+    browser_post(paths::REGISTER, req).await
+}
+
+pub async fn login(req: &LoginRequest) -> Result<LoginOutcome, AppError> {
+    browser_post(paths::LOGIN, req).await
+}
+
+pub async fn logout() -> Result<(), AppError> {
+    browser_post::<_, serde_json::Value>(paths::LOGOUT, &serde_json::json!({}))
+        .await
+        .map(|_| ())
+}
+
+/// Form handlers only run in the browser; on the server, where a submit can
+/// never fire, this answers `Internal` instead of pulling an HTTP client into
+/// the server build.
+async fn browser_post<B, T>(path: &str, body: &B) -> Result<T, AppError>
+where
+    B: serde::Serialize,
+    T: serde::de::DeserializeOwned,
+{
+    #[cfg(feature = "hydrate")]
+    {
+        browser::post_json(path, body).await
+    }
+    #[cfg(not(feature = "hydrate"))]
+    {
+        let _ = (path, body);
+        Err(AppError::Internal)
+    }
+}
+
+#[cfg(feature = "hydrate")]
+mod browser {
+    use gloo_net::http::{Request, Response};
+    use serde::Serialize;
+    use serde::de::DeserializeOwned;
+
+    use crate::api::{AppError, ErrorBody};
+
+    pub async fn get_json<T: DeserializeOwned>(path: &str) -> Result<T, AppError> {
+        let resp = Request::get(path)
+            .header("Accept", "application/json")
+            .send()
+            .await
+            .map_err(|_| network_error())?;
+        decode(resp).await
+    }
+
+    pub async fn post_json<B: Serialize, T: DeserializeOwned>(
+        path: &str,
+        body: &B,
+    ) -> Result<T, AppError> {
+        let resp = Request::post(path)
+            .header("Accept", "application/json")
+            .json(body)
+            .map_err(|_| AppError::Internal)?
+            .send()
+            .await
+            .map_err(|_| network_error())?;
+        decode(resp).await
+    }
+
+    fn network_error() -> AppError {
+        AppError::BadRequest {
+            message: "Cannot reach the server. Check your connection and try again.".into(),
+        }
+    }
+
+    async fn decode<T: DeserializeOwned>(resp: Response) -> Result<T, AppError> {
+        if resp.ok() {
+            // 204 No Content: let `null` stand for the empty body.
+            let text = resp.text().await.map_err(|_| AppError::Internal)?;
+            let text = if text.is_empty() { "null" } else { &text };
+            serde_json::from_str(text).map_err(|_| AppError::Internal)
+        } else {
+            match resp.json::<ErrorBody>().await {
+                Ok(body) => Err(body.into()),
+                Err(_) => Err(AppError::Internal),
+            }
+        }
+    }
+}
+
+#[cfg(all(not(feature = "ssr"), not(feature = "hydrate")))]
+mod browser {
+    use crate::api::AppError;
+
+    /// Neither side built in (plain `cargo check` of the lib): nothing to call.
+    pub async fn get_json<T>(_path: &str) -> Result<T, AppError> {
+        Err(AppError::Internal)
+    }
+}
+
+/// `load_me` as a future `Resource` can hold: in the browser, `fetch` futures
+/// are not `Send`, which is harmless there because the browser has one thread.
+pub fn load_me_send() -> impl std::future::Future<Output = Result<Me, AppError>> + Send + 'static {
+    #[cfg(feature = "hydrate")]
+    {
+        send_wrapper::SendWrapper::new(load_me())
+    }
+    #[cfg(not(feature = "hydrate"))]
+    {
+        load_me()
+    }
+}

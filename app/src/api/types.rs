@@ -1,0 +1,157 @@
+//! Request and response shapes of the JSON API, shared by server and browser.
+//! Enums keep serde's default (externally tagged) form so that scripts in any
+//! language see the variant names exactly as SPEC.md writes them.
+
+use serde::{Deserialize, Serialize};
+
+/// Where an account stands with its second factor.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum MfaState {
+    Disabled,
+    SetupInProgress,
+    Enabled,
+}
+
+impl MfaState {
+    /// Stored form in the database (`users.mfa_state`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MfaState::Disabled => "Disabled",
+            MfaState::SetupInProgress => "SetupInProgress",
+            MfaState::Enabled => "Enabled",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "Disabled" => Some(MfaState::Disabled),
+            "SetupInProgress" => Some(MfaState::SetupInProgress),
+            "Enabled" => Some(MfaState::Enabled),
+            _ => None,
+        }
+    }
+}
+
+/// A second factor a person can answer a sign-in challenge with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum SecondFactor {
+    Totp,
+    BackupCode,
+    EmailCode,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Role {
+    User,
+    Admin,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::User => "User",
+            Role::Admin => "Admin",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "User" => Some(Role::User),
+            "Admin" => Some(Role::Admin),
+            _ => None,
+        }
+    }
+}
+
+/// What a correct password leads to.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum LoginOutcome {
+    SignedIn,
+    SecondFactorRequired {
+        methods: Vec<SecondFactor>,
+        expires_in_s: u64,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RegisterRequest {
+    pub email: String,
+    pub password: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LoginRequest {
+    pub email: String,
+    pub password: String,
+    #[serde(default)]
+    pub remember_me: bool,
+}
+
+/// The signed-in account as `GET /api/me` shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Me {
+    pub email: String,
+    pub role: Role,
+    pub mfa: MfaState,
+    pub backup_codes_left: u32,
+    pub trusted_devices: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Health {
+    pub status: String,
+    pub database: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn enums_use_serde_default_names_on_the_wire() {
+        assert_eq!(
+            serde_json::to_string(&MfaState::SetupInProgress)
+                .ok()
+                .as_deref(),
+            Some("\"SetupInProgress\"")
+        );
+        assert_eq!(
+            serde_json::to_string(&LoginOutcome::SignedIn)
+                .ok()
+                .as_deref(),
+            Some("\"SignedIn\"")
+        );
+        let challenge = LoginOutcome::SecondFactorRequired {
+            methods: vec![SecondFactor::Totp, SecondFactor::BackupCode],
+            expires_in_s: 300,
+        };
+        assert_eq!(
+            serde_json::to_value(&challenge).ok(),
+            Some(
+                serde_json::json!({"SecondFactorRequired": {"methods": ["Totp", "BackupCode"], "expires_in_s": 300}})
+            )
+        );
+    }
+
+    #[test]
+    fn stored_state_round_trips() {
+        for s in [
+            MfaState::Disabled,
+            MfaState::SetupInProgress,
+            MfaState::Enabled,
+        ] {
+            assert_eq!(MfaState::parse(s.as_str()), Some(s));
+        }
+        assert_eq!(MfaState::parse("enabled"), None);
+        for r in [Role::User, Role::Admin] {
+            assert_eq!(Role::parse(r.as_str()), Some(r));
+        }
+    }
+
+    #[test]
+    fn remember_me_defaults_to_false() {
+        let req: Result<LoginRequest, _> =
+            serde_json::from_str(r#"{"email":"a@b.co","password":"x"}"#);
+        assert_eq!(req.map(|r| r.remember_me).ok(), Some(false));
+    }
+}

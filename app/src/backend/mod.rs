@@ -1,0 +1,34 @@
+//! The server-side core: rules and repositories. Server functions and HTTP
+//! handlers are thin wrappers over the functions here.
+
+pub mod accounts;
+pub mod audit;
+pub mod clock;
+pub mod cookies;
+pub mod db;
+pub mod http;
+pub mod passwords;
+pub mod sessions;
+pub mod state;
+pub mod validation;
+
+pub use state::AppState;
+
+use crate::api::AppError;
+
+/// Primary key of `users`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct UserId(pub i64);
+
+/// Who is asking: recorded with sessions and security events.
+#[derive(Debug, Clone, Default)]
+pub struct ClientMeta {
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
+}
+
+/// Logs the detail for operators and returns the opaque error for the client.
+pub fn internal(context: &str, err: impl std::fmt::Display) -> AppError {
+    tracing::error!("{context}: {err}");
+    AppError::Internal
+}

@@ -1,0 +1,149 @@
+//! Browser sessions: a random 256-bit token in a cookie, only its SHA-256 in
+//! the database.
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use rand::RngCore;
+use rand::rngs::OsRng;
+use sha2::{Digest, Sha256};
+use sqlx::SqlitePool;
+
+use super::clock::UnixTime;
+use super::{ClientMeta, UserId, internal};
+use crate::api::AppError;
+
+pub const SESSION_TTL_S: i64 = 24 * 60 * 60;
+pub const REMEMBER_ME_TTL_S: i64 = 30 * 24 * 60 * 60;
+
+/// The session token as the browser holds it. Never logged.
+#[derive(Clone, PartialEq, Eq)]
+pub struct SessionToken(String);
+
+impl SessionToken {
+    pub fn generate() -> Self {
+        let mut bytes = [0u8; 32];
+        OsRng.fill_bytes(&mut bytes);
+        SessionToken(URL_SAFE_NO_PAD.encode(bytes))
+    }
+
+    pub fn from_cookie(value: &str) -> Self {
+        SessionToken(value.to_string())
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+
+    /// What the database stores and looks up.
+    pub fn hash(&self) -> Vec<u8> {
+        Sha256::digest(self.0.as_bytes()).to_vec()
+    }
+}
+
+impl std::fmt::Debug for SessionToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SessionToken(<redacted>)")
+    }
+}
+
+/// A new session and how long its cookie should live.
+#[derive(Debug)]
+pub struct NewSession {
+    pub token: SessionToken,
+    pub ttl_s: i64,
+    /// Whether the cookie should outlive the browser (remember me).
+    pub persistent: bool,
+}
+
+#[tracing::instrument(skip(pool, meta))]
+pub async fn create(
+    pool: &SqlitePool,
+    user: UserId,
+    remember_me: bool,
+    now: UnixTime,
+    meta: &ClientMeta,
+) -> Result<NewSession, AppError> {
+    let token = SessionToken::generate();
+    let ttl_s = if remember_me {
+        REMEMBER_ME_TTL_S
+    } else {
+        SESSION_TTL_S
+    };
+    sqlx::query(
+        "INSERT INTO sessions (token_hash, user_id, created_at, expires_at, last_seen_at, ip, user_agent)
+         VALUES (?, ?, ?, ?, ?, ?, ?)",
+    )
+    .bind(token.hash())
+    .bind(user.0)
+    .bind(now)
+    .bind(now + ttl_s)
+    .bind(now)
+    .bind(meta.ip.as_deref())
+    .bind(meta.user_agent.as_deref())
+    .execute(pool)
+    .await
+    .map_err(|e| internal("creating a session", e))?;
+    Ok(NewSession {
+        token,
+        ttl_s,
+        persistent: remember_me,
+    })
+}
+
+/// The user a live session belongs to, or `None` when the token is unknown or
+/// expired.
+pub async fn user_for(
+    pool: &SqlitePool,
+    token: &SessionToken,
+    now: UnixTime,
+) -> Result<Option<UserId>, AppError> {
+    let row: Option<(i64,)> =
+        sqlx::query_as("SELECT user_id FROM sessions WHERE token_hash = ? AND expires_at > ?")
+            .bind(token.hash())
+            .bind(now)
+            .fetch_optional(pool)
+            .await
+            .map_err(|e| internal("looking up a session", e))?;
+    Ok(row.map(|(id,)| UserId(id)))
+}
+
+/// Deletes the session row; a token that is already gone is fine.
+pub async fn delete(pool: &SqlitePool, token: &SessionToken) -> Result<Option<UserId>, AppError> {
+    let row: Option<(i64,)> =
+        sqlx::query_as("DELETE FROM sessions WHERE token_hash = ? RETURNING user_id")
+            .bind(token.hash())
+            .fetch_optional(pool)
+            .await
+            .map_err(|e| internal("deleting a session", e))?;
+    Ok(row.map(|(id,)| UserId(id)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tokens_are_256_bit_and_distinct() {
+        let a = SessionToken::generate();
+        let b = SessionToken::generate();
+        assert_ne!(a, b);
+        let raw = URL_SAFE_NO_PAD.decode(a.expose()).unwrap_or_default();
+        assert_eq!(raw.len(), 32);
+    }
+
+    #[test]
+    fn stored_hash_is_sha256_of_the_cookie_value() {
+        let t = SessionToken::from_cookie("abc");
+        assert_eq!(
+            hex::encode(t.hash()),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
+        assert_ne!(t.hash(), SessionToken::from_cookie("abd").hash());
+    }
+
+    #[test]
+    fn debug_redacts_the_token() {
+        let t = SessionToken::from_cookie("very-secret-token");
+        assert!(!format!("{t:?}").contains("very-secret"));
+    }
+}

@@ -1,0 +1,65 @@
+//! One module per page, and the app shell around them.
+
+mod account;
+mod home;
+mod not_found;
+mod sign_in;
+mod sign_up;
+
+use leptos::prelude::*;
+use leptos_meta::{MetaTags, Stylesheet, Title, provide_meta_context};
+use leptos_router::components::{A, Route, Router, Routes};
+use leptos_router::{SsrMode, path};
+
+pub use account::AccountPage;
+pub use home::HomePage;
+pub use not_found::NotFound;
+pub use sign_in::SignInPage;
+pub use sign_up::SignUpPage;
+
+/// The HTML document the server renders around the app.
+pub fn shell(options: LeptosOptions) -> impl IntoView {
+    view! {
+        <!DOCTYPE html>
+        <html lang="en">
+            <head>
+                <meta charset="utf-8" />
+                <meta name="viewport" content="width=device-width, initial-scale=1" />
+                <meta name="color-scheme" content="light dark" />
+                <link rel="icon" href="/favicon.svg" type="image/svg+xml" />
+                <HydrationScripts options />
+                <MetaTags />
+            </head>
+            <body>
+                <App />
+            </body>
+        </html>
+    }
+}
+
+#[component]
+pub fn App() -> impl IntoView {
+    provide_meta_context();
+    view! {
+        <Stylesheet id="twofold" href="/pkg/twofold.css" />
+        <Title formatter=|page: String| {
+            if page.is_empty() { "Twofold".to_string() } else { format!("{page} · Twofold") }
+        } />
+        <Router>
+            <header class="site">
+                <A href="/" attr:class="brand">
+                    "Twofold"
+                </A>
+            </header>
+            <main id="main">
+                <Routes fallback=|| view! { <NotFound /> }>
+                    <Route path=path!("/") view=HomePage />
+                    <Route path=path!("/signup") view=SignUpPage />
+                    <Route path=path!("/login") view=SignInPage />
+                    // Rendered whole before sending, so it reads right without JavaScript.
+                    <Route path=path!("/account") view=AccountPage ssr=SsrMode::Async />
+                </Routes>
+            </main>
+        </Router>
+    }
+}

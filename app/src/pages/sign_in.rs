@@ -1,0 +1,94 @@
+use leptos::ev::SubmitEvent;
+use leptos::html::Input;
+use leptos::prelude::*;
+use leptos::task::spawn_local;
+use leptos_meta::Title;
+use leptos_router::NavigateOptions;
+use leptos_router::components::A;
+use leptos_router::hooks::use_navigate;
+
+use crate::api::{AppError, LoginOutcome, LoginRequest, client, paths};
+use crate::components::{ErrorNotice, SubmitButton, redirect_error};
+
+/// The form posts to the API directly, so it works before hydration and
+/// without JavaScript (the server answers a form post with a redirect); once
+/// hydrated, it submits with `fetch` and shows pending and error states.
+#[component]
+pub fn SignInPage() -> impl IntoView {
+    let email = NodeRef::<Input>::new();
+    let password = NodeRef::<Input>::new();
+    let remember = NodeRef::<Input>::new();
+    let (pending, set_pending) = signal(false);
+    let (error, set_error) = signal(None::<AppError>);
+    let from_redirect = redirect_error();
+    let shown = Signal::derive(move || error.get().or_else(|| from_redirect.get()));
+    let navigate = use_navigate();
+
+    let on_submit = move |ev: SubmitEvent| {
+        ev.prevent_default();
+        if pending.get_untracked() {
+            return;
+        }
+        let req = LoginRequest {
+            email: email.get().map(|i| i.value()).unwrap_or_default(),
+            password: password.get().map(|i| i.value()).unwrap_or_default(),
+            remember_me: remember.get().is_some_and(|i| i.checked()),
+        };
+        set_pending.set(true);
+        set_error.set(None);
+        let navigate = navigate.clone();
+        spawn_local(async move {
+            match client::login(&req).await {
+                Ok(LoginOutcome::SignedIn) => navigate("/account", NavigateOptions::default()),
+                Ok(LoginOutcome::SecondFactorRequired { .. }) => {
+                    navigate("/account", NavigateOptions::default())
+                }
+                Err(e) => {
+                    set_error.set(Some(e));
+                    if let Some(p) = password.get_untracked() {
+                        p.set_value("");
+                        let _ = p.focus();
+                    }
+                }
+            }
+            set_pending.set(false);
+        });
+    };
+
+    view! {
+        <Title text="Sign in" />
+        <section class="card narrow">
+            <h1>"Sign in"</h1>
+            <form method="post" action=paths::LOGIN on:submit=on_submit novalidate>
+                <ErrorNotice error=shown />
+                <label for="email">"Email"</label>
+                <input
+                    id="email"
+                    name="email"
+                    type="email"
+                    autocomplete="username"
+                    inputmode="email"
+                    required
+                    node_ref=email
+                />
+                <label for="password">"Password"</label>
+                <input
+                    id="password"
+                    name="password"
+                    type="password"
+                    autocomplete="current-password"
+                    required
+                    node_ref=password
+                />
+                <label class="check">
+                    <input type="checkbox" name="remember_me" value="true" node_ref=remember />
+                    "Keep me signed in for 30 days"
+                </label>
+                <SubmitButton pending label="Sign in" pending_label="Signing in…" />
+            </form>
+            <p class="aside">
+                "New here? " <A href="/signup">"Create an account"</A>
+            </p>
+        </section>
+    }
+}

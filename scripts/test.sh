@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Every test: formatting, clippy (server and wasm builds), unit and
+# integration tests, and the Playwright tests against the release binary.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+./scripts/setup.sh
+. scripts/env.sh
+
+step() { echo; echo "== $* =="; }
+t0=$(date +%s)
+
+step "cargo fmt --check"
+cargo fmt --all -- --check
+
+step "clippy: server (ssr)"
+cargo clippy -p app -p server --features app/ssr --all-targets -- -D warnings
+
+step "clippy: browser (hydrate, wasm32)"
+cargo clippy -p frontend -p app --features frontend/hydrate,app/hydrate \
+  --target wasm32-unknown-unknown -- -D warnings
+
+step "release build (site first, then the binary that embeds it)"
+cargo leptos build --release --precompress
+
+step "unit and integration tests"
+cargo test --workspace --features app/ssr
+
+step "browser tests (Playwright, Debian Chromium)"
+port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+data=$(mktemp -d)
+target/release/twofold serve --addr "127.0.0.1:$port" --data-dir "$data" >"$data/server.log" 2>&1 &
+server=$!
+trap 'kill $server 2>/dev/null || true; rm -rf "$data"' EXIT
+if ! (cd end2end && CI=1 BASE_URL="http://127.0.0.1:$port" npx playwright test); then
+  echo "--- server log ---"; tail -50 "$data/server.log"; exit 1
+fi
+
+echo; echo "all tests passed in $(( $(date +%s) - t0 )) s"

@@ -1,0 +1,128 @@
+//! Register, sign in, sign out, who am I, health.
+
+use app::api::{AppError, Health, LoginRequest, RegisterRequest};
+use app::backend::sessions::NewSession;
+use app::backend::{AppState, accounts, cookies, db};
+use axum::Json;
+use axum::extract::State;
+use axum::response::{IntoResponse, Redirect, Response};
+use http::header::SET_COOKIE;
+use http::{HeaderMap, HeaderValue, StatusCode};
+
+use super::input::{ClientInfo, Input, Mode, form_error_redirect};
+
+/// Where a successful form post lands.
+const ACCOUNT_PAGE: &str = "/account";
+
+fn with_cookie(mut resp: Response, cookie: String) -> Response {
+    if let Ok(v) = HeaderValue::from_str(&cookie) {
+        resp.headers_mut().append(SET_COOKIE, v);
+    }
+    resp
+}
+
+fn session_cookie(headers: &HeaderMap, session: &NewSession) -> String {
+    cookies::session_set_cookie(session, cookies::is_https(headers))
+}
+
+pub async fn register(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    ClientInfo(meta): ClientInfo,
+    input: Result<Input<RegisterRequest>, AppError>,
+) -> Response {
+    let Input { value, mode } = match input {
+        Ok(i) => i,
+        Err(e) => return e.into_response(),
+    };
+    let result = accounts::register(&state, value, &meta).await;
+    match (result, mode) {
+        (Ok((user, session)), Mode::Json) => {
+            let me = match accounts::me(&state, user).await {
+                Ok(me) => me,
+                Err(e) => return e.into_response(),
+            };
+            with_cookie(
+                (StatusCode::CREATED, Json(me)).into_response(),
+                session_cookie(&headers, &session),
+            )
+        }
+        (Ok((_, session)), Mode::Form) => with_cookie(
+            Redirect::to(ACCOUNT_PAGE).into_response(),
+            session_cookie(&headers, &session),
+        ),
+        (Err(e), Mode::Json) => e.into_response(),
+        (Err(e), Mode::Form) => form_error_redirect("/signup", &e),
+    }
+}
+
+pub async fn login(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    ClientInfo(meta): ClientInfo,
+    input: Result<Input<LoginRequest>, AppError>,
+) -> Response {
+    let Input { value, mode } = match input {
+        Ok(i) => i,
+        Err(e) => return e.into_response(),
+    };
+    match (accounts::login(&state, value, &meta).await, mode) {
+        (Ok((outcome, session)), Mode::Json) => with_cookie(
+            Json(outcome).into_response(),
+            session_cookie(&headers, &session),
+        ),
+        (Ok((_, session)), Mode::Form) => with_cookie(
+            Redirect::to(ACCOUNT_PAGE).into_response(),
+            session_cookie(&headers, &session),
+        ),
+        (Err(e), Mode::Json) => e.into_response(),
+        (Err(e), Mode::Form) => form_error_redirect("/login", &e),
+    }
+}
+
+/// Signing out always succeeds and always clears the cookie, even when the
+/// session was already gone; the body is ignored.
+pub async fn logout(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    ClientInfo(meta): ClientInfo,
+) -> Response {
+    if let Err(e) = accounts::logout(&state, &headers, &meta).await {
+        return e.into_response();
+    }
+    let is_form = headers
+        .get(http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
+    let resp = if is_form {
+        Redirect::to("/login").into_response()
+    } else {
+        StatusCode::NO_CONTENT.into_response()
+    };
+    with_cookie(
+        resp,
+        cookies::session_clear_cookie(cookies::is_https(&headers)),
+    )
+}
+
+pub async fn me(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    match accounts::me_for_request(&state, &headers).await {
+        Ok(me) => Json(me).into_response(),
+        Err(e) => e.into_response(),
+    }
+}
+
+/// 200 when the database answers, 503 when it does not.
+pub async fn health(State(state): State<AppState>) -> Response {
+    let ok = db::ping(&state.pool).await;
+    let body = Health {
+        status: if ok { "ok" } else { "unavailable" }.into(),
+        database: if ok { "ok" } else { "unreachable" }.into(),
+    };
+    let status = if ok {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    (status, Json(body)).into_response()
+}

@@ -1,0 +1,126 @@
+//! Everything between parsing the flags and accepting connections: the data
+//! directory, the database, the app state, the listener, graceful shutdown.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use app::backend::clock::Clock;
+use app::backend::{AppState, db, passwords};
+use leptos::config::LeptosOptions;
+use tokio::net::TcpListener;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    #[error("--addr '{0}' is not a valid address; expected IP:PORT, e.g. 127.0.0.1:3000")]
+    BadAddr(String),
+    #[error("cannot use data directory {path}: {reason}")]
+    DataDir { path: PathBuf, reason: String },
+    #[error("cannot listen on {addr}: {reason}")]
+    Bind { addr: SocketAddr, reason: String },
+    #[error("{0}")]
+    Db(#[from] db::DbError),
+    #[error("startup failed: {0}")]
+    Other(String),
+}
+
+pub const DB_FILE: &str = "twofold.db";
+
+/// Creates the data directory if needed and proves it is writable, so a bad
+/// directory is reported as such instead of as a database error.
+pub fn prepare_data_dir(dir: &Path) -> Result<(), StartupError> {
+    let fail = |reason: String| StartupError::DataDir {
+        path: dir.to_path_buf(),
+        reason,
+    };
+    std::fs::create_dir_all(dir).map_err(|e| fail(e.to_string()))?;
+    let probe = dir.join(".twofold-write-test");
+    std::fs::write(&probe, b"ok").map_err(|e| fail(format!("not writable ({e})")))?;
+    std::fs::remove_file(&probe).map_err(|e| fail(format!("not writable ({e})")))?;
+    Ok(())
+}
+
+/// Opens the database and runs migrations; any failure stops startup.
+pub async fn open_database(data_dir: &Path) -> Result<sqlx::SqlitePool, StartupError> {
+    prepare_data_dir(data_dir)?;
+    let pool = db::open(&data_dir.join(DB_FILE)).await?;
+    db::migrate(&pool).await?;
+    Ok(pool)
+}
+
+/// Leptos settings fixed at build time, so the binary needs no Cargo.toml or
+/// environment at run time.
+pub fn leptos_options(addr: SocketAddr) -> LeptosOptions {
+    LeptosOptions::builder()
+        .output_name("twofold")
+        .site_root("target/site")
+        .site_pkg_dir("pkg")
+        .site_addr(addr)
+        .build()
+}
+
+pub async fn build_state(
+    data_dir: &Path,
+    addr: SocketAddr,
+    clock: Arc<dyn Clock>,
+) -> Result<AppState, StartupError> {
+    let pool = open_database(data_dir).await?;
+    let dummy_hash = tokio::task::spawn_blocking(passwords::dummy_hash)
+        .await
+        .map_err(|e| StartupError::Other(e.to_string()))?
+        .map_err(|_| StartupError::Other("cannot compute the dummy password hash".into()))?;
+    Ok(AppState {
+        pool,
+        clock,
+        leptos_options: leptos_options(addr),
+        dummy_hash,
+    })
+}
+
+pub async fn bind(addr: SocketAddr) -> Result<TcpListener, StartupError> {
+    TcpListener::bind(addr)
+        .await
+        .map_err(|e| StartupError::Bind {
+            addr,
+            reason: e.to_string(),
+        })
+}
+
+/// Serves until ctrl-c or SIGTERM, then lets in-flight requests finish.
+pub async fn serve(listener: TcpListener, state: AppState) -> std::io::Result<()> {
+    let app = crate::router(state);
+    axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown_signal())
+    .await
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        if let Err(e) = tokio::signal::ctrl_c().await {
+            tracing::error!("cannot listen for ctrl-c: {e}");
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(e) => {
+                tracing::error!("cannot listen for SIGTERM: {e}");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+    tracing::info!("shutting down");
+}

@@ -1,0 +1,130 @@
+//! Starts the real router on a temp SQLite file and speaks HTTP to it.
+#![allow(dead_code)]
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use app::backend::clock::{Clock, FixedClock, SystemClock};
+use reqwest::{Client, Response, StatusCode};
+use serde_json::{Value, json};
+use tempfile::TempDir;
+
+pub const PASSWORD: &str = "tuba lantern orbit 42";
+
+pub struct TestServer {
+    pub base: String,
+    pub dir: TempDir,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl TestServer {
+    pub async fn start() -> Self {
+        Self::start_with(Arc::new(SystemClock), None).await
+    }
+
+    pub async fn start_with_clock(clock: FixedClock) -> Self {
+        Self::start_with(Arc::new(clock), None).await
+    }
+
+    /// Starts on an existing data dir (for restart tests).
+    pub async fn start_with(clock: Arc<dyn Clock>, dir: Option<TempDir>) -> Self {
+        let dir = dir.unwrap_or_else(|| tempfile::tempdir().expect("temp dir"));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let addr: SocketAddr = listener.local_addr().expect("addr");
+        let state = twofold_server::startup::build_state(dir.path(), addr, clock)
+            .await
+            .expect("state");
+        let app = twofold_server::router(state);
+        let task = tokio::spawn(async move {
+            axum::serve(
+                listener,
+                app.into_make_service_with_connect_info::<SocketAddr>(),
+            )
+            .await
+            .expect("serve");
+        });
+        TestServer {
+            base: format!("http://{addr}"),
+            dir,
+            task,
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base, path)
+    }
+
+    pub fn db_path(&self) -> PathBuf {
+        self.dir.path().join("twofold.db")
+    }
+
+    /// A browser-like client: keeps cookies, does not follow redirects.
+    pub fn client(&self) -> Client {
+        Client::builder()
+            .cookie_store(true)
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .expect("client")
+    }
+
+    pub async fn post(&self, c: &Client, path: &str, body: Value) -> Response {
+        c.post(self.url(path))
+            .json(&body)
+            .send()
+            .await
+            .expect("request")
+    }
+
+    pub async fn get(&self, c: &Client, path: &str) -> Response {
+        c.get(self.url(path)).send().await.expect("request")
+    }
+
+    pub async fn register(&self, c: &Client, email: &str) -> Response {
+        self.post(
+            c,
+            "/api/auth/register",
+            json!({"email": email, "password": PASSWORD}),
+        )
+        .await
+    }
+
+    pub async fn login(&self, c: &Client, email: &str, password: &str) -> Response {
+        self.post(
+            c,
+            "/api/auth/login",
+            json!({"email": email, "password": password}),
+        )
+        .await
+    }
+
+    pub async fn assert_healthy(&self) {
+        let r = self.get(&self.client(), "/healthz").await;
+        assert_eq!(r.status(), StatusCode::OK);
+    }
+
+    pub async fn db(&self) -> sqlx::SqlitePool {
+        app::backend::db::open(&self.db_path())
+            .await
+            .expect("open db")
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+pub async fn json_of(r: Response) -> Value {
+    r.json().await.expect("json body")
+}
+
+pub fn set_cookie(r: &Response) -> Option<String> {
+    r.headers()
+        .get("set-cookie")
+        .and_then(|v| v.to_str().ok())
+        .map(String::from)
+}
