@@ -35,18 +35,20 @@ pub async fn fallback(State(state): State<AppState>, req: Request) -> Response {
             .is_some_and(|v| v.split(',').any(|e| e.trim().starts_with(enc)))
     };
     let name = path.trim_start_matches('/');
-    if !name.is_empty() && !name.ends_with(".br") && !name.ends_with(".gz") {
-        if let Some(file) = Site::get(name) {
-            let mime = mime_for(name, file.metadata.mimetype());
-            for (enc, ext) in [("br", "br"), ("gzip", "gz")] {
-                if accepts(enc) {
-                    if let Some(packed) = Site::get(&format!("{name}.{ext}")) {
-                        return file_response(packed.data.into_owned(), &mime, Some(enc));
-                    }
-                }
+    if !name.is_empty()
+        && !name.ends_with(".br")
+        && !name.ends_with(".gz")
+        && let Some(file) = Site::get(name)
+    {
+        let mime = mime_for(name, file.metadata.mimetype());
+        for (enc, ext) in [("br", "br"), ("gzip", "gz")] {
+            if accepts(enc)
+                && let Some(packed) = Site::get(&format!("{name}.{ext}"))
+            {
+                return file_response(packed.data.into_owned(), &mime, Some(enc));
             }
-            return file_response(file.data.into_owned(), &mime, None);
         }
+        return file_response(file.data.into_owned(), &mime, None);
     }
     not_found_page(state, req).await
 }

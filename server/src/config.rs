@@ -53,6 +53,66 @@ pub struct ServeArgs {
 
     #[command(flatten)]
     pub data: DataArgs,
+
+    #[command(flatten)]
+    pub security: SecurityArgs,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct SecurityArgs {
+    /// File with the 32-byte key that encrypts TOTP secrets (raw or 64 hex
+    /// characters). Default: DIR/secret.key, generated (mode 0600) on first start.
+    #[arg(long, env = "TWOFOLD_SECRET_KEY_FILE", value_name = "FILE")]
+    pub secret_key_file: Option<PathBuf>,
+
+    /// Issuer name shown in authenticator apps.
+    #[arg(
+        long,
+        env = "TWOFOLD_ISSUER",
+        default_value = "Twofold",
+        value_name = "NAME"
+    )]
+    pub issuer: String,
+
+    /// Failed password or second-factor attempts per account before it is locked
+    /// for the rest of the window.
+    #[arg(
+        long,
+        env = "TWOFOLD_MAX_FAILURES",
+        default_value_t = 5,
+        value_name = "N"
+    )]
+    pub max_failures: u32,
+
+    /// Failed attempts per client address before it is locked for the window.
+    #[arg(
+        long,
+        env = "TWOFOLD_IP_MAX_FAILURES",
+        default_value_t = 50,
+        value_name = "N"
+    )]
+    pub ip_max_failures: u32,
+
+    /// Length of the failure-counting window, in seconds.
+    #[arg(
+        long,
+        env = "TWOFOLD_FAILURE_WINDOW_S",
+        default_value_t = 900,
+        value_name = "SECONDS"
+    )]
+    pub failure_window_s: u32,
+}
+
+impl Default for SecurityArgs {
+    fn default() -> Self {
+        SecurityArgs {
+            secret_key_file: None,
+            issuer: "Twofold".into(),
+            max_failures: 5,
+            ip_max_failures: 50,
+            failure_window_s: 900,
+        }
+    }
 }
 
 impl ServeArgs {
@@ -99,6 +159,7 @@ mod tests {
             data: DataArgs {
                 data_dir: "x".into(),
             },
+            security: SecurityArgs::default(),
         };
         let err = args
             .socket_addr()

@@ -43,8 +43,13 @@ async fn run(cli: Cli) -> Result<(), StartupError> {
         }
         Command::Serve(args) => {
             let addr = args.socket_addr()?;
-            let state =
-                startup::build_state(&args.data.data_dir, addr, Arc::new(SystemClock)).await?;
+            let state = startup::build_state(
+                &args.data.data_dir,
+                addr,
+                Arc::new(SystemClock),
+                &args.security,
+            )
+            .await?;
             let listener = startup::bind(addr).await?;
             tracing::info!("listening on http://{addr}");
             startup::serve(listener, state)

@@ -6,7 +6,11 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use app::backend::clock::Clock;
-use app::backend::{AppState, db, passwords};
+use app::backend::crypto::SecretKey;
+use app::backend::rate_limit::Limits;
+use app::backend::{AppState, Settings, db, passwords};
+
+use crate::config::SecurityArgs;
 use leptos::config::LeptosOptions;
 use tokio::net::TcpListener;
 
@@ -20,6 +24,10 @@ pub enum StartupError {
     Bind { addr: SocketAddr, reason: String },
     #[error("{0}")]
     Db(#[from] db::DbError),
+    #[error("{0}")]
+    Key(#[from] app::backend::crypto::KeyError),
+    #[error("--issuer must be 1 to 64 characters without ':'")]
+    BadIssuer,
     #[error("startup failed: {0}")]
     Other(String),
 }
@@ -63,8 +71,23 @@ pub async fn build_state(
     data_dir: &Path,
     addr: SocketAddr,
     clock: Arc<dyn Clock>,
+    security: &SecurityArgs,
 ) -> Result<AppState, StartupError> {
+    let issuer = security.issuer.trim().to_string();
+    if issuer.is_empty() || issuer.len() > 64 || issuer.contains(':') {
+        return Err(StartupError::BadIssuer);
+    }
     let pool = open_database(data_dir).await?;
+    let key = SecretKey::load_or_create(security.secret_key_file.as_deref(), data_dir)?;
+    let settings = Settings {
+        key,
+        limits: Limits {
+            account_max: security.max_failures.max(1),
+            ip_max: security.ip_max_failures.max(1),
+            window_s: i64::from(security.failure_window_s.max(1)),
+        },
+        issuer,
+    };
     let dummy_hash = tokio::task::spawn_blocking(passwords::dummy_hash)
         .await
         .map_err(|e| StartupError::Other(e.to_string()))?
@@ -74,6 +97,7 @@ pub async fn build_state(
         clock,
         leptos_options: leptos_options(addr),
         dummy_hash,
+        settings: Arc::new(settings),
     })
 }
 

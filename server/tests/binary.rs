@@ -35,10 +35,10 @@ fn run_to_end(cmd: &mut Command) -> (i32, String) {
 fn wait_healthy(port: u16, child: &mut Child) {
     let deadline = Instant::now() + Duration::from_secs(30);
     while Instant::now() < deadline {
-        if let Ok(r) = reqwest::blocking_get(&format!("http://127.0.0.1:{port}/healthz")) {
-            if r == 200 {
-                return;
-            }
+        if http_get::blocking_get(&format!("http://127.0.0.1:{port}/healthz"))
+            .is_ok_and(|s| s == 200)
+        {
+            return;
         }
         if let Ok(Some(status)) = child.try_wait() {
             panic!("server exited early: {status}");
@@ -49,7 +49,7 @@ fn wait_healthy(port: u16, child: &mut Child) {
 }
 
 /// A tiny blocking GET so this test needs no async runtime.
-mod reqwest {
+mod http_get {
     use std::io::{Read, Write};
     use std::net::TcpStream;
 
@@ -99,13 +99,13 @@ fn runs_alone_from_an_empty_directory_and_stops_on_sigterm() {
         "default data dir ./data"
     );
 
-    let (status, _, body) = reqwest::get(&format!("http://127.0.0.1:{port}/")).expect("GET /");
+    let (status, _, body) = http_get::get(&format!("http://127.0.0.1:{port}/")).expect("GET /");
     assert_eq!(status, 200);
     assert!(String::from_utf8_lossy(&body).contains("Twofold"));
 
     // The site is embedded: the wasm and its loader come from the binary.
     let (status, head, _) =
-        reqwest::get(&format!("http://127.0.0.1:{port}/pkg/twofold.wasm")).expect("wasm");
+        http_get::get(&format!("http://127.0.0.1:{port}/pkg/twofold.wasm")).expect("wasm");
     assert_eq!(
         status, 200,
         "site not embedded; build it first with `cargo leptos build`"
@@ -116,7 +116,7 @@ fn runs_alone_from_an_empty_directory_and_stops_on_sigterm() {
         "{head}"
     );
     let (status, _, _) =
-        reqwest::get(&format!("http://127.0.0.1:{port}/pkg/twofold.js")).expect("js");
+        http_get::get(&format!("http://127.0.0.1:{port}/pkg/twofold.js")).expect("js");
     assert_eq!(status, 200);
 
     let pid = child.id().to_string();

@@ -125,3 +125,35 @@ pub fn load_me_send() -> impl std::future::Future<Output = Result<Me, AppError>>
         load_me()
     }
 }
+
+pub async fn second_factor(req: &super::SecondFactorRequest) -> Result<LoginOutcome, AppError> {
+    browser_post(paths::SECOND_FACTOR, req).await
+}
+
+pub async fn totp_start() -> Result<super::TotpSetup, AppError> {
+    browser_post(paths::TOTP_START, &serde_json::json!({})).await
+}
+
+pub async fn totp_confirm(code: &str) -> Result<super::BackupCodes, AppError> {
+    browser_post(
+        paths::TOTP_CONFIRM,
+        &super::CodeRequest { code: code.into() },
+    )
+    .await
+}
+
+pub async fn totp_cancel() -> Result<super::MfaStatus, AppError> {
+    browser_post(paths::TOTP_CANCEL, &serde_json::json!({})).await
+}
+
+pub async fn mfa_disable(req: &super::DisableRequest) -> Result<super::MfaStatus, AppError> {
+    browser_post(paths::MFA_DISABLE, req).await
+}
+
+pub async fn regenerate_codes(code: &str) -> Result<super::BackupCodes, AppError> {
+    browser_post(
+        paths::REGENERATE_CODES,
+        &super::CodeRequest { code: code.into() },
+    )
+    .await
+}

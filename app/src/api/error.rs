@@ -30,6 +30,8 @@ pub enum AppError {
     PayloadTooLarge,
     #[error("Not found.")]
     NotFound,
+    #[error("{message}")]
+    Conflict { message: String },
     #[error("Something went wrong on our side. Please try again.")]
     Internal,
 }
@@ -64,7 +66,7 @@ impl AppError {
             }
             AppError::Forbidden => 403,
             AppError::NotFound => 404,
-            AppError::EmailTaken | AppError::CodeAlreadyUsed => 409,
+            AppError::EmailTaken | AppError::CodeAlreadyUsed | AppError::Conflict { .. } => 409,
             AppError::PayloadTooLarge => 413,
             AppError::TooManyAttempts { .. } => 429,
             AppError::Internal => 500,
@@ -86,6 +88,7 @@ impl AppError {
             AppError::BadRequest { .. } => "BadRequest",
             AppError::PayloadTooLarge => "PayloadTooLarge",
             AppError::NotFound => "NotFound",
+            AppError::Conflict { .. } => "Conflict",
             AppError::Internal => "Internal",
         }
     }
@@ -139,6 +142,7 @@ impl From<ErrorBody> for AppError {
             "PayloadTooLarge" => AppError::PayloadTooLarge,
             "NotFound" => AppError::NotFound,
             "BadRequest" => AppError::BadRequest { message: b.message },
+            "Conflict" => AppError::Conflict { message: b.message },
             _ => AppError::Internal,
         }
     }
@@ -164,6 +168,9 @@ mod tests {
             },
             AppError::PayloadTooLarge,
             AppError::NotFound,
+            AppError::Conflict {
+                message: "already on".into(),
+            },
             AppError::Internal,
         ]
     }
@@ -238,7 +245,7 @@ impl AppError {
             // An unknown kind is a crafted or stale link: show nothing.
             AppError::Internal if kind != "Internal" => None,
             // BadRequest messages are not fixed; keep them generic.
-            AppError::BadRequest { .. } => Some(AppError::BadRequest {
+            AppError::BadRequest { .. } | AppError::Conflict { .. } => Some(AppError::BadRequest {
                 message: "The request could not be read. Please try again.".into(),
             }),
             e => Some(e),

@@ -14,4 +14,10 @@ pub mod paths {
     pub const LOGOUT: &str = "/api/auth/logout";
     pub const ME: &str = "/api/me";
     pub const HEALTH: &str = "/healthz";
+    pub const SECOND_FACTOR: &str = "/api/auth/second-factor";
+    pub const TOTP_START: &str = "/api/mfa/totp/start";
+    pub const TOTP_CONFIRM: &str = "/api/mfa/totp/confirm";
+    pub const TOTP_CANCEL: &str = "/api/mfa/totp/cancel";
+    pub const MFA_DISABLE: &str = "/api/mfa/disable";
+    pub const REGENERATE_CODES: &str = "/api/mfa/backup-codes/regenerate";
 }

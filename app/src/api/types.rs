@@ -103,6 +103,48 @@ pub struct Health {
     pub database: String,
 }
 
+/// `POST /api/mfa/totp/start`: what the authenticator app needs.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TotpSetup {
+    pub otpauth_uri: String,
+    /// Base32 key in groups of four, for typing by hand.
+    pub secret: String,
+    /// The otpauth URI as an SVG QR code.
+    pub qr_svg: String,
+    pub expires_in_s: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CodeRequest {
+    pub code: String,
+}
+
+/// A fresh set of backup codes, shown once.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BackupCodes {
+    pub mfa: MfaState,
+    pub backup_codes: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SecondFactorRequest {
+    pub method: SecondFactor,
+    pub code: String,
+    #[serde(default)]
+    pub trust_device: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DisableRequest {
+    pub password: String,
+    pub code: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MfaStatus {
+    pub mfa: MfaState,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

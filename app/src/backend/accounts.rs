@@ -1,13 +1,19 @@
-//! Registration, password sign-in and the signed-in account.
+//! Registration, password sign-in (with its second step) and the signed-in
+//! account.
 
 use http::HeaderMap;
 use sqlx::SqlitePool;
 
 use super::audit::{self, EventKind};
+use super::challenges::{self, CHALLENGE_TTL_S};
 use super::passwords::{self, Password, PasswordHashString};
-use super::sessions::{self, NewSession};
-use super::{AppState, ClientMeta, UserId, cookies, internal, validation};
-use crate::api::{AppError, LoginOutcome, LoginRequest, Me, MfaState, RegisterRequest, Role};
+use super::rate_limit::{self, Scope};
+use super::sessions::{self, NewSession, SessionToken};
+use super::{AppState, ClientMeta, UserId, backup_codes, cookies, internal, mfa, validation};
+use crate::api::{
+    AppError, LoginOutcome, LoginRequest, Me, MfaState, RegisterRequest, Role, SecondFactor,
+    SecondFactorRequest,
+};
 
 /// Creates the account and signs it in.
 pub async fn register(
@@ -46,17 +52,38 @@ pub async fn register(
     Ok((user, session))
 }
 
+/// What a right password earns: a session, or a challenge to answer first.
+#[derive(Debug)]
+pub enum Grant {
+    Session(NewSession),
+    Challenge(SessionToken),
+}
+
+fn password_scopes(email: &str, meta: &ClientMeta) -> Vec<Scope> {
+    let mut scopes = vec![Scope::Password(email.to_string())];
+    if let Some(ip) = &meta.ip {
+        scopes.push(Scope::Ip(ip.clone()));
+    }
+    scopes
+}
+
 /// Checks the password. Unknown emails are verified against a dummy hash so the
-/// answer (status, body and time) is the same as for a wrong password.
+/// answer (status, body and time) is the same as for a wrong password, and
+/// lockouts count by the email typed, so they reveal nothing either.
 pub async fn login(
     state: &AppState,
     req: LoginRequest,
     meta: &ClientMeta,
-) -> Result<(LoginOutcome, NewSession), AppError> {
+) -> Result<(LoginOutcome, Grant), AppError> {
     let now = state.clock.now();
     // A malformed email cannot match an account; treat it like an unknown one
     // rather than answering differently.
     let email = validation::normalize_email(&req.email).ok();
+    let scope_email = email
+        .clone()
+        .unwrap_or_else(|| req.email.trim().to_lowercase());
+    let scopes = password_scopes(&scope_email, meta);
+    rate_limit::check(&state.pool, &state.settings.limits, &scopes, now).await?;
     let row = match &email {
         Some(email) => find_credentials(&state.pool, email).await?,
         None => None,
@@ -66,21 +93,10 @@ pub async fn login(
         None => (None, state.dummy_hash.clone()),
     };
     let ok = passwords::verify(Password::new(req.password), hash).await?;
-    match (user, ok) {
-        (Some(user), true) => {
-            let session = sessions::create(&state.pool, user, req.remember_me, now, meta).await?;
-            audit::record(
-                &state.pool,
-                Some(user),
-                EventKind::LoginSucceeded,
-                now,
-                meta,
-                "",
-            )
-            .await;
-            Ok((LoginOutcome::SignedIn, session))
-        }
+    let user = match (user, ok) {
+        (Some(user), true) => user,
         (user, _) => {
+            rate_limit::record_failure(&state.pool, &scopes, now).await?;
             audit::record(
                 &state.pool,
                 user,
@@ -90,9 +106,92 @@ pub async fn login(
                 "wrong password",
             )
             .await;
-            Err(AppError::InvalidCredentials)
+            if rate_limit::just_locked(&state.pool, &state.settings.limits, &scopes[0], now).await?
+            {
+                audit::record(
+                    &state.pool,
+                    user,
+                    EventKind::LockedOut,
+                    now,
+                    meta,
+                    "password",
+                )
+                .await;
+            }
+            return Err(AppError::InvalidCredentials);
         }
+    };
+    rate_limit::reset(&state.pool, &scopes[0]).await?;
+    if mfa::state_of(&state.pool, user, now).await? == MfaState::Enabled {
+        let token = challenges::create(&state.pool, user, req.remember_me, now).await?;
+        audit::record(
+            &state.pool,
+            Some(user),
+            EventKind::ChallengeIssued,
+            now,
+            meta,
+            "",
+        )
+        .await;
+        let outcome = LoginOutcome::SecondFactorRequired {
+            methods: vec![SecondFactor::Totp, SecondFactor::BackupCode],
+            expires_in_s: CHALLENGE_TTL_S as u64,
+        };
+        return Ok((outcome, Grant::Challenge(token)));
     }
+    let session = sessions::create(&state.pool, user, req.remember_me, now, meta).await?;
+    audit::record(
+        &state.pool,
+        Some(user),
+        EventKind::LoginSucceeded,
+        now,
+        meta,
+        "",
+    )
+    .await;
+    Ok((LoginOutcome::SignedIn, Grant::Session(session)))
+}
+
+/// Answers the sign-in challenge the request's cookie names; on success the
+/// challenge is spent and a real session begins.
+pub async fn second_factor(
+    state: &AppState,
+    headers: &HeaderMap,
+    req: SecondFactorRequest,
+    meta: &ClientMeta,
+) -> Result<NewSession, AppError> {
+    let now = state.clock.now();
+    let token = cookies::challenge_token(headers).ok_or(AppError::ChallengeExpired)?;
+    let challenge = challenges::find(&state.pool, &token, now)
+        .await?
+        .ok_or(AppError::ChallengeExpired)?;
+    if let Err(e) = mfa::check_factor(state, challenge.user, req.method, &req.code, meta).await {
+        if matches!(e, AppError::InvalidCode | AppError::CodeAlreadyUsed) {
+            challenges::count_attempt(&state.pool, challenge.id).await?;
+        }
+        return Err(e);
+    }
+    if !challenges::complete(&state.pool, challenge.id, now).await? {
+        return Err(AppError::ChallengeExpired);
+    }
+    let session = sessions::create(
+        &state.pool,
+        challenge.user,
+        challenge.remember_me,
+        now,
+        meta,
+    )
+    .await?;
+    audit::record(
+        &state.pool,
+        Some(challenge.user),
+        EventKind::LoginSucceeded,
+        now,
+        meta,
+        "second factor",
+    )
+    .await;
+    Ok(session)
 }
 
 async fn find_credentials(
@@ -106,25 +205,26 @@ async fn find_credentials(
         .map_err(|e| internal("looking up credentials", e))
 }
 
-/// Ends the session the request carries, if any.
+/// Ends the session the request carries, if any, and abandons an unfinished
+/// MFA setup (it must never outlive the sign-in that started it).
 pub async fn logout(
     state: &AppState,
     headers: &HeaderMap,
     meta: &ClientMeta,
 ) -> Result<(), AppError> {
-    if let Some(token) = cookies::session_token(headers) {
-        let user = sessions::delete(&state.pool, &token).await?;
-        if user.is_some() {
-            audit::record(
-                &state.pool,
-                user,
-                EventKind::LoggedOut,
-                state.clock.now(),
-                meta,
-                "",
-            )
-            .await;
-        }
+    if let Some(token) = cookies::session_token(headers)
+        && let Some(user) = sessions::delete(&state.pool, &token).await?
+    {
+        mfa::cancel(state, user, meta).await?;
+        audit::record(
+            &state.pool,
+            Some(user),
+            EventKind::LoggedOut,
+            state.clock.now(),
+            meta,
+            "",
+        )
+        .await;
     }
     Ok(())
 }
@@ -138,19 +238,24 @@ pub async fn current_user(state: &AppState, headers: &HeaderMap) -> Result<UserI
 }
 
 pub async fn me(state: &AppState, user: UserId) -> Result<Me, AppError> {
-    let row: Option<(String, String, String)> =
-        sqlx::query_as("SELECT email, role, mfa_state FROM users WHERE id = ?")
+    let row: Option<(String, String)> =
+        sqlx::query_as("SELECT email, role FROM users WHERE id = ?")
             .bind(user.0)
             .fetch_optional(&state.pool)
             .await
             .map_err(|e| internal("loading the account", e))?;
-    let (email, role, mfa) = row.ok_or(AppError::NotSignedIn)?;
+    let (email, role) = row.ok_or(AppError::NotSignedIn)?;
+    let mfa = mfa::state_of(&state.pool, user, state.clock.now()).await?;
+    let backup_codes_left = if mfa == MfaState::Enabled {
+        backup_codes::remaining(&state.pool, user).await?
+    } else {
+        0
+    };
     Ok(Me {
         email,
         role: Role::parse(&role).ok_or_else(|| internal("unknown role in database", &role))?,
-        mfa: MfaState::parse(&mfa)
-            .ok_or_else(|| internal("unknown MFA state in database", &mfa))?,
-        backup_codes_left: 0,
+        mfa,
+        backup_codes_left,
         trusted_devices: 0,
     })
 }

@@ -12,6 +12,16 @@ pub enum EventKind {
     LoginSucceeded,
     LoginFailed,
     LoggedOut,
+    ChallengeIssued,
+    FactorSucceeded,
+    FactorFailed,
+    MfaSetupStarted,
+    MfaSetupConfirmed,
+    MfaSetupCancelled,
+    MfaDisabled,
+    BackupCodesRegenerated,
+    BackupCodeUsed,
+    LockedOut,
 }
 
 impl EventKind {
@@ -21,6 +31,16 @@ impl EventKind {
             EventKind::LoginSucceeded => "LoginSucceeded",
             EventKind::LoginFailed => "LoginFailed",
             EventKind::LoggedOut => "LoggedOut",
+            EventKind::ChallengeIssued => "ChallengeIssued",
+            EventKind::FactorSucceeded => "FactorSucceeded",
+            EventKind::FactorFailed => "FactorFailed",
+            EventKind::MfaSetupStarted => "MfaSetupStarted",
+            EventKind::MfaSetupConfirmed => "MfaSetupConfirmed",
+            EventKind::MfaSetupCancelled => "MfaSetupCancelled",
+            EventKind::MfaDisabled => "MfaDisabled",
+            EventKind::BackupCodesRegenerated => "BackupCodesRegenerated",
+            EventKind::BackupCodeUsed => "BackupCodeUsed",
+            EventKind::LockedOut => "LockedOut",
         }
     }
 }

@@ -42,6 +42,35 @@ pub fn session_set_cookie(session: &NewSession, secure: bool) -> String {
     c
 }
 
+/// The sign-in challenge cookie: only sent to the API, gone after 5 minutes.
+pub fn challenge_set_cookie(token: &SessionToken, secure: bool) -> String {
+    let mut c = format!(
+        "{}={}; Path=/api/auth; HttpOnly; SameSite=Lax; Max-Age={}",
+        super::challenges::CHALLENGE_COOKIE,
+        token.expose(),
+        super::challenges::CHALLENGE_TTL_S
+    );
+    if secure {
+        c.push_str("; Secure");
+    }
+    c
+}
+
+pub fn challenge_clear_cookie(secure: bool) -> String {
+    let mut c = format!(
+        "{}=; Path=/api/auth; HttpOnly; SameSite=Lax; Max-Age=0",
+        super::challenges::CHALLENGE_COOKIE
+    );
+    if secure {
+        c.push_str("; Secure");
+    }
+    c
+}
+
+pub fn challenge_token(headers: &HeaderMap) -> Option<SessionToken> {
+    read(headers, super::challenges::CHALLENGE_COOKIE).map(SessionToken::from_cookie)
+}
+
 pub fn session_clear_cookie(secure: bool) -> String {
     let mut c = format!("{SESSION_COOKIE}=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0");
     if secure {

@@ -12,10 +12,10 @@ impl IntoResponse for AppError {
         let status =
             StatusCode::from_u16(self.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
         let mut response = (status, Json(self.to_body())).into_response();
-        if let AppError::TooManyAttempts { retry_after_s } = self {
-            if let Ok(v) = HeaderValue::from_str(&retry_after_s.to_string()) {
-                response.headers_mut().insert(http::header::RETRY_AFTER, v);
-            }
+        if let AppError::TooManyAttempts { retry_after_s } = self
+            && let Ok(v) = HeaderValue::from_str(&retry_after_s.to_string())
+        {
+            response.headers_mut().insert(http::header::RETRY_AFTER, v);
         }
         response
     }

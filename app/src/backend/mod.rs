@@ -3,16 +3,22 @@
 
 pub mod accounts;
 pub mod audit;
+pub mod backup_codes;
+pub mod challenges;
 pub mod clock;
 pub mod cookies;
+pub mod crypto;
 pub mod db;
 pub mod http;
+pub mod mfa;
 pub mod passwords;
+pub mod rate_limit;
 pub mod sessions;
 pub mod state;
+pub mod totp;
 pub mod validation;
 
-pub use state::AppState;
+pub use state::{AppState, Settings};
 
 use crate::api::AppError;
 

@@ -6,7 +6,9 @@ use leptos::config::LeptosOptions;
 use sqlx::SqlitePool;
 
 use super::clock::Clock;
+use super::crypto::SecretKey;
 use super::passwords::PasswordHashString;
+use super::rate_limit::Limits;
 
 #[derive(Clone)]
 pub struct AppState {
@@ -15,6 +17,17 @@ pub struct AppState {
     pub leptos_options: LeptosOptions,
     /// Verified against for unknown emails (see `passwords::dummy_hash`).
     pub dummy_hash: PasswordHashString,
+    pub settings: Arc<Settings>,
+}
+
+/// Configuration the rules need, loaded once at startup.
+#[derive(Debug)]
+pub struct Settings {
+    /// Encrypts TOTP secrets and keys backup code hashes.
+    pub key: SecretKey,
+    pub limits: Limits,
+    /// Shown in authenticator apps next to the account.
+    pub issuer: String,
 }
 
 impl axum::extract::FromRef<AppState> for LeptosOptions {

@@ -1,7 +1,12 @@
 //! Reusable view pieces.
 
+pub mod clipboard;
+mod code_input;
+mod codes_list;
 mod error_notice;
 mod submit_button;
 
+pub use code_input::{CodeInput, digits_only};
+pub use codes_list::{CodesList, codes_file};
 pub use error_notice::{ErrorNotice, redirect_error};
 pub use submit_button::SubmitButton;

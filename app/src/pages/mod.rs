@@ -3,8 +3,10 @@
 mod account;
 mod home;
 mod not_found;
+mod second_factor;
 mod sign_in;
 mod sign_up;
+mod two_factor_setup;
 
 use leptos::prelude::*;
 use leptos_meta::{MetaTags, Stylesheet, Title, provide_meta_context};
@@ -14,8 +16,10 @@ use leptos_router::{SsrMode, path};
 pub use account::AccountPage;
 pub use home::HomePage;
 pub use not_found::NotFound;
+pub use second_factor::SecondFactorPage;
 pub use sign_in::SignInPage;
 pub use sign_up::SignUpPage;
+pub use two_factor_setup::TwoFactorSetupPage;
 
 /// The HTML document the server renders around the app.
 pub fn shell(options: LeptosOptions) -> impl IntoView {
@@ -56,6 +60,8 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/") view=HomePage />
                     <Route path=path!("/signup") view=SignUpPage />
                     <Route path=path!("/login") view=SignInPage />
+                    <Route path=path!("/login/second-factor") view=SecondFactorPage />
+                    <Route path=path!("/account/two-factor") view=TwoFactorSetupPage />
                     // Rendered whole before sending, so it reads right without JavaScript.
                     <Route path=path!("/account") view=AccountPage ssr=SsrMode::Async />
                 </Routes>

@@ -41,7 +41,7 @@ pub fn SignInPage() -> impl IntoView {
             match client::login(&req).await {
                 Ok(LoginOutcome::SignedIn) => navigate("/account", NavigateOptions::default()),
                 Ok(LoginOutcome::SecondFactorRequired { .. }) => {
-                    navigate("/account", NavigateOptions::default())
+                    navigate("/login/second-factor", NavigateOptions::default())
                 }
                 Err(e) => {
                     set_error.set(Some(e));

@@ -1,6 +1,7 @@
 //! Register, sign in, sign out, who am I, health.
 
 use app::api::{AppError, Health, LoginRequest, RegisterRequest};
+use app::backend::accounts::Grant;
 use app::backend::sessions::NewSession;
 use app::backend::{AppState, accounts, cookies, db};
 use axum::Json;
@@ -13,8 +14,10 @@ use super::input::{ClientInfo, Input, Mode, form_error_redirect};
 
 /// Where a successful form post lands.
 const ACCOUNT_PAGE: &str = "/account";
+/// Where a form sign-in goes when a second factor is needed.
+const SECOND_FACTOR_PAGE: &str = "/login/second-factor";
 
-fn with_cookie(mut resp: Response, cookie: String) -> Response {
+pub(super) fn with_cookie(mut resp: Response, cookie: String) -> Response {
     if let Ok(v) = HeaderValue::from_str(&cookie) {
         resp.headers_mut().append(SET_COOKIE, v);
     }
@@ -66,15 +69,22 @@ pub async fn login(
         Ok(i) => i,
         Err(e) => return e.into_response(),
     };
+    let secure = cookies::is_https(&headers);
     match (accounts::login(&state, value, &meta).await, mode) {
-        (Ok((outcome, session)), Mode::Json) => with_cookie(
-            Json(outcome).into_response(),
-            session_cookie(&headers, &session),
-        ),
-        (Ok((_, session)), Mode::Form) => with_cookie(
-            Redirect::to(ACCOUNT_PAGE).into_response(),
-            session_cookie(&headers, &session),
-        ),
+        (Ok((outcome, grant)), mode) => {
+            let (page, cookie) = match &grant {
+                Grant::Session(session) => (ACCOUNT_PAGE, session_cookie(&headers, session)),
+                Grant::Challenge(token) => (
+                    SECOND_FACTOR_PAGE,
+                    cookies::challenge_set_cookie(token, secure),
+                ),
+            };
+            let resp = match mode {
+                Mode::Json => Json(outcome).into_response(),
+                Mode::Form => Redirect::to(page).into_response(),
+            };
+            with_cookie(resp, cookie)
+        }
         (Err(e), Mode::Json) => e.into_response(),
         (Err(e), Mode::Form) => form_error_redirect("/login", &e),
     }

@@ -3,6 +3,7 @@
 
 mod auth;
 mod input;
+mod mfa;
 
 use app::api::paths;
 use app::backend::AppState;
@@ -18,4 +19,10 @@ pub fn api_routes() -> Router<AppState> {
         .route(paths::LOGOUT, post(auth::logout))
         .route(paths::ME, get(auth::me))
         .route(paths::HEALTH, get(auth::health))
+        .route(paths::SECOND_FACTOR, post(mfa::second_factor))
+        .route(paths::TOTP_START, post(mfa::totp_start))
+        .route(paths::TOTP_CONFIRM, post(mfa::totp_confirm))
+        .route(paths::TOTP_CANCEL, post(mfa::totp_cancel))
+        .route(paths::MFA_DISABLE, post(mfa::disable))
+        .route(paths::REGENERATE_CODES, post(mfa::regenerate))
 }

@@ -9,13 +9,23 @@ use app::backend::clock::{Clock, FixedClock, SystemClock};
 use reqwest::{Client, Response, StatusCode};
 use serde_json::{Value, json};
 use tempfile::TempDir;
+use twofold_server::config::SecurityArgs;
 
 pub const PASSWORD: &str = "tuba lantern orbit 42";
 
 pub struct TestServer {
     pub base: String,
     pub dir: TempDir,
-    task: tokio::task::JoinHandle<()>,
+    task: AbortOnDrop,
+}
+
+/// Stops the server task when the `TestServer` goes away.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
 }
 
 impl TestServer {
@@ -29,12 +39,20 @@ impl TestServer {
 
     /// Starts on an existing data dir (for restart tests).
     pub async fn start_with(clock: Arc<dyn Clock>, dir: Option<TempDir>) -> Self {
+        Self::start_full(clock, dir, SecurityArgs::default()).await
+    }
+
+    pub async fn start_full(
+        clock: Arc<dyn Clock>,
+        dir: Option<TempDir>,
+        security: SecurityArgs,
+    ) -> Self {
         let dir = dir.unwrap_or_else(|| tempfile::tempdir().expect("temp dir"));
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind");
         let addr: SocketAddr = listener.local_addr().expect("addr");
-        let state = twofold_server::startup::build_state(dir.path(), addr, clock)
+        let state = twofold_server::startup::build_state(dir.path(), addr, clock, &security)
             .await
             .expect("state");
         let app = twofold_server::router(state);
@@ -49,7 +67,7 @@ impl TestServer {
         TestServer {
             base: format!("http://{addr}"),
             dir,
-            task,
+            task: AbortOnDrop(task),
         }
     }
 
@@ -109,12 +127,6 @@ impl TestServer {
         app::backend::db::open(&self.db_path())
             .await
             .expect("open db")
-    }
-}
-
-impl Drop for TestServer {
-    fn drop(&mut self) {
-        self.task.abort();
     }
 }
 

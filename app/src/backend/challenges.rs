@@ -1,0 +1,91 @@
+//! The half-signed-in state: password right, second factor pending. A row of
+//! its own with expiry, single use and an attempt counter, bound to a cookie.
+//! It grants no access by itself.
+
+use sqlx::SqlitePool;
+
+use super::clock::UnixTime;
+use super::sessions::SessionToken;
+use super::{UserId, internal};
+use crate::api::AppError;
+
+pub const CHALLENGE_TTL_S: i64 = 5 * 60;
+pub const CHALLENGE_COOKIE: &str = "twofold_challenge";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Challenge {
+    pub id: i64,
+    pub user: UserId,
+    pub remember_me: bool,
+    pub expires_at: UnixTime,
+}
+
+/// Creates a challenge; the token (same shape as a session token) goes into
+/// the challenge cookie, its hash into the row.
+pub async fn create(
+    pool: &SqlitePool,
+    user: UserId,
+    remember_me: bool,
+    now: UnixTime,
+) -> Result<SessionToken, AppError> {
+    let token = SessionToken::generate();
+    sqlx::query(
+        "INSERT INTO login_challenges (token_hash, user_id, remember_me, created_at, expires_at)
+         VALUES (?, ?, ?, ?, ?)",
+    )
+    .bind(token.hash())
+    .bind(user.0)
+    .bind(remember_me)
+    .bind(now)
+    .bind(now + CHALLENGE_TTL_S)
+    .execute(pool)
+    .await
+    .map_err(|e| internal("creating a challenge", e))?;
+    Ok(token)
+}
+
+/// The live, unused challenge for a token.
+pub async fn find(
+    pool: &SqlitePool,
+    token: &SessionToken,
+    now: UnixTime,
+) -> Result<Option<Challenge>, AppError> {
+    let row: Option<(i64, i64, bool, i64)> = sqlx::query_as(
+        "SELECT id, user_id, remember_me, expires_at FROM login_challenges
+         WHERE token_hash = ? AND used_at IS NULL AND expires_at > ?",
+    )
+    .bind(token.hash())
+    .bind(now)
+    .fetch_optional(pool)
+    .await
+    .map_err(|e| internal("looking up a challenge", e))?;
+    Ok(row.map(|(id, user, remember_me, expires_at)| Challenge {
+        id,
+        user: UserId(user),
+        remember_me,
+        expires_at,
+    }))
+}
+
+pub async fn count_attempt(pool: &SqlitePool, id: i64) -> Result<(), AppError> {
+    sqlx::query("UPDATE login_challenges SET attempts = attempts + 1 WHERE id = ?")
+        .bind(id)
+        .execute(pool)
+        .await
+        .map_err(|e| internal("counting a challenge attempt", e))?;
+    Ok(())
+}
+
+/// Marks it used; only one caller can ever see `true`.
+pub async fn complete(pool: &SqlitePool, id: i64, now: UnixTime) -> Result<bool, AppError> {
+    let done = sqlx::query(
+        "UPDATE login_challenges SET used_at = ? WHERE id = ? AND used_at IS NULL AND expires_at > ?",
+    )
+    .bind(now)
+    .bind(id)
+    .bind(now)
+    .execute(pool)
+    .await
+    .map_err(|e| internal("completing a challenge", e))?;
+    Ok(done.rows_affected() == 1)
+}

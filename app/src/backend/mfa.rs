@@ -1,0 +1,526 @@
+//! The MFA lifecycle `Disabled -> SetupInProgress -> Enabled` and the checks
+//! of a second factor (TOTP with its replay guard, backup codes).
+
+use sqlx::SqlitePool;
+
+use super::audit::{self, EventKind};
+use super::backup_codes;
+use super::clock::UnixTime;
+use super::passwords::{self, Password, PasswordHashString};
+use super::rate_limit::{self, Scope};
+use super::totp::{self, TotpSecret};
+use super::{AppState, ClientMeta, UserId, internal};
+use crate::api::{AppError, BackupCodes, MfaState, SecondFactor, TotpSetup};
+
+/// An unfinished setup older than this no longer counts.
+pub const SETUP_TTL_S: i64 = 15 * 60;
+
+/// The rule: what the stored state means now. A setup left pending too long
+/// is as good as never started, so it can never lock anyone out.
+pub fn effective_state(
+    stored: MfaState,
+    pending_since: Option<UnixTime>,
+    now: UnixTime,
+) -> MfaState {
+    match (stored, pending_since) {
+        (MfaState::SetupInProgress, Some(since)) if now - since < SETUP_TTL_S => {
+            MfaState::SetupInProgress
+        }
+        (MfaState::SetupInProgress, _) => MfaState::Disabled,
+        (other, _) => other,
+    }
+}
+
+/// The state of `user` now.
+pub async fn state_of(
+    pool: &SqlitePool,
+    user: UserId,
+    now: UnixTime,
+) -> Result<MfaState, AppError> {
+    let row: Option<(String, Option<i64>)> = sqlx::query_as(
+        "SELECT u.mfa_state, t.pending_since FROM users u
+         LEFT JOIN totp_credentials t ON t.user_id = u.id WHERE u.id = ?",
+    )
+    .bind(user.0)
+    .fetch_optional(pool)
+    .await
+    .map_err(|e| internal("reading MFA state", e))?;
+    let (stored, since) = row.ok_or(AppError::NotSignedIn)?;
+    let stored = MfaState::parse(&stored).ok_or_else(|| internal("unknown MFA state", &stored))?;
+    Ok(effective_state(stored, since, now))
+}
+
+fn aead_context(user: UserId) -> Vec<u8> {
+    format!("twofold/totp/user:{}", user.0).into_bytes()
+}
+
+fn setup_view(state: &AppState, secret: &TotpSecret, email: &str) -> Result<TotpSetup, AppError> {
+    let uri = totp::otpauth_uri(secret, &state.settings.issuer, email);
+    let qr_svg = totp::qr_svg(&uri).ok_or_else(|| internal("rendering the QR code", "too long"))?;
+    Ok(TotpSetup {
+        otpauth_uri: uri,
+        secret: secret.base32_grouped(),
+        qr_svg,
+        expires_in_s: SETUP_TTL_S as u64,
+    })
+}
+
+/// Starts (or restarts) a setup with a fresh secret.
+pub async fn start(
+    state: &AppState,
+    user: UserId,
+    email: &str,
+    meta: &ClientMeta,
+) -> Result<TotpSetup, AppError> {
+    let now = state.clock.now();
+    if state_of(&state.pool, user, now).await? == MfaState::Enabled {
+        return Err(AppError::Conflict {
+            message: "Two-factor authentication is already on. Turn it off first to use a new authenticator.".into(),
+        });
+    }
+    let secret = TotpSecret::generate();
+    let sealed = state
+        .settings
+        .key
+        .seal(secret.expose(), &aead_context(user));
+    let mut tx = state.pool.begin().await.map_err(|e| internal("begin", e))?;
+    sqlx::query(
+        "INSERT INTO totp_credentials (user_id, pending_enc, pending_since) VALUES (?, ?, ?)
+         ON CONFLICT (user_id) DO UPDATE SET pending_enc = excluded.pending_enc,
+         pending_since = excluded.pending_since",
+    )
+    .bind(user.0)
+    .bind(&sealed)
+    .bind(now)
+    .execute(&mut *tx)
+    .await
+    .map_err(|e| internal("storing a pending secret", e))?;
+    set_state(&mut tx, user, MfaState::SetupInProgress).await?;
+    tx.commit().await.map_err(|e| internal("commit", e))?;
+    audit::record(
+        &state.pool,
+        Some(user),
+        EventKind::MfaSetupStarted,
+        now,
+        meta,
+        "",
+    )
+    .await;
+    setup_view(state, &secret, email)
+}
+
+async fn set_state(
+    conn: &mut sqlx::SqliteConnection,
+    user: UserId,
+    s: MfaState,
+) -> Result<(), AppError> {
+    sqlx::query("UPDATE users SET mfa_state = ? WHERE id = ?")
+        .bind(s.as_str())
+        .bind(user.0)
+        .execute(conn)
+        .await
+        .map_err(|e| internal("setting MFA state", e))?;
+    Ok(())
+}
+
+/// Checks the enrolment code against the pending secret; on success MFA is
+/// on, the code's step counts as used, and a first set of backup codes is made.
+pub async fn confirm(
+    state: &AppState,
+    user: UserId,
+    code: &str,
+    meta: &ClientMeta,
+) -> Result<BackupCodes, AppError> {
+    let now = state.clock.now();
+    let code = totp::parse_code(code).ok_or_else(code_format_error)?;
+    if state_of(&state.pool, user, now).await? != MfaState::SetupInProgress {
+        return Err(AppError::Conflict {
+            message: "There is no setup to confirm; start again.".into(),
+        });
+    }
+    let scopes = factor_scopes(user, meta);
+    rate_limit::check(&state.pool, &state.settings.limits, &scopes, now).await?;
+    let sealed: Option<Vec<u8>> =
+        sqlx::query_scalar("SELECT pending_enc FROM totp_credentials WHERE user_id = ?")
+            .bind(user.0)
+            .fetch_optional(&state.pool)
+            .await
+            .map_err(|e| internal("reading the pending secret", e))?
+            .flatten();
+    let secret = decrypt(state, user, sealed)?;
+    let Some(step) = totp::matching_step(&secret, &code, now) else {
+        fail_factor(state, user, &scopes, now, meta, "setup code wrong").await?;
+        return Err(AppError::InvalidCode);
+    };
+    let mut tx = state.pool.begin().await.map_err(|e| internal("begin", e))?;
+    let moved = sqlx::query(
+        "UPDATE totp_credentials SET secret_enc = pending_enc, pending_enc = NULL,
+         pending_since = NULL, last_step = ? WHERE user_id = ? AND pending_enc IS NOT NULL",
+    )
+    .bind(step)
+    .bind(user.0)
+    .execute(&mut *tx)
+    .await
+    .map_err(|e| internal("activating the secret", e))?;
+    if moved.rows_affected() != 1 {
+        return Err(AppError::Conflict {
+            message: "This setup was already confirmed.".into(),
+        });
+    }
+    set_state(&mut tx, user, MfaState::Enabled).await?;
+    let codes = backup_codes::replace_set(&mut tx, &state.settings.key, user).await?;
+    tx.commit().await.map_err(|e| internal("commit", e))?;
+    rate_limit::reset(&state.pool, &Scope::Factor(user.0)).await?;
+    audit::record(
+        &state.pool,
+        Some(user),
+        EventKind::MfaSetupConfirmed,
+        now,
+        meta,
+        "totp",
+    )
+    .await;
+    Ok(BackupCodes {
+        mfa: MfaState::Enabled,
+        backup_codes: codes,
+    })
+}
+
+/// Abandons a setup in progress (also done at sign-out). MFA that is already
+/// on is left alone.
+pub async fn cancel(
+    state: &AppState,
+    user: UserId,
+    meta: &ClientMeta,
+) -> Result<MfaState, AppError> {
+    let now = state.clock.now();
+    let mut tx = state.pool.begin().await.map_err(|e| internal("begin", e))?;
+    let changed = sqlx::query(
+        "UPDATE users SET mfa_state = 'Disabled' WHERE id = ? AND mfa_state = 'SetupInProgress'",
+    )
+    .bind(user.0)
+    .execute(&mut *tx)
+    .await
+    .map_err(|e| internal("cancelling setup", e))?;
+    sqlx::query(
+        "UPDATE totp_credentials SET pending_enc = NULL, pending_since = NULL WHERE user_id = ?",
+    )
+    .bind(user.0)
+    .execute(&mut *tx)
+    .await
+    .map_err(|e| internal("clearing the pending secret", e))?;
+    tx.commit().await.map_err(|e| internal("commit", e))?;
+    if changed.rows_affected() == 1 {
+        audit::record(
+            &state.pool,
+            Some(user),
+            EventKind::MfaSetupCancelled,
+            now,
+            meta,
+            "",
+        )
+        .await;
+    }
+    state_of(&state.pool, user, now).await
+}
+
+/// Turns MFA off: needs the password and a current TOTP or backup code.
+pub async fn disable(
+    state: &AppState,
+    user: UserId,
+    password: String,
+    code: &str,
+    meta: &ClientMeta,
+) -> Result<MfaState, AppError> {
+    let now = state.clock.now();
+    if state_of(&state.pool, user, now).await? != MfaState::Enabled {
+        return Err(AppError::Conflict {
+            message: "Two-factor authentication is not on.".into(),
+        });
+    }
+    let method = if totp::parse_code(code).is_some() {
+        SecondFactor::Totp
+    } else {
+        SecondFactor::BackupCode
+    };
+    let scopes = factor_scopes(user, meta);
+    rate_limit::check(&state.pool, &state.settings.limits, &scopes, now).await?;
+    let hash: String = sqlx::query_scalar("SELECT password_hash FROM users WHERE id = ?")
+        .bind(user.0)
+        .fetch_one(&state.pool)
+        .await
+        .map_err(|e| internal("reading the password hash", e))?;
+    if !passwords::verify(Password::new(password), PasswordHashString(hash)).await? {
+        fail_factor(state, user, &scopes, now, meta, "disable: wrong password").await?;
+        return Err(AppError::InvalidCredentials);
+    }
+    check_factor(state, user, method, code, meta).await?;
+    let mut tx = state.pool.begin().await.map_err(|e| internal("begin", e))?;
+    for sql in [
+        "DELETE FROM totp_credentials WHERE user_id = ?",
+        "DELETE FROM backup_codes WHERE user_id = ?",
+        "UPDATE users SET mfa_state = 'Disabled' WHERE id = ?",
+    ] {
+        sqlx::query(sql)
+            .bind(user.0)
+            .execute(&mut *tx)
+            .await
+            .map_err(|e| internal("disabling MFA", e))?;
+    }
+    tx.commit().await.map_err(|e| internal("commit", e))?;
+    audit::record(
+        &state.pool,
+        Some(user),
+        EventKind::MfaDisabled,
+        now,
+        meta,
+        "",
+    )
+    .await;
+    Ok(MfaState::Disabled)
+}
+
+/// A new set of backup codes; needs a fresh TOTP code (a backup code cannot
+/// mint more backup codes). The old set dies with it.
+pub async fn regenerate(
+    state: &AppState,
+    user: UserId,
+    code: &str,
+    meta: &ClientMeta,
+) -> Result<BackupCodes, AppError> {
+    let now = state.clock.now();
+    if state_of(&state.pool, user, now).await? != MfaState::Enabled {
+        return Err(AppError::Conflict {
+            message: "Two-factor authentication is not on.".into(),
+        });
+    }
+    check_factor(state, user, SecondFactor::Totp, code, meta).await?;
+    let mut conn = state
+        .pool
+        .acquire()
+        .await
+        .map_err(|e| internal("acquire", e))?;
+    let codes = backup_codes::replace_set(&mut conn, &state.settings.key, user).await?;
+    audit::record(
+        &state.pool,
+        Some(user),
+        EventKind::BackupCodesRegenerated,
+        now,
+        meta,
+        "",
+    )
+    .await;
+    Ok(BackupCodes {
+        mfa: MfaState::Enabled,
+        backup_codes: codes,
+    })
+}
+
+fn code_format_error() -> AppError {
+    AppError::validation(
+        "code",
+        "Enter the 6-digit code from your authenticator app.",
+    )
+}
+
+fn factor_scopes(user: UserId, meta: &ClientMeta) -> Vec<Scope> {
+    let mut scopes = vec![Scope::Factor(user.0)];
+    if let Some(ip) = &meta.ip {
+        scopes.push(Scope::Ip(ip.clone()));
+    }
+    scopes
+}
+
+fn decrypt(
+    state: &AppState,
+    user: UserId,
+    sealed: Option<Vec<u8>>,
+) -> Result<TotpSecret, AppError> {
+    let sealed = sealed.ok_or_else(|| internal("no TOTP secret stored", user.0))?;
+    let plain = state
+        .settings
+        .key
+        .open(&sealed, &aead_context(user))
+        .map_err(|e| internal("decrypting a TOTP secret (wrong key file?)", e))?;
+    Ok(TotpSecret::from_bytes(plain))
+}
+
+async fn fail_factor(
+    state: &AppState,
+    user: UserId,
+    scopes: &[Scope],
+    now: UnixTime,
+    meta: &ClientMeta,
+    detail: &str,
+) -> Result<(), AppError> {
+    rate_limit::record_failure(&state.pool, scopes, now).await?;
+    audit::record(
+        &state.pool,
+        Some(user),
+        EventKind::FactorFailed,
+        now,
+        meta,
+        detail,
+    )
+    .await;
+    if rate_limit::just_locked(
+        &state.pool,
+        &state.settings.limits,
+        &Scope::Factor(user.0),
+        now,
+    )
+    .await?
+    {
+        audit::record(
+            &state.pool,
+            Some(user),
+            EventKind::LockedOut,
+            now,
+            meta,
+            "second factor",
+        )
+        .await;
+    }
+    Ok(())
+}
+
+/// Checks one second factor for `user`, under the brute-force limits: locked
+/// scopes refuse even right codes; a failure counts; a success resets the
+/// account's counter. TOTP steps are single use, decided atomically.
+pub async fn check_factor(
+    state: &AppState,
+    user: UserId,
+    method: SecondFactor,
+    code: &str,
+    meta: &ClientMeta,
+) -> Result<(), AppError> {
+    let now = state.clock.now();
+    // Bad input is refused before it can count as an attempt.
+    let normalized = match method {
+        SecondFactor::Totp => totp::parse_code(code).ok_or_else(code_format_error)?,
+        SecondFactor::BackupCode => backup_codes::normalize(code).ok_or_else(|| {
+            AppError::validation("code", "A backup code looks like xxxx-xxxx-xxxx-xx.")
+        })?,
+        SecondFactor::EmailCode => {
+            return Err(AppError::BadRequest {
+                message: "Email codes are not available.".into(),
+            });
+        }
+    };
+    let scopes = factor_scopes(user, meta);
+    rate_limit::check(&state.pool, &state.settings.limits, &scopes, now).await?;
+    let outcome = match method {
+        SecondFactor::Totp => verify_totp(state, user, &normalized, now).await?,
+        _ => {
+            if backup_codes::consume(&state.pool, &state.settings.key, user, &normalized, now)
+                .await?
+            {
+                let left = backup_codes::remaining(&state.pool, user).await?;
+                audit::record(
+                    &state.pool,
+                    Some(user),
+                    EventKind::BackupCodeUsed,
+                    now,
+                    meta,
+                    &format!("{left} left"),
+                )
+                .await;
+                Ok(())
+            } else {
+                Err(AppError::InvalidCode)
+            }
+        }
+    };
+    match outcome {
+        Ok(()) => {
+            rate_limit::reset(&state.pool, &Scope::Factor(user.0)).await?;
+            let detail = format!("{method:?}");
+            audit::record(
+                &state.pool,
+                Some(user),
+                EventKind::FactorSucceeded,
+                now,
+                meta,
+                &detail,
+            )
+            .await;
+            Ok(())
+        }
+        Err(e) => {
+            let detail = format!("{method:?}: {}", e.kind());
+            fail_factor(state, user, &scopes, now, meta, &detail).await?;
+            Err(e)
+        }
+    }
+}
+
+/// `Ok(Ok(()))` accepted, `Ok(Err(_))` refused (wrong or replayed code).
+async fn verify_totp(
+    state: &AppState,
+    user: UserId,
+    code: &str,
+    now: UnixTime,
+) -> Result<Result<(), AppError>, AppError> {
+    let sealed: Option<Vec<u8>> =
+        sqlx::query_scalar("SELECT secret_enc FROM totp_credentials WHERE user_id = ?")
+            .bind(user.0)
+            .fetch_optional(&state.pool)
+            .await
+            .map_err(|e| internal("reading the TOTP secret", e))?
+            .flatten();
+    let secret = decrypt(state, user, sealed)?;
+    let Some(step) = totp::matching_step(&secret, code, now) else {
+        return Ok(Err(AppError::InvalidCode));
+    };
+    // The replay guard: only a step later than the last accepted one wins,
+    // and of racing requests with the same code only one can move it.
+    let moved = sqlx::query(
+        "UPDATE totp_credentials SET last_step = ? WHERE user_id = ? AND last_step < ?",
+    )
+    .bind(step)
+    .bind(user.0)
+    .bind(step)
+    .execute(&state.pool)
+    .await
+    .map_err(|e| internal("updating the TOTP step", e))?;
+    if moved.rows_affected() == 1 {
+        Ok(Ok(()))
+    } else {
+        Ok(Err(AppError::CodeAlreadyUsed))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lifecycle_rule() {
+        let now = 100_000;
+        assert_eq!(
+            effective_state(MfaState::Disabled, None, now),
+            MfaState::Disabled
+        );
+        assert_eq!(
+            effective_state(MfaState::Enabled, None, now),
+            MfaState::Enabled
+        );
+        assert_eq!(
+            effective_state(MfaState::SetupInProgress, Some(now - 60), now),
+            MfaState::SetupInProgress
+        );
+        assert_eq!(
+            effective_state(MfaState::SetupInProgress, Some(now - SETUP_TTL_S + 1), now),
+            MfaState::SetupInProgress
+        );
+        // Abandoned: 15 minutes on, it is as if it never started.
+        assert_eq!(
+            effective_state(MfaState::SetupInProgress, Some(now - SETUP_TTL_S), now),
+            MfaState::Disabled
+        );
+        assert_eq!(
+            effective_state(MfaState::SetupInProgress, None, now),
+            MfaState::Disabled
+        );
+    }
+}

@@ -1,0 +1,114 @@
+use leptos::ev::SubmitEvent;
+use leptos::html::Input;
+use leptos::prelude::*;
+use leptos::task::spawn_local;
+use leptos_meta::Title;
+use leptos_router::NavigateOptions;
+use leptos_router::components::A;
+use leptos_router::hooks::{use_navigate, use_query_map};
+
+use crate::api::{AppError, SecondFactor, SecondFactorRequest, client, paths};
+use crate::components::{CodeInput, ErrorNotice, SubmitButton, redirect_error};
+
+/// The second step of signing in. `?method=backup` switches to a backup code,
+/// so the switch is a plain link that works with and without JavaScript.
+#[component]
+pub fn SecondFactorPage() -> impl IntoView {
+    let query = use_query_map();
+    let backup = Memo::new(move |_| query.read().get_str("method") == Some("backup"));
+    view! {
+        <Title text="Two-factor authentication" />
+        <section class="card narrow">
+            <h1>"Two-factor authentication"</h1>
+            {move || {
+                if backup.get() {
+                    view! { <CodeForm backup=true /> }.into_any()
+                } else {
+                    view! { <CodeForm backup=false /> }.into_any()
+                }
+            }}
+        </section>
+    }
+}
+
+#[component]
+fn CodeForm(backup: bool) -> impl IntoView {
+    let code = NodeRef::<Input>::new();
+    let (pending, set_pending) = signal(false);
+    let (error, set_error) = signal(None::<AppError>);
+    let from_redirect = redirect_error();
+    let shown = Signal::derive(move || error.get().or_else(|| from_redirect.get()));
+    let navigate = use_navigate();
+    let method = if backup {
+        SecondFactor::BackupCode
+    } else {
+        SecondFactor::Totp
+    };
+
+    let submit = move || {
+        if pending.get_untracked() {
+            return;
+        }
+        let req = SecondFactorRequest {
+            method,
+            code: code.get_untracked().map(|i| i.value()).unwrap_or_default(),
+            trust_device: false,
+        };
+        set_pending.set(true);
+        set_error.set(None);
+        let navigate = navigate.clone();
+        spawn_local(async move {
+            match client::second_factor(&req).await {
+                Ok(_) => navigate("/account", NavigateOptions::default()),
+                Err(e) => {
+                    let expired = matches!(e, AppError::ChallengeExpired);
+                    set_error.set(Some(e));
+                    if let Some(i) = code.get_untracked() {
+                        i.set_value("");
+                        let _ = i.focus();
+                    }
+                    if expired {
+                        navigate("/login?error=ChallengeExpired", NavigateOptions::default());
+                    }
+                }
+            }
+            set_pending.set(false);
+        });
+    };
+    let on_submit = {
+        let submit = submit.clone();
+        move |ev: SubmitEvent| {
+            ev.prevent_default();
+            submit();
+        }
+    };
+    let complete = Callback::new(move |_: ()| submit());
+
+    view! {
+        <form method="post" action=paths::SECOND_FACTOR on:submit=on_submit novalidate>
+            <ErrorNotice error=shown />
+            <input type="hidden" name="method" value=if backup { "BackupCode" } else { "Totp" } />
+            {if backup {
+                view! {
+                    <p>"Enter one of the backup codes you saved when you turned on two-factor authentication. Each code works once."</p>
+                    <CodeInput id="code" label="Backup code" node_ref=code backup=true />
+                }
+                    .into_any()
+            } else {
+                view! {
+                    <p>"Open your authenticator app and enter the 6-digit code for Twofold."</p>
+                    <CodeInput id="code" label="6-digit code" node_ref=code on_complete=complete />
+                }
+                    .into_any()
+            }}
+            <SubmitButton pending label="Verify" pending_label="Checking…" />
+        </form>
+        <p class="aside">
+            {if backup {
+                view! { <A href="/login/second-factor">"Use your authenticator app instead"</A> }.into_any()
+            } else {
+                view! { <A href="/login/second-factor?method=backup">"Use a backup code instead"</A> }.into_any()
+            }}
+        </p>
+    }
+}

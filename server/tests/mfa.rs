@@ -1,0 +1,562 @@
+//! Two-step sign-in over HTTP: enrolment, challenge, TOTP replay guard,
+//! backup codes, disable, regenerate, lockouts (also across a restart).
+
+mod common;
+
+use std::sync::Arc;
+
+use app::backend::clock::FixedClock;
+use app::backend::totp::TotpSecret;
+use common::{PASSWORD, TestServer, json_of, set_cookie};
+use reqwest::{Client, StatusCode};
+use serde_json::{Value, json};
+
+/// A step boundary: codes at T0 belong to one step, T0 + 30 to the next.
+const T0: i64 = 1_800_000_000;
+
+struct Enrolled {
+    email: String,
+    secret: TotpSecret,
+    codes: Vec<String>,
+}
+
+fn secret_of(setup: &Value) -> TotpSecret {
+    TotpSecret::from_base32(setup["secret"].as_str().unwrap_or_default()).expect("base32 key")
+}
+
+/// Registers `email` and turns TOTP on at the clock's current time.
+async fn enrol(s: &TestServer, clock: &FixedClock, email: &str) -> Enrolled {
+    let c = s.client();
+    assert_eq!(s.register(&c, email).await.status(), StatusCode::CREATED);
+    let setup = json_of(s.post(&c, "/api/mfa/totp/start", json!({})).await).await;
+    let secret = secret_of(&setup);
+    let r = s
+        .post(
+            &c,
+            "/api/mfa/totp/confirm",
+            json!({"code": secret.code_at(clock_now(clock))}),
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let body = json_of(r).await;
+    assert_eq!(body["mfa"], "Enabled");
+    let codes: Vec<String> = serde_json::from_value(body["backup_codes"].clone()).expect("codes");
+    s.post(&c, "/api/auth/logout", json!({})).await;
+    Enrolled {
+        email: email.to_string(),
+        secret,
+        codes,
+    }
+}
+
+fn clock_now(clock: &FixedClock) -> i64 {
+    use app::backend::clock::Clock;
+    clock.now()
+}
+
+/// Password step; returns the client holding the challenge cookie.
+async fn challenge(s: &TestServer, email: &str) -> Client {
+    let c = s.client();
+    let r = s.login(&c, email, PASSWORD).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let body = json_of(r).await;
+    assert_eq!(
+        body,
+        json!({"SecondFactorRequired": {"methods": ["Totp", "BackupCode"], "expires_in_s": 300}})
+    );
+    c
+}
+
+async fn answer(s: &TestServer, c: &Client, method: &str, code: &str) -> reqwest::Response {
+    s.post(
+        c,
+        "/api/auth/second-factor",
+        json!({"method": method, "code": code, "trust_device": false}),
+    )
+    .await
+}
+
+async fn start(clock: &FixedClock) -> TestServer {
+    TestServer::start_with_clock(clock.clone()).await
+}
+
+#[tokio::test]
+async fn enrol_sign_out_sign_in_with_totp() {
+    let clock = FixedClock::new(T0);
+    let s = start(&clock).await;
+    let c = s.client();
+    s.register(&c, "ol@example.com").await;
+    let r = s.post(&c, "/api/mfa/totp/start", json!({})).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let setup = json_of(r).await;
+    let uri = setup["otpauth_uri"].as_str().unwrap_or_default();
+    assert!(
+        uri.starts_with("otpauth://totp/Twofold:ol%40example.com?secret="),
+        "{uri}"
+    );
+    assert!(
+        uri.contains("&issuer=Twofold") && uri.contains("digits=6") && uri.contains("period=30")
+    );
+    assert!(setup["qr_svg"].as_str().is_some_and(|q| q.contains("<svg")));
+    let secret = secret_of(&setup);
+    assert_eq!(secret.expose().len(), 20);
+    assert!(uri.contains(&secret.base32()));
+    assert_eq!(
+        json_of(s.get(&c, "/api/me").await).await["mfa"],
+        "SetupInProgress"
+    );
+
+    // A wrong code does not turn it on.
+    let r = s
+        .post(&c, "/api/mfa/totp/confirm", json!({"code": "000000"}))
+        .await;
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(json_of(r).await["error"], "InvalidCode");
+    let r = s
+        .post(
+            &c,
+            "/api/mfa/totp/confirm",
+            json!({"code": secret.code_at(T0)}),
+        )
+        .await;
+    let body = json_of(r).await;
+    assert_eq!(body["backup_codes"].as_array().map(Vec::len), Some(10));
+    let me = json_of(s.get(&c, "/api/me").await).await;
+    assert_eq!(
+        (me["mfa"].as_str(), me["backup_codes_left"].as_i64()),
+        (Some("Enabled"), Some(10))
+    );
+
+    s.post(&c, "/api/auth/logout", json!({})).await;
+    let c = challenge(&s, "ol@example.com").await;
+    // The pending challenge grants nothing.
+    assert_eq!(
+        s.get(&c, "/api/me").await.status(),
+        StatusCode::UNAUTHORIZED
+    );
+    // The enrolment code's step counts as used.
+    let r = answer(&s, &c, "Totp", &secret.code_at(T0)).await;
+    assert_eq!(r.status(), StatusCode::CONFLICT);
+    assert_eq!(json_of(r).await["error"], "CodeAlreadyUsed");
+    clock.advance(30);
+    let code = secret.code_at(T0 + 30);
+    let spaced = format!("{} {}", &code[..3], &code[3..]);
+    let r = answer(&s, &c, "Totp", &spaced).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    assert!(set_cookie(&r).is_some());
+    assert_eq!(json_of(r).await, json!("SignedIn"));
+    assert_eq!(
+        json_of(s.get(&c, "/api/me").await).await["email"],
+        "ol@example.com"
+    );
+    // The challenge is spent.
+    clock.advance(30);
+    let r = answer(&s, &c, "Totp", &secret.code_at(T0 + 60)).await;
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(json_of(r).await["error"], "ChallengeExpired");
+}
+
+#[tokio::test]
+async fn the_secret_is_encrypted_at_rest() {
+    let clock = FixedClock::new(T0);
+    let s = start(&clock).await;
+    let e = enrol(&s, &clock, "pa@example.com").await;
+    let stored: Vec<u8> = sqlx::query_scalar("SELECT secret_enc FROM totp_credentials")
+        .fetch_one(&s.db().await)
+        .await
+        .expect("row");
+    let raw = e.secret.expose();
+    assert!(stored.len() > raw.len());
+    assert!(
+        !stored.windows(raw.len()).any(|w| w == raw),
+        "raw secret in the database"
+    );
+    assert!(!String::from_utf8_lossy(&stored).contains(&e.secret.base32()));
+    let key = std::fs::metadata(s.dir.path().join("secret.key")).expect("key file");
+    assert_eq!(key.len(), 32);
+    let hashes: Vec<Vec<u8>> = sqlx::query_scalar("SELECT code_hash FROM backup_codes")
+        .fetch_all(&s.db().await)
+        .await
+        .expect("rows");
+    assert_eq!(hashes.len(), 10);
+    for code in &e.codes {
+        let plain = code.replace('-', "");
+        assert!(
+            !hashes
+                .iter()
+                .any(|h| h.windows(plain.len()).any(|w| w == plain.as_bytes()))
+        );
+    }
+}
+
+#[tokio::test]
+async fn racing_requests_with_one_totp_code_exactly_one_wins() {
+    let clock = FixedClock::new(T0);
+    let s = start(&clock).await;
+    let e = enrol(&s, &clock, "qa@example.com").await;
+    clock.advance(30);
+    let code = e.secret.code_at(T0 + 30);
+    let mut clients = Vec::new();
+    for _ in 0..8 {
+        clients.push(challenge(&s, &e.email).await);
+    }
+    let s = Arc::new(s);
+    let tasks: Vec<_> = clients
+        .into_iter()
+        .map(|c| {
+            let s = s.clone();
+            let code = code.clone();
+            tokio::spawn(async move { answer(&s, &c, "Totp", &code).await.status() })
+        })
+        .collect();
+    let mut statuses = Vec::new();
+    for t in tasks {
+        statuses.push(t.await.expect("task"));
+    }
+    assert_eq!(
+        statuses.iter().filter(|s| **s == StatusCode::OK).count(),
+        1,
+        "{statuses:?}"
+    );
+    assert!(
+        statuses
+            .iter()
+            .all(|s| *s == StatusCode::OK || *s == StatusCode::CONFLICT),
+        "{statuses:?}"
+    );
+}
+
+#[tokio::test]
+async fn racing_requests_with_one_backup_code_exactly_one_wins() {
+    let clock = FixedClock::new(T0);
+    let s = start(&clock).await;
+    let e = enrol(&s, &clock, "ra@example.com").await;
+    let mut clients = Vec::new();
+    for _ in 0..8 {
+        clients.push(challenge(&s, &e.email).await);
+    }
+    let s = Arc::new(s);
+    let code = e.codes[0].clone();
+    let tasks: Vec<_> = clients
+        .into_iter()
+        .map(|c| {
+            let s = s.clone();
+            let code = code.clone();
+            tokio::spawn(async move { answer(&s, &c, "BackupCode", &code).await.status() })
+        })
+        .collect();
+    let mut statuses = Vec::new();
+    for t in tasks {
+        statuses.push(t.await.expect("task"));
+    }
+    assert_eq!(
+        statuses.iter().filter(|s| **s == StatusCode::OK).count(),
+        1,
+        "{statuses:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_used_backup_code_is_refused_and_input_is_forgiving() {
+    let clock = FixedClock::new(T0);
+    let s = start(&clock).await;
+    let e = enrol(&s, &clock, "sa@example.com").await;
+    let c = challenge(&s, &e.email).await;
+    // Upper case, spaces instead of dashes: still the code.
+    let typed = e.codes[1].to_uppercase().replace('-', " ");
+    assert_eq!(
+        answer(&s, &c, "BackupCode", &typed).await.status(),
+        StatusCode::OK
+    );
+    assert_eq!(
+        json_of(s.get(&c, "/api/me").await).await["backup_codes_left"],
+        9
+    );
+    s.post(&c, "/api/auth/logout", json!({})).await;
+    let c = challenge(&s, &e.email).await;
+    let r = answer(&s, &c, "BackupCode", &e.codes[1]).await;
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(json_of(r).await["error"], "InvalidCode");
+}
+
+#[tokio::test]
+async fn regenerate_needs_a_fresh_totp_code_and_kills_the_old_set() {
+    let clock = FixedClock::new(T0);
+    let s = start(&clock).await;
+    let e = enrol(&s, &clock, "ta@example.com").await;
+    clock.advance(30);
+    let c = challenge(&s, &e.email).await;
+    assert_eq!(
+        answer(&s, &c, "Totp", &e.secret.code_at(T0 + 30))
+            .await
+            .status(),
+        StatusCode::OK
+    );
+    // A backup code cannot mint backup codes; a replayed TOTP code cannot either.
+    let r = s
+        .post(
+            &c,
+            "/api/mfa/backup-codes/regenerate",
+            json!({"code": e.codes[0]}),
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    let r = s
+        .post(
+            &c,
+            "/api/mfa/backup-codes/regenerate",
+            json!({"code": e.secret.code_at(T0 + 30)}),
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::CONFLICT);
+    clock.advance(30);
+    let r = s
+        .post(
+            &c,
+            "/api/mfa/backup-codes/regenerate",
+            json!({"code": e.secret.code_at(T0 + 60)}),
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let fresh: Vec<String> =
+        serde_json::from_value(json_of(r).await["backup_codes"].clone()).expect("codes");
+    assert_eq!(fresh.len(), 10);
+    s.post(&c, "/api/auth/logout", json!({})).await;
+    let c = challenge(&s, &e.email).await;
+    assert_eq!(
+        answer(&s, &c, "BackupCode", &e.codes[0]).await.status(),
+        StatusCode::BAD_REQUEST
+    );
+    assert_eq!(
+        answer(&s, &c, "BackupCode", &fresh[0]).await.status(),
+        StatusCode::OK
+    );
+}
+
+#[tokio::test]
+async fn disable_needs_both_password_and_code() {
+    let clock = FixedClock::new(T0);
+    let s = start(&clock).await;
+    let e = enrol(&s, &clock, "ua@example.com").await;
+    let c = challenge(&s, &e.email).await;
+    assert_eq!(
+        answer(&s, &c, "BackupCode", &e.codes[0]).await.status(),
+        StatusCode::OK
+    );
+    clock.advance(30);
+    let code = e.secret.code_at(T0 + 30);
+    let r = s
+        .post(
+            &c,
+            "/api/mfa/disable",
+            json!({"password": "wrong password 123", "code": code}),
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    let r = s
+        .post(
+            &c,
+            "/api/mfa/disable",
+            json!({"password": PASSWORD, "code": "000000"}),
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    let r = s
+        .post(&c, "/api/mfa/disable", json!({"password": PASSWORD}))
+        .await;
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(json_of(s.get(&c, "/api/me").await).await["mfa"], "Enabled");
+    let r = s
+        .post(
+            &c,
+            "/api/mfa/disable",
+            json!({"password": PASSWORD, "code": code}),
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(json_of(r).await, json!({"mfa": "Disabled"}));
+    let left: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM backup_codes")
+        .fetch_one(&s.db().await)
+        .await
+        .expect("count");
+    assert_eq!(left, 0);
+    s.post(&c, "/api/auth/logout", json!({})).await;
+    let r = s.login(&s.client(), &e.email, PASSWORD).await;
+    assert_eq!(json_of(r).await, json!("SignedIn"));
+}
+
+#[tokio::test]
+async fn five_bad_codes_lock_the_account_even_across_a_restart() {
+    let clock = FixedClock::new(T0);
+    let s = start(&clock).await;
+    let e = enrol(&s, &clock, "va@example.com").await;
+    clock.advance(30);
+    let c = challenge(&s, &e.email).await;
+    let right = e.secret.code_at(T0 + 30);
+    let wrong = format!("{:06}", (right.parse::<u32>().unwrap_or(0) + 1) % 1_000_000);
+    // Bad input is refused without counting.
+    for _ in 0..6 {
+        assert_eq!(
+            answer(&s, &c, "Totp", "12a456").await.status(),
+            StatusCode::BAD_REQUEST
+        );
+    }
+    for _ in 0..5 {
+        assert_eq!(
+            answer(&s, &c, "Totp", &wrong).await.status(),
+            StatusCode::BAD_REQUEST
+        );
+    }
+    let r = answer(&s, &c, "Totp", &right).await;
+    assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
+    let retry: u64 = r.headers()["retry-after"]
+        .to_str()
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
+    assert!(retry > 800 && retry <= 900, "{retry}");
+    assert_eq!(json_of(r).await["error"], "TooManyAttempts");
+
+    // Restart on the same data directory: the lock holds.
+    let TestServer { dir, .. } = s;
+    let s = TestServer::start_with(Arc::new(clock.clone()), Some(dir)).await;
+    let c = challenge(&s, &e.email).await;
+    assert_eq!(
+        answer(&s, &c, "Totp", &right).await.status(),
+        StatusCode::TOO_MANY_REQUESTS
+    );
+    // After the window, a right code works and resets the counter.
+    clock.advance(15 * 60);
+    let c = challenge(&s, &e.email).await;
+    let code = e.secret.code_at(clock_now(&clock));
+    assert_eq!(answer(&s, &c, "Totp", &code).await.status(), StatusCode::OK);
+}
+
+#[tokio::test]
+async fn five_wrong_passwords_lock_known_and_unknown_emails_alike() {
+    let clock = FixedClock::new(T0);
+    let s = start(&clock).await;
+    s.register(&s.client(), "wa@example.com").await;
+    for email in ["wa@example.com", "nobody@example.com"] {
+        for _ in 0..5 {
+            let r = s.login(&s.client(), email, "wrong password 123").await;
+            assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+        }
+        let r = s.login(&s.client(), email, PASSWORD).await;
+        assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS, "{email}");
+        assert!(r.headers().contains_key("retry-after"));
+    }
+    clock.advance(15 * 60);
+    assert_eq!(
+        s.login(&s.client(), "wa@example.com", PASSWORD)
+            .await
+            .status(),
+        StatusCode::OK
+    );
+}
+
+#[tokio::test]
+async fn an_abandoned_setup_never_blocks_sign_in() {
+    let clock = FixedClock::new(T0);
+    let s = start(&clock).await;
+    let c = s.client();
+    s.register(&c, "xa@example.com").await;
+    s.post(&c, "/api/mfa/totp/start", json!({})).await;
+    // Sign-out abandons it.
+    s.post(&c, "/api/auth/logout", json!({})).await;
+    let r = s.login(&c, "xa@example.com", PASSWORD).await;
+    assert_eq!(json_of(r).await, json!("SignedIn"));
+    assert_eq!(json_of(s.get(&c, "/api/me").await).await["mfa"], "Disabled");
+    // Left alone for 15 minutes, it lapses.
+    s.post(&c, "/api/mfa/totp/start", json!({})).await;
+    let other = s.client();
+    assert_eq!(
+        json_of(s.login(&other, "xa@example.com", PASSWORD).await).await,
+        json!("SignedIn")
+    );
+    clock.advance(15 * 60);
+    assert_eq!(json_of(s.get(&c, "/api/me").await).await["mfa"], "Disabled");
+    // Cancel does it at once.
+    s.post(&c, "/api/mfa/totp/start", json!({})).await;
+    let r = s.post(&c, "/api/mfa/totp/cancel", json!({})).await;
+    assert_eq!(json_of(r).await, json!({"mfa": "Disabled"}));
+}
+
+#[tokio::test]
+async fn a_challenge_expires_after_five_minutes() {
+    let clock = FixedClock::new(T0);
+    let s = start(&clock).await;
+    let e = enrol(&s, &clock, "ya@example.com").await;
+    let c = challenge(&s, &e.email).await;
+    clock.advance(301);
+    let r = answer(&s, &c, "Totp", &e.secret.code_at(T0 + 301)).await;
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(json_of(r).await["error"], "ChallengeExpired");
+    // No challenge cookie at all: the same.
+    let r = answer(&s, &s.client(), "Totp", "123456").await;
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn mfa_endpoints_need_a_session() {
+    let s = TestServer::start().await;
+    for path in ["/api/mfa/totp/start", "/api/mfa/totp/cancel"] {
+        assert_eq!(
+            s.post(&s.client(), path, json!({})).await.status(),
+            StatusCode::UNAUTHORIZED
+        );
+    }
+    let r = s
+        .post(
+            &s.client(),
+            "/api/mfa/totp/confirm",
+            json!({"code": "123456"}),
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+}
+
+/// An independent TOTP implementation (Python's standard library) reads our
+/// otpauth URI and produces the code that confirms the setup.
+#[tokio::test]
+async fn an_independent_implementation_interoperates() {
+    let clock = FixedClock::new(T0 + 7);
+    let s = start(&clock).await;
+    let c = s.client();
+    s.register(&c, "za@example.com").await;
+    let setup = json_of(s.post(&c, "/api/mfa/totp/start", json!({})).await).await;
+    let uri = setup["otpauth_uri"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    let script = r#"
+import base64, hashlib, hmac, struct, sys, urllib.parse
+uri, now = sys.argv[1], int(sys.argv[2])
+u = urllib.parse.urlparse(uri)
+assert u.scheme == "otpauth" and u.netloc == "totp"
+label = urllib.parse.unquote(u.path[1:])
+q = urllib.parse.parse_qs(u.query)
+assert label == q["issuer"][0] + ":za@example.com", label
+secret = q["secret"][0]
+key = base64.b32decode(secret + "=" * (-len(secret) % 8))
+counter = now // int(q["period"][0])
+mac = hmac.new(key, struct.pack(">Q", counter), hashlib.sha1).digest()
+o = mac[-1] & 15
+n = (struct.unpack(">I", mac[o:o + 4])[0] & 0x7FFFFFFF) % 10 ** int(q["digits"][0])
+print(str(n).zfill(int(q["digits"][0])))
+"#;
+    let out = std::process::Command::new("python3")
+        .args(["-c", script, &uri, &(T0 + 7).to_string()])
+        .output()
+        .expect("python3");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let code = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    let r = s
+        .post(&c, "/api/mfa/totp/confirm", json!({"code": code}))
+        .await;
+    assert_eq!(r.status(), StatusCode::OK);
+}
