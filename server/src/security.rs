@@ -71,9 +71,9 @@ pub async fn headers(mut req: Request, next: Next) -> Response {
     resp
 }
 
-/// Refuses POST/PUT/PATCH/DELETE whose `Origin` (or, without one,
-/// `Sec-Fetch-Site`) says it comes from another site. Scripts that send
-/// neither header (curl) are allowed; cookies are SameSite=Lax as well.
+/// Refuses POST/PUT/PATCH/DELETE that another site sent. Browsers say where a
+/// request comes from in `Sec-Fetch-Site` and `Origin`; scripts (curl) send
+/// neither and are allowed. Cookies are SameSite=Lax as well.
 pub async fn refuse_cross_origin(req: Request, next: Next) -> Response {
     let safe = matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS);
     if !safe && is_cross_origin(req.headers()) {
@@ -84,17 +84,24 @@ pub async fn refuse_cross_origin(req: Request, next: Next) -> Response {
 }
 
 pub fn is_cross_origin(headers: &HeaderMap) -> bool {
-    if let Some(origin) = headers.get(ORIGIN) {
-        let Ok(origin) = origin.to_str() else {
-            return true;
-        };
-        let host = headers.get(HOST).and_then(|h| h.to_str().ok());
-        return origin_host(origin) != host.map(|h| h.to_ascii_lowercase());
+    let fetch_site = headers.get("sec-fetch-site").and_then(|v| v.to_str().ok());
+    if fetch_site.is_some_and(|v| v == "cross-site" || v == "same-site") {
+        return true;
     }
-    headers
-        .get("sec-fetch-site")
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v == "cross-site" || v == "same-site")
+    let Some(origin) = headers.get(ORIGIN) else {
+        return false;
+    };
+    let Ok(origin) = origin.to_str() else {
+        return true;
+    };
+    if origin == "null" {
+        // With `Referrer-Policy: no-referrer`, browsers send `Origin: null` on
+        // their own form posts; Fetch Metadata then vouches for them. A null
+        // origin without it (sandboxed frames, old browsers) is refused.
+        return fetch_site != Some("same-origin");
+    }
+    let host = headers.get(HOST).and_then(|h| h.to_str().ok());
+    origin_host(origin) != host.map(|h| h.to_ascii_lowercase())
 }
 
 /// `https://Example.com:8443` -> `example.com:8443`; `null` and junk -> None.

@@ -141,6 +141,29 @@ async fn cross_origin_posts_are_refused_and_change_nothing() {
     assert_eq!(r.status(), StatusCode::FORBIDDEN);
     assert_eq!(s.get(&c, "/api/me").await.status(), StatusCode::OK);
 
+    // `Origin: null` (what browsers send on form posts under no-referrer) is
+    // only accepted when Fetch Metadata says the post came from this site.
+    let form = [("email", "mb@example.com"), ("password", PASSWORD)];
+    let r = s
+        .client()
+        .post(s.url("/api/auth/register"))
+        .header("origin", "null")
+        .form(&form)
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    let r = s
+        .client()
+        .post(s.url("/api/auth/register"))
+        .header("origin", "null")
+        .header("sec-fetch-site", "same-origin")
+        .form(&form)
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+
     // The same site is fine.
     let r = c
         .post(s.url("/api/auth/logout"))
