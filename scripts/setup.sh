@@ -30,12 +30,18 @@ if ! wasm-bindgen --version 2>/dev/null | grep -q "$WASM_BINDGEN_VERSION"; then
     cargo install wasm-bindgen-cli --version "=$WASM_BINDGEN_VERSION" --force
 fi
 
-if [ ! -x /usr/bin/chromium ]; then
-  say "installing Debian's chromium"
+# Debian packages: Chromium for the browser tests; zbarimg and rsvg-convert
+# to prove the QR code decodes to the otpauth URI.
+missing=()
+[ -x /usr/bin/chromium ] || missing+=(chromium)
+command -v zbarimg >/dev/null || missing+=(zbar-tools)
+command -v rsvg-convert >/dev/null || missing+=(librsvg2-bin)
+if [ ${#missing[@]} -gt 0 ]; then
+  say "installing Debian packages: ${missing[*]}"
   SUDO=""
   [ "$(id -u)" -eq 0 ] || SUDO="sudo"
   $SUDO apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq chromium >/dev/null
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
 
 # Playwright (using the system Chromium, never its own download) and

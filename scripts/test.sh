@@ -13,7 +13,7 @@ step "cargo fmt --check"
 cargo fmt --all -- --check
 
 step "clippy: server (ssr)"
-cargo clippy -p app -p server --features app/ssr --all-targets -- -D warnings
+cargo clippy -p app -p server -p bench --all-targets -- -D warnings
 
 step "clippy: browser (hydrate, wasm32)"
 cargo clippy -p frontend -p app --features frontend/hydrate,app/hydrate \
@@ -23,7 +23,7 @@ step "release build (site first, then the binary that embeds it)"
 cargo leptos build --release --precompress
 
 step "unit and integration tests"
-cargo test --workspace --features app/ssr
+cargo test --workspace
 
 step "browser tests (Playwright, Debian Chromium)"
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')

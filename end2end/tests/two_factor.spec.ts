@@ -65,3 +65,18 @@ test("turn two-factor authentication off with password and code", async ({ page 
   await page.getByRole("button", { name: "Turn off" }).click();
   await expect(page.getByText("Two-factor authentication: off")).toBeVisible();
 });
+
+test("five wrong codes lock the sign-in with a clear message", async ({ page }) => {
+  const email = uniqueEmail("lockout");
+  await signUp(page, email);
+  await enrolTotp(page);
+  await signOutAndIn(page, email);
+  const field = page.getByLabel("6-digit code");
+  for (let i = 0; i < 5; i++) {
+    await field.fill("000000");
+    await expect(page.getByRole("alert")).toHaveText(/not right|already used/);
+    await expect(field).toHaveValue("");
+  }
+  await field.fill("000000");
+  await expect(page.getByRole("alert")).toHaveText("Too many attempts. Try again in 15 minutes.");
+});

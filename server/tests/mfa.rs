@@ -560,3 +560,38 @@ print(str(n).zfill(int(q["digits"][0])))
         .await;
     assert_eq!(r.status(), StatusCode::OK);
 }
+
+/// The QR code, rasterized and read back by an independent decoder (Debian's
+/// zbarimg), is exactly the otpauth URI.
+#[tokio::test]
+async fn the_qr_code_decodes_to_the_otpauth_uri() {
+    let s = TestServer::start().await;
+    let c = s.client();
+    s.register(&c, "qr@example.com").await;
+    let setup = json_of(s.post(&c, "/api/mfa/totp/start", json!({})).await).await;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let svg = dir.path().join("qr.svg");
+    let png = dir.path().join("qr.png");
+    std::fs::write(&svg, setup["qr_svg"].as_str().unwrap_or_default()).expect("write svg");
+    let status = std::process::Command::new("rsvg-convert")
+        .args(["-w", "400", "-b", "white", "-o"])
+        .arg(&png)
+        .arg(&svg)
+        .status()
+        .expect("rsvg-convert (apt: librsvg2-bin; scripts/setup.sh installs it)");
+    assert!(status.success());
+    let out = std::process::Command::new("zbarimg")
+        .args(["--raw", "-q"])
+        .arg(&png)
+        .output()
+        .expect("zbarimg (apt: zbar-tools; scripts/setup.sh installs it)");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim_end(),
+        setup["otpauth_uri"].as_str().unwrap_or_default()
+    );
+}
