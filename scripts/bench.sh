@@ -38,3 +38,7 @@ target/release/twofold-bench argon2 "$SECS"
 target/release/twofold-bench logins "http://127.0.0.1:$port" "$SECS" "$CONC"
 target/release/twofold-bench get "http://127.0.0.1:$port" "$SECS" "$CONC"
 echo "RSS after load: $(awk '/VmRSS/ {print $2, $3}' /proc/$pid/status)"
+
+# Second-factor verifications over HTTP against a bare axum "hello", both
+# served and loaded in one process on this machine's cores.
+target/release/twofold-bench factor "${USERS:-6400}" 64

@@ -4,7 +4,11 @@
 //!   (the ceiling for password sign-ins on this machine);
 //! - `logins URL SECONDS CONCURRENCY`: password sign-ins per second against a
 //!   running server, with latency percentiles;
-//! - `get URL SECONDS CONCURRENCY`: plain GETs per second (a baseline).
+//! - `get URL SECONDS CONCURRENCY`: plain GETs per second (a baseline);
+//! - `factor USERS CONCURRENCY`: second-factor verifications per second
+//!   in-process over HTTP, against a bare axum "hello" (see factor.rs).
+
+mod factor;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -16,7 +20,9 @@ use serde_json::json;
 const PASSWORD: &str = "tuba lantern orbit 42";
 
 fn usage() -> ! {
-    eprintln!("usage: twofold-bench argon2 SECS | logins URL SECS CONC | get URL SECS CONC");
+    eprintln!(
+        "usage: twofold-bench argon2 SECS | logins URL SECS CONC | get URL SECS CONC | factor USERS CONC"
+    );
     std::process::exit(2)
 }
 
@@ -30,6 +36,18 @@ fn main() {
     let args: Vec<String> = std::env::args().collect();
     match args.get(1).map(String::as_str) {
         Some("argon2") => argon2(Duration::from_secs(arg(&args, 2))),
+        Some("factor") => {
+            let users: usize = arg(&args, 2);
+            let conc: usize = arg(&args, 3);
+            let rt = tokio::runtime::Runtime::new().unwrap_or_else(|e| {
+                eprintln!("runtime: {e}");
+                std::process::exit(1)
+            });
+            if let Err(e) = rt.block_on(factor::run(users, conc)) {
+                eprintln!("factor bench failed: {e}");
+                std::process::exit(1);
+            }
+        }
         Some(mode @ ("logins" | "get")) => {
             let url: String = arg(&args, 2);
             let secs: u64 = arg(&args, 3);

@@ -88,15 +88,13 @@ pub async fn build_state(
         },
         issuer,
     };
-    let dummy_hash = tokio::task::spawn_blocking(passwords::dummy_hash)
-        .await
-        .map_err(|e| StartupError::Other(e.to_string()))?
-        .map_err(|_| StartupError::Other("cannot compute the dummy password hash".into()))?;
+
     Ok(AppState {
         pool,
         clock,
         leptos_options: leptos_options(addr),
-        dummy_hash,
+        dummy_hash: passwords::dummy_hash(),
+        hash_pool: passwords::HashPool::per_core(),
         settings: Arc::new(settings),
     })
 }

@@ -23,7 +23,7 @@ pub async fn register(
 ) -> Result<(UserId, NewSession), AppError> {
     let email = validation::normalize_email(&req.email)?;
     validation::check_password(&req.password, &email)?;
-    let hash = passwords::hash(Password::new(req.password)).await?;
+    let hash = passwords::hash(&state.hash_pool, Password::new(req.password)).await?;
     let now = state.clock.now();
     let inserted = sqlx::query_as::<_, (i64,)>(
         "INSERT INTO users (email, password_hash, created_at) VALUES (?, ?, ?)
@@ -92,7 +92,7 @@ pub async fn login(
         Some((id, hash)) => (Some(UserId(id)), PasswordHashString(hash)),
         None => (None, state.dummy_hash.clone()),
     };
-    let ok = passwords::verify(Password::new(req.password), hash).await?;
+    let ok = passwords::verify(&state.hash_pool, Password::new(req.password), hash).await?;
     let user = match (user, ok) {
         (Some(user), true) => user,
         (user, _) => {

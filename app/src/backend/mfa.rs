@@ -6,6 +6,7 @@ use sqlx::SqlitePool;
 use super::audit::{self, EventKind};
 use super::backup_codes;
 use super::clock::UnixTime;
+use super::crypto::SecretKey;
 use super::passwords::{self, Password, PasswordHashString};
 use super::rate_limit::{self, Scope};
 use super::totp::{self, TotpSecret};
@@ -54,6 +55,11 @@ fn aead_context(user: UserId) -> Vec<u8> {
     format!("twofold/totp/user:{}", user.0).into_bytes()
 }
 
+/// A TOTP secret as stored: sealed under the server key, bound to its user.
+pub fn seal_secret(key: &SecretKey, user: UserId, secret: &TotpSecret) -> Vec<u8> {
+    key.seal(secret.expose(), &aead_context(user))
+}
+
 fn setup_view(state: &AppState, secret: &TotpSecret, email: &str) -> Result<TotpSetup, AppError> {
     let uri = totp::otpauth_uri(secret, &state.settings.issuer, email);
     let qr_svg = totp::qr_svg(&uri).ok_or_else(|| internal("rendering the QR code", "too long"))?;
@@ -79,10 +85,7 @@ pub async fn start(
         });
     }
     let secret = TotpSecret::generate();
-    let sealed = state
-        .settings
-        .key
-        .seal(secret.expose(), &aead_context(user));
+    let sealed = seal_secret(&state.settings.key, user, &secret);
     let mut tx = state.pool.begin().await.map_err(|e| internal("begin", e))?;
     sqlx::query(
         "INSERT INTO totp_credentials (user_id, pending_enc, pending_since) VALUES (?, ?, ?)
@@ -250,7 +253,13 @@ pub async fn disable(
         .fetch_one(&state.pool)
         .await
         .map_err(|e| internal("reading the password hash", e))?;
-    if !passwords::verify(Password::new(password), PasswordHashString(hash)).await? {
+    if !passwords::verify(
+        &state.hash_pool,
+        Password::new(password),
+        PasswordHashString(hash),
+    )
+    .await?
+    {
         fail_factor(state, user, &scopes, now, meta, "disable: wrong password").await?;
         return Err(AppError::InvalidCredentials);
     }

@@ -7,7 +7,7 @@ use sqlx::SqlitePool;
 
 use super::clock::Clock;
 use super::crypto::SecretKey;
-use super::passwords::PasswordHashString;
+use super::passwords::{HashPool, PasswordHashString};
 use super::rate_limit::Limits;
 
 #[derive(Clone)]
@@ -17,6 +17,8 @@ pub struct AppState {
     pub leptos_options: LeptosOptions,
     /// Verified against for unknown emails (see `passwords::dummy_hash`).
     pub dummy_hash: PasswordHashString,
+    /// Bounds concurrent argon2 work (see `passwords::HashPool`).
+    pub hash_pool: HashPool,
     pub settings: Arc<Settings>,
 }
 

@@ -1,0 +1,178 @@
+//! Second-factor verifications per second through the real HTTP endpoint
+//! (challenge lookup, rate-limit check, TOTP check, the replay-guard UPDATE,
+//! session INSERT, audit rows) against a bare axum "hello" measured by the
+//! same load loop in the same run.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use app::backend::clock::FixedClock;
+use app::backend::totp::TotpSecret;
+use app::backend::{UserId, challenges, mfa};
+use axum::routing::get;
+use twofold_server::config::SecurityArgs;
+
+const T0: i64 = 1_800_000_000;
+
+struct Report {
+    ok: usize,
+    errors: usize,
+    secs: f64,
+    latencies: Vec<Duration>,
+}
+
+impl Report {
+    fn line(&self, what: &str, conc: usize) -> String {
+        let mut l = self.latencies.clone();
+        l.sort();
+        let pct = |p: f64| {
+            l.get(((l.len() as f64 * p) as usize).min(l.len().saturating_sub(1)))
+                .map(|d| d.as_secs_f64() * 1000.0)
+                .unwrap_or(0.0)
+        };
+        format!(
+            "{what}: {:.0}/s, p50 {:.2} ms, p99 {:.2} ms ({} ok, {} errors, concurrency {conc})",
+            self.ok as f64 / self.secs,
+            pct(0.5),
+            pct(0.99),
+            self.ok,
+            self.errors
+        )
+    }
+}
+
+/// Sends each prepared request once, `conc` at a time.
+async fn drive(requests: Vec<reqwest::RequestBuilder>, conc: usize) -> Report {
+    let requests = Arc::new(std::sync::Mutex::new(requests));
+    let start = Instant::now();
+    let mut tasks = Vec::new();
+    for _ in 0..conc {
+        let requests = requests.clone();
+        tasks.push(tokio::spawn(async move {
+            let (mut lat, mut errors) = (Vec::new(), 0usize);
+            loop {
+                let next = requests.lock().ok().and_then(|mut r| r.pop());
+                let Some(req) = next else { break };
+                let t = Instant::now();
+                match req.send().await {
+                    Ok(r) if r.status().is_success() => lat.push(t.elapsed()),
+                    _ => errors += 1,
+                }
+            }
+            (lat, errors)
+        }));
+    }
+    let mut report = Report {
+        ok: 0,
+        errors: 0,
+        secs: 0.0,
+        latencies: Vec::new(),
+    };
+    for t in tasks {
+        if let Ok((lat, errors)) = t.await {
+            report.ok += lat.len();
+            report.errors += errors;
+            report.latencies.extend(lat);
+        }
+    }
+    report.secs = start.elapsed().as_secs_f64();
+    report
+}
+
+pub async fn run(users: usize, conc: usize) -> Result<(), String> {
+    let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
+    let clock = FixedClock::new(T0);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .map_err(|e| e.to_string())?;
+    let addr: SocketAddr = listener.local_addr().map_err(|e| e.to_string())?;
+    // Limits out of the way: this measures the work, not the lockout.
+    let security = SecurityArgs {
+        ip_max_failures: u32::MAX,
+        ..SecurityArgs::default()
+    };
+    let state = twofold_server::startup::build_state(dir.path(), addr, Arc::new(clock), &security)
+        .await
+        .map_err(|e| e.to_string())?;
+
+    // Users with TOTP on and a pending challenge each, written directly: the
+    // setup is not what is measured.
+    let secret = TotpSecret::generate();
+    let code = secret.code_at(T0);
+    let mut tokens = Vec::with_capacity(users);
+    for i in 0..users {
+        let (id,): (i64,) = sqlx::query_as(
+            "INSERT INTO users (email, password_hash, mfa_state, created_at)
+             VALUES (?, 'unused', 'Enabled', ?) RETURNING id",
+        )
+        .bind(format!("bench-{i}@example.com"))
+        .bind(T0)
+        .fetch_one(&state.pool)
+        .await
+        .map_err(|e| e.to_string())?;
+        let sealed = mfa::seal_secret(&state.settings.key, UserId(id), &secret);
+        sqlx::query("INSERT INTO totp_credentials (user_id, secret_enc) VALUES (?, ?)")
+            .bind(id)
+            .bind(sealed)
+            .execute(&state.pool)
+            .await
+            .map_err(|e| e.to_string())?;
+        let token = challenges::create(&state.pool, UserId(id), false, T0)
+            .await
+            .map_err(|e| e.to_string())?;
+        tokens.push(token);
+    }
+    let app = twofold_server::router(state);
+    tokio::spawn(async move {
+        let _ = axum::serve(
+            listener,
+            app.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .await;
+    });
+
+    let hello_listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .map_err(|e| e.to_string())?;
+    let hello_addr = hello_listener.local_addr().map_err(|e| e.to_string())?;
+    let hello = axum::Router::new().route("/", get(|| async { "hello" }));
+    tokio::spawn(async move {
+        let _ = axum::serve(hello_listener, hello).await;
+    });
+
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(conc)
+        .build()
+        .map_err(|e| e.to_string())?;
+    // Ten times as many: the baseline is fast, and a short run is noisy.
+    let hello_requests = (0..users * 10)
+        .map(|_| client.get(format!("http://{hello_addr}/")))
+        .collect();
+    let baseline = drive(hello_requests, conc).await;
+    let factor_requests = tokens
+        .iter()
+        .map(|t| {
+            client
+                .post(format!("http://{addr}/api/auth/second-factor"))
+                .header(
+                    "cookie",
+                    format!("{}={}", challenges::CHALLENGE_COOKIE, t.expose()),
+                )
+                .json(&serde_json::json!({"method": "Totp", "code": code, "trust_device": false}))
+        })
+        .collect();
+    let factor = drive(factor_requests, conc).await;
+    println!("{}", baseline.line("bare axum GET / (baseline)", conc));
+    println!(
+        "{}",
+        factor.line(
+            "second-factor verifications (TOTP, replay guard, session)",
+            conc
+        )
+    );
+    if factor.errors > 0 {
+        return Err(format!("{} verifications failed", factor.errors));
+    }
+    Ok(())
+}
