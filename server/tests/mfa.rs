@@ -595,3 +595,30 @@ async fn the_qr_code_decodes_to_the_otpauth_uri() {
         setup["otpauth_uri"].as_str().unwrap_or_default()
     );
 }
+
+/// The per-address budget: failures against different accounts from one
+/// address add up, and lock that address (configurable, here 3).
+#[tokio::test]
+async fn one_address_has_a_budget_across_accounts() {
+    let clock = FixedClock::new(T0);
+    let security = twofold_server::config::SecurityArgs {
+        ip_max_failures: 3,
+        ..Default::default()
+    };
+    let s = TestServer::start_full(Arc::new(clock.clone()), None, security).await;
+    s.register(&s.client(), "ab@example.com").await;
+    for email in ["x1@example.com", "x2@example.com", "x3@example.com"] {
+        let r = s.login(&s.client(), email, "wrong password 123").await;
+        assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    }
+    // A different, untouched account from the same address: locked too.
+    let r = s.login(&s.client(), "ab@example.com", PASSWORD).await;
+    assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
+    clock.advance(15 * 60);
+    assert_eq!(
+        s.login(&s.client(), "ab@example.com", PASSWORD)
+            .await
+            .status(),
+        StatusCode::OK
+    );
+}
