@@ -327,6 +327,9 @@ async fn the_account_page_is_rendered_on_the_server_with_the_account() {
     let html = r.text().await.expect("html");
     assert!(html.contains("ka@example.com"), "{html}");
     assert!(html.contains("Two-factor authentication: off"));
+    // Sessions and recent activity are rendered on the server too.
+    assert!(html.contains("This device"), "{html}");
+    assert!(html.contains("Recent security activity") && html.contains("Account created"));
     let signed_out = s
         .get(&s.client(), "/account")
         .await

@@ -7,15 +7,60 @@ use super::{AppError, LoginOutcome, LoginRequest, Me, RegisterRequest, paths};
 pub async fn load_me() -> Result<Me, AppError> {
     #[cfg(feature = "ssr")]
     {
-        use leptos::prelude::use_context;
-        let state = use_context::<crate::backend::AppState>().ok_or(AppError::Internal)?;
-        let parts = use_context::<http::request::Parts>().ok_or(AppError::Internal)?;
+        let (state, parts) = server_context()?;
         crate::backend::accounts::me_for_request(&state, &parts.headers).await
     }
     #[cfg(not(feature = "ssr"))]
     {
         browser::get_json(paths::ME).await
     }
+}
+
+/// The signed-in user's sessions.
+pub async fn load_sessions() -> Result<Vec<super::SessionInfo>, AppError> {
+    #[cfg(feature = "ssr")]
+    {
+        let (state, parts) = server_context()?;
+        crate::backend::accounts::sessions_for_request(&state, &parts.headers).await
+    }
+    #[cfg(not(feature = "ssr"))]
+    {
+        browser::get_json(paths::SESSIONS).await
+    }
+}
+
+/// The newest entries of the signed-in user's audit trail.
+pub async fn load_events() -> Result<super::EventsPage, AppError> {
+    #[cfg(feature = "ssr")]
+    {
+        let (state, parts) = server_context()?;
+        crate::backend::accounts::events_for_request(&state, &parts.headers, None, Some(10)).await
+    }
+    #[cfg(not(feature = "ssr"))]
+    {
+        browser::get_json(&format!("{}?limit=10", paths::EVENTS)).await
+    }
+}
+
+#[cfg(feature = "ssr")]
+fn server_context() -> Result<(crate::backend::AppState, http::request::Parts), AppError> {
+    use leptos::prelude::use_context;
+    let state = use_context::<crate::backend::AppState>().ok_or(AppError::Internal)?;
+    let parts = use_context::<http::request::Parts>().ok_or(AppError::Internal)?;
+    Ok((state, parts))
+}
+
+/// Makes a loader's future fit a `Resource`, which wants `Send`: in the
+/// browser (one thread) `fetch` futures are wrapped; on the server they are
+/// `Send` already.
+#[cfg(feature = "hydrate")]
+pub fn sendable<F: std::future::Future + 'static>(f: F) -> send_wrapper::SendWrapper<F> {
+    send_wrapper::SendWrapper::new(f)
+}
+
+#[cfg(not(feature = "hydrate"))]
+pub fn sendable<F: std::future::Future + Send + 'static>(f: F) -> F {
+    f
 }
 
 pub async fn register(req: &RegisterRequest) -> Result<Me, AppError> {
@@ -113,19 +158,6 @@ mod browser {
     }
 }
 
-/// `load_me` as a future `Resource` can hold: in the browser, `fetch` futures
-/// are not `Send`, which is harmless there because the browser has one thread.
-pub fn load_me_send() -> impl std::future::Future<Output = Result<Me, AppError>> + Send + 'static {
-    #[cfg(feature = "hydrate")]
-    {
-        send_wrapper::SendWrapper::new(load_me())
-    }
-    #[cfg(not(feature = "hydrate"))]
-    {
-        load_me()
-    }
-}
-
 pub async fn second_factor(req: &super::SecondFactorRequest) -> Result<LoginOutcome, AppError> {
     browser_post(paths::SECOND_FACTOR, req).await
 }
@@ -144,6 +176,23 @@ pub async fn totp_confirm(code: &str) -> Result<super::BackupCodes, AppError> {
 
 pub async fn totp_cancel() -> Result<super::MfaStatus, AppError> {
     browser_post(paths::TOTP_CANCEL, &serde_json::json!({})).await
+}
+
+pub async fn revoke_session(id: i64) -> Result<(), AppError> {
+    browser_post::<_, serde_json::Value>(
+        paths::SESSIONS_REVOKE,
+        &super::RevokeSessionRequest { id },
+    )
+    .await
+    .map(|_| ())
+}
+
+pub async fn logout_others() -> Result<super::Revoked, AppError> {
+    browser_post(
+        paths::LOGOUT_ALL,
+        &super::LogoutAllRequest { keep_current: true },
+    )
+    .await
 }
 
 pub async fn mfa_disable(req: &super::DisableRequest) -> Result<super::MfaStatus, AppError> {

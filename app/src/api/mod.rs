@@ -1,6 +1,7 @@
 //! The API contract: shared types, the error, and the browser-side calls.
 
 pub mod client;
+pub mod display;
 mod error;
 mod types;
 
@@ -20,4 +21,8 @@ pub mod paths {
     pub const TOTP_CANCEL: &str = "/api/mfa/totp/cancel";
     pub const MFA_DISABLE: &str = "/api/mfa/disable";
     pub const REGENERATE_CODES: &str = "/api/mfa/backup-codes/regenerate";
+    pub const LOGOUT_ALL: &str = "/api/auth/logout-all";
+    pub const SESSIONS: &str = "/api/sessions";
+    pub const SESSIONS_REVOKE: &str = "/api/sessions/revoke";
+    pub const EVENTS: &str = "/api/security/events";
 }

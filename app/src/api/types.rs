@@ -145,6 +145,54 @@ pub struct MfaStatus {
     pub mfa: MfaState,
 }
 
+/// One active session of the signed-in user (`GET /api/sessions`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SessionInfo {
+    pub id: i64,
+    /// "Chrome on Linux", from the user agent.
+    pub device: String,
+    pub ip: Option<String>,
+    pub created_at: i64,
+    pub last_seen_at: i64,
+    /// The session this request came with.
+    pub current: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RevokeSessionRequest {
+    pub id: i64,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LogoutAllRequest {
+    /// Keep the session this request came with (sign out everywhere else).
+    #[serde(default)]
+    pub keep_current: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Revoked {
+    pub revoked: u32,
+}
+
+/// One entry of the user's audit trail (`GET /api/security/events`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SecurityEvent {
+    pub id: i64,
+    pub kind: String,
+    pub at: i64,
+    pub ip: Option<String>,
+    pub device: String,
+    pub detail: String,
+}
+
+/// A page of events, newest first; pass `next_before` as `?before=` for more.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EventsPage {
+    pub events: Vec<SecurityEvent>,
+    pub next_before: Option<i64>,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

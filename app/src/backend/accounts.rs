@@ -265,3 +265,76 @@ pub async fn me_for_request(state: &AppState, headers: &HeaderMap) -> Result<Me,
     let user = current_user(state, headers).await?;
     me(state, user).await
 }
+
+/// `GET /api/sessions`: the caller's live sessions, theirs marked.
+pub async fn sessions_for_request(
+    state: &AppState,
+    headers: &HeaderMap,
+) -> Result<Vec<crate::api::SessionInfo>, AppError> {
+    let user = current_user(state, headers).await?;
+    let token = cookies::session_token(headers).ok_or(AppError::NotSignedIn)?;
+    sessions::list(&state.pool, user, &token, state.clock.now()).await
+}
+
+/// Ends one of the caller's sessions (possibly the current one). Another
+/// user's session id is answered like a missing one.
+pub async fn revoke_session(
+    state: &AppState,
+    headers: &HeaderMap,
+    id: i64,
+    meta: &ClientMeta,
+) -> Result<(), AppError> {
+    let user = current_user(state, headers).await?;
+    if !sessions::revoke(&state.pool, user, id).await? {
+        return Err(AppError::NotFound);
+    }
+    let now = state.clock.now();
+    audit::record(
+        &state.pool,
+        Some(user),
+        EventKind::SessionRevoked,
+        now,
+        meta,
+        &format!("session {id}"),
+    )
+    .await;
+    Ok(())
+}
+
+/// Ends every session of the caller, or every other one with `keep_current`.
+pub async fn logout_all(
+    state: &AppState,
+    headers: &HeaderMap,
+    keep_current: bool,
+    meta: &ClientMeta,
+) -> Result<u32, AppError> {
+    let user = current_user(state, headers).await?;
+    let token = cookies::session_token(headers);
+    let keep = if keep_current { token.as_ref() } else { None };
+    let revoked = sessions::revoke_all(&state.pool, user, keep).await?;
+    if !keep_current {
+        mfa::cancel(state, user, meta).await?;
+    }
+    let now = state.clock.now();
+    audit::record(
+        &state.pool,
+        Some(user),
+        EventKind::LoggedOutEverywhere,
+        now,
+        meta,
+        &format!("{revoked} sessions"),
+    )
+    .await;
+    Ok(revoked)
+}
+
+/// `GET /api/security/events` for the caller.
+pub async fn events_for_request(
+    state: &AppState,
+    headers: &HeaderMap,
+    before: Option<i64>,
+    limit: Option<u32>,
+) -> Result<crate::api::EventsPage, AppError> {
+    let user = current_user(state, headers).await?;
+    audit::list(&state.pool, user, before, limit.unwrap_or(20)).await
+}

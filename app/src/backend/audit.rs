@@ -3,7 +3,12 @@
 use sqlx::SqlitePool;
 
 use super::clock::UnixTime;
-use super::{ClientMeta, UserId};
+use super::{ClientMeta, UserId, internal};
+use crate::api::display::device_label;
+use crate::api::{AppError, EventsPage, SecurityEvent};
+
+/// Largest page `GET /api/security/events` returns.
+pub const MAX_PAGE: u32 = 100;
 
 /// Kinds of events, stored as their names.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -22,6 +27,8 @@ pub enum EventKind {
     BackupCodesRegenerated,
     BackupCodeUsed,
     LockedOut,
+    SessionRevoked,
+    LoggedOutEverywhere,
 }
 
 impl EventKind {
@@ -41,6 +48,8 @@ impl EventKind {
             EventKind::BackupCodesRegenerated => "BackupCodesRegenerated",
             EventKind::BackupCodeUsed => "BackupCodeUsed",
             EventKind::LockedOut => "LockedOut",
+            EventKind::SessionRevoked => "SessionRevoked",
+            EventKind::LoggedOutEverywhere => "LoggedOutEverywhere",
         }
     }
 }
@@ -72,4 +81,57 @@ pub async fn record(
             "recording a security event failed: {e}"
         );
     }
+}
+
+#[derive(sqlx::FromRow)]
+struct EventRow {
+    id: i64,
+    kind: String,
+    at: i64,
+    ip: Option<String>,
+    user_agent: Option<String>,
+    detail: String,
+}
+
+/// The user's own events, newest first, `limit` at a time, older than the
+/// event id `before` when given. Other users' events are never selected.
+pub async fn list(
+    pool: &SqlitePool,
+    user: UserId,
+    before: Option<i64>,
+    limit: u32,
+) -> Result<EventsPage, AppError> {
+    let limit = limit.clamp(1, MAX_PAGE);
+    let rows: Vec<EventRow> = sqlx::query_as(
+        "SELECT id, kind, at, ip, user_agent, detail FROM security_events
+         WHERE user_id = ? AND id < ? ORDER BY id DESC LIMIT ?",
+    )
+    .bind(user.0)
+    .bind(before.unwrap_or(i64::MAX))
+    .bind(i64::from(limit) + 1)
+    .fetch_all(pool)
+    .await
+    .map_err(|e| internal("listing security events", e))?;
+    let more = rows.len() > limit as usize;
+    let events: Vec<SecurityEvent> = rows
+        .into_iter()
+        .take(limit as usize)
+        .map(|r| SecurityEvent {
+            id: r.id,
+            kind: r.kind,
+            at: r.at,
+            ip: r.ip,
+            device: device_label(r.user_agent.as_deref()),
+            detail: r.detail,
+        })
+        .collect();
+    let next_before = if more {
+        events.last().map(|e| e.id)
+    } else {
+        None
+    };
+    Ok(EventsPage {
+        events,
+        next_before,
+    })
 }

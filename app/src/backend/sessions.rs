@@ -10,7 +10,8 @@ use sqlx::SqlitePool;
 
 use super::clock::UnixTime;
 use super::{ClientMeta, UserId, internal};
-use crate::api::AppError;
+use crate::api::display::device_label;
+use crate::api::{AppError, SessionInfo};
 
 pub const SESSION_TTL_S: i64 = 24 * 60 * 60;
 pub const REMEMBER_ME_TTL_S: i64 = 30 * 24 * 60 * 60;
@@ -90,6 +91,9 @@ pub async fn create(
     })
 }
 
+/// "Last seen" is refreshed at most this often, so reads stay reads.
+const LAST_SEEN_GRANULARITY_S: i64 = 60;
+
 /// The user a live session belongs to, or `None` when the token is unknown or
 /// expired.
 pub async fn user_for(
@@ -97,14 +101,93 @@ pub async fn user_for(
     token: &SessionToken,
     now: UnixTime,
 ) -> Result<Option<UserId>, AppError> {
-    let row: Option<(i64,)> =
-        sqlx::query_as("SELECT user_id FROM sessions WHERE token_hash = ? AND expires_at > ?")
-            .bind(token.hash())
+    let row: Option<(i64, i64, i64)> = sqlx::query_as(
+        "SELECT id, user_id, last_seen_at FROM sessions WHERE token_hash = ? AND expires_at > ?",
+    )
+    .bind(token.hash())
+    .bind(now)
+    .fetch_optional(pool)
+    .await
+    .map_err(|e| internal("looking up a session", e))?;
+    let Some((id, user, last_seen)) = row else {
+        return Ok(None);
+    };
+    if now - last_seen >= LAST_SEEN_GRANULARITY_S {
+        sqlx::query("UPDATE sessions SET last_seen_at = ? WHERE id = ?")
             .bind(now)
-            .fetch_optional(pool)
+            .bind(id)
+            .execute(pool)
             .await
-            .map_err(|e| internal("looking up a session", e))?;
-    Ok(row.map(|(id,)| UserId(id)))
+            .map_err(|e| internal("refreshing last seen", e))?;
+    }
+    Ok(Some(UserId(user)))
+}
+
+#[derive(sqlx::FromRow)]
+struct SessionRow {
+    id: i64,
+    token_hash: Vec<u8>,
+    ip: Option<String>,
+    user_agent: Option<String>,
+    created_at: i64,
+    last_seen_at: i64,
+}
+
+/// The user's live sessions, most recently used first; `current` marks the
+/// one holding `token`.
+pub async fn list(
+    pool: &SqlitePool,
+    user: UserId,
+    token: &SessionToken,
+    now: UnixTime,
+) -> Result<Vec<SessionInfo>, AppError> {
+    let rows: Vec<SessionRow> = sqlx::query_as(
+        "SELECT id, token_hash, ip, user_agent, created_at, last_seen_at FROM sessions
+         WHERE user_id = ? AND expires_at > ? ORDER BY last_seen_at DESC, id DESC",
+    )
+    .bind(user.0)
+    .bind(now)
+    .fetch_all(pool)
+    .await
+    .map_err(|e| internal("listing sessions", e))?;
+    let mine = token.hash();
+    Ok(rows
+        .into_iter()
+        .map(|r| SessionInfo {
+            id: r.id,
+            device: device_label(r.user_agent.as_deref()),
+            ip: r.ip,
+            created_at: r.created_at,
+            last_seen_at: r.last_seen_at,
+            current: r.token_hash == mine,
+        })
+        .collect())
+}
+
+/// Ends one of the user's sessions; `false` if it is not theirs or gone.
+pub async fn revoke(pool: &SqlitePool, user: UserId, id: i64) -> Result<bool, AppError> {
+    let done = sqlx::query("DELETE FROM sessions WHERE id = ? AND user_id = ?")
+        .bind(id)
+        .bind(user.0)
+        .execute(pool)
+        .await
+        .map_err(|e| internal("revoking a session", e))?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Ends every session of the user, except the one holding `keep` if given.
+pub async fn revoke_all(
+    pool: &SqlitePool,
+    user: UserId,
+    keep: Option<&SessionToken>,
+) -> Result<u32, AppError> {
+    let done = sqlx::query("DELETE FROM sessions WHERE user_id = ? AND token_hash IS NOT ?")
+        .bind(user.0)
+        .bind(keep.map(SessionToken::hash))
+        .execute(pool)
+        .await
+        .map_err(|e| internal("revoking sessions", e))?;
+    Ok(u32::try_from(done.rows_affected()).unwrap_or(u32::MAX))
 }
 
 /// Deletes the session row; a token that is already gone is fine.

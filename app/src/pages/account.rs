@@ -7,6 +7,7 @@ use leptos_router::NavigateOptions;
 use leptos_router::components::A;
 use leptos_router::hooks::use_navigate;
 
+use super::account_activity::{ActivitySection, SessionsSection};
 use crate::api::{AppError, DisableRequest, Me, MfaState, client, paths};
 use crate::components::{CodeInput, CodesList, ErrorNotice, SubmitButton};
 
@@ -16,13 +17,17 @@ pub const FEW_CODES_LEFT: u32 = 3;
 /// The account security overview.
 #[component]
 pub fn AccountPage() -> impl IntoView {
-    let me = Resource::new(|| (), |_| client::load_me_send());
+    let me = Resource::new(|| (), |_| client::sendable(client::load_me()));
     view! {
         <Title text="Account security" />
         <Suspense fallback=|| view! { <p class="card">"Loading your account…"</p> }>
             {move || Suspend::new(async move {
                 match me.await {
-                    Ok(me) => view! { <Overview me /> }.into_any(),
+                    Ok(me) => view! {
+                    <Overview me />
+                    <SessionsSection />
+                    <ActivitySection />
+                }.into_any(),
                     Err(AppError::NotSignedIn) => view! { <SignedOut /> }.into_any(),
                     Err(e) => view! { <p class="card notice error" role="alert">{e.to_string()}</p> }.into_any(),
                 }

@@ -1,6 +1,7 @@
 //! One module per page, and the app shell around them.
 
 mod account;
+mod account_activity;
 mod home;
 mod not_found;
 mod second_factor;

@@ -4,6 +4,7 @@
 mod auth;
 mod input;
 mod mfa;
+mod sessions;
 
 use app::api::paths;
 use app::backend::AppState;
@@ -25,4 +26,8 @@ pub fn api_routes() -> Router<AppState> {
         .route(paths::TOTP_CANCEL, post(mfa::totp_cancel))
         .route(paths::MFA_DISABLE, post(mfa::disable))
         .route(paths::REGENERATE_CODES, post(mfa::regenerate))
+        .route(paths::LOGOUT_ALL, post(sessions::logout_all))
+        .route(paths::SESSIONS, get(sessions::list))
+        .route(paths::SESSIONS_REVOKE, post(sessions::revoke))
+        .route(paths::EVENTS, get(sessions::events))
 }
