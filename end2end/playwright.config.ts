@@ -7,7 +7,8 @@ const baseURL = process.env.BASE_URL ?? "http://127.0.0.1:3000";
 export default defineConfig({
   testDir: "./tests",
   globalSetup: "./tests/setups/wait-for-server.ts",
-  timeout: 30_000,
+  // TOTP tests may wait up to 30 s for the next code window.
+  timeout: 90_000,
   expect: { timeout: 10_000 },
   fullyParallel: false,
   workers: 1,

@@ -18,14 +18,11 @@ export function totpFor(groupedKey: string): OTPAuth.TOTP {
  */
 export async function nextWindowCode(totp: OTPAuth.TOTP, afterStep: number): Promise<{ code: string; step: number }> {
   for (;;) {
-    const step = Math.floor(Date.now() / 1000 / 30);
-    if (step > afterStep) return { code: totp.generate(), step };
+    const now = Date.now();
+    const step = Math.floor(now / 1000 / 30);
+    if (step > afterStep) return { code: totp.generate({ timestamp: now }), step };
     await new Promise((r) => setTimeout(r, 500));
   }
-}
-
-export function currentStep(): number {
-  return Math.floor(Date.now() / 1000 / 30);
 }
 
 /** Runs the wizard from the account page; returns the generator and backup codes. */
@@ -36,8 +33,10 @@ export async function enrolTotp(page: Page): Promise<{ totp: OTPAuth.TOTP; step:
   const key = (await page.getByTestId("totp-secret").textContent()) ?? "";
   const totp = totpFor(key);
   await page.getByRole("button", { name: "Next: enter a code" }).click();
-  const step = currentStep();
-  const code = totp.generate();
+  // Code and step from one instant, so the step is the one the server marks used.
+  const now = Date.now();
+  const step = Math.floor(now / 1000 / 30);
+  const code = totp.generate({ timestamp: now });
   // Pasted with a space, as people do; six digits submit on their own.
   await page.getByLabel("6-digit code").fill(`${code.slice(0, 3)} ${code.slice(3)}`);
   await expect(page.getByRole("heading", { name: "Save your backup codes" })).toBeVisible();
