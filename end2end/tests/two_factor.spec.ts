@@ -80,3 +80,29 @@ test("five wrong codes lock the sign-in with a clear message", async ({ page }) 
   await field.fill("000000");
   await expect(page.getByRole("alert")).toHaveText("Too many attempts. Try again in 15 minutes.");
 });
+
+test("trust this device: the next sign-in skips the code until the device is forgotten", async ({ page }) => {
+  const email = uniqueEmail("trust");
+  await signUp(page, email);
+  const { codes } = await enrolTotp(page);
+  await signOutAndIn(page, email);
+  await page.getByRole("link", { name: "Use a backup code instead" }).click();
+  await page.getByLabel("Backup code").fill(codes[0]);
+  await page.getByLabel("Trust this device for 30 days").check();
+  await page.getByRole("button", { name: "Verify" }).click();
+  await expect(page).toHaveURL(/\/account$/);
+  const devices = page.getByRole("list", { name: "Trusted devices" }).getByRole("listitem");
+  await expect(devices).toHaveCount(1);
+  await expect(devices.first()).toContainText("This device");
+
+  // Password only, straight to the account.
+  await page.getByRole("button", { name: "Sign out" }).click();
+  await page.getByLabel("Email").fill(email);
+  await page.getByLabel("Password").fill(PASSWORD);
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await expect(page).toHaveURL(/\/account$/);
+
+  await page.getByRole("button", { name: "Forget all devices" }).click();
+  await expect(page.getByText("No trusted devices.")).toBeVisible();
+  await signOutAndIn(page, email);
+});

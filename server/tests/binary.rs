@@ -3,11 +3,24 @@
 
 use std::io::{BufRead, BufReader};
 use std::net::TcpListener;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-const BIN: &str = env!("CARGO_BIN_EXE_twofold");
+/// The release binary `cargo leptos build --release` made, with the site
+/// embedded: the artifact operators run. `make test` builds it first.
+fn release_binary() -> PathBuf {
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../target"));
+    let bin = target.join("release/twofold");
+    assert!(
+        bin.exists(),
+        "{} is missing: run `cargo leptos build --release --precompress` first (make test does)",
+        bin.display()
+    );
+    bin
+}
 
 fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
@@ -20,7 +33,7 @@ fn free_port() -> u16 {
 fn lone_binary() -> (tempfile::TempDir, PathBuf) {
     let dir = tempfile::tempdir().expect("temp dir");
     let bin = dir.path().join("twofold");
-    std::fs::copy(BIN, &bin).expect("copy binary");
+    std::fs::copy(release_binary(), &bin).expect("copy binary");
     (dir, bin)
 }
 
@@ -227,7 +240,7 @@ fn environment_variables_configure_it_too() {
 
 #[test]
 fn help_documents_every_flag() {
-    let out = Command::new(BIN)
+    let out = Command::new(release_binary())
         .args(["serve", "--help"])
         .output()
         .expect("help");
@@ -241,7 +254,10 @@ fn help_documents_every_flag() {
     ] {
         assert!(text.contains(flag), "{flag} missing from:\n{text}");
     }
-    let out = Command::new(BIN).arg("--help").output().expect("help");
+    let out = Command::new(release_binary())
+        .arg("--help")
+        .output()
+        .expect("help");
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains("serve") && text.contains("migrate"));
 }

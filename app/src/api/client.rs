@@ -195,6 +195,27 @@ pub async fn logout_others() -> Result<super::Revoked, AppError> {
     .await
 }
 
+/// The signed-in user's trusted devices.
+pub async fn load_devices() -> Result<Vec<super::TrustedDevice>, AppError> {
+    #[cfg(feature = "ssr")]
+    {
+        let (state, parts) = server_context()?;
+        crate::backend::accounts::devices_for_request(&state, &parts.headers).await
+    }
+    #[cfg(not(feature = "ssr"))]
+    {
+        browser::get_json(paths::DEVICES).await
+    }
+}
+
+pub async fn revoke_device(id: Option<i64>) -> Result<super::Revoked, AppError> {
+    let req = super::RevokeDevicesRequest {
+        id,
+        all: id.is_none(),
+    };
+    browser_post(paths::DEVICES_REVOKE, &req).await
+}
+
 pub async fn mfa_disable(req: &super::DisableRequest) -> Result<super::MfaStatus, AppError> {
     browser_post(paths::MFA_DISABLE, req).await
 }

@@ -83,6 +83,8 @@ pub fn event_text(kind: &str) -> &'static str {
         "BackupCodesRegenerated" => "New backup codes made",
         "BackupCodeUsed" => "Backup code used",
         "LockedOut" => "Too many attempts: sign-in locked for a while",
+        "DeviceTrusted" => "Device trusted for 30 days",
+        "DeviceRevoked" => "Trusted device removed",
         _ => "Security event",
     }
 }

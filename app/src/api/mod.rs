@@ -25,4 +25,6 @@ pub mod paths {
     pub const SESSIONS: &str = "/api/sessions";
     pub const SESSIONS_REVOKE: &str = "/api/sessions/revoke";
     pub const EVENTS: &str = "/api/security/events";
+    pub const DEVICES: &str = "/api/devices";
+    pub const DEVICES_REVOKE: &str = "/api/devices/revoke";
 }

@@ -193,6 +193,28 @@ pub struct EventsPage {
     pub next_before: Option<i64>,
 }
 
+/// A browser trusted to skip the second factor (`GET /api/devices`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TrustedDevice {
+    pub id: i64,
+    pub label: String,
+    pub ip: Option<String>,
+    pub created_at: i64,
+    pub expires_at: i64,
+    pub last_used_at: i64,
+    /// The browser this request came from.
+    pub current: bool,
+}
+
+/// `POST /api/devices/revoke`: one device by id, or every one with `all`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RevokeDevicesRequest {
+    #[serde(default)]
+    pub id: Option<i64>,
+    #[serde(default)]
+    pub all: bool,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

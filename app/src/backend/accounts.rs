@@ -9,7 +9,9 @@ use super::challenges::{self, CHALLENGE_TTL_S};
 use super::passwords::{self, Password, PasswordHashString};
 use super::rate_limit::{self, Scope};
 use super::sessions::{self, NewSession, SessionToken};
-use super::{AppState, ClientMeta, UserId, backup_codes, cookies, internal, mfa, validation};
+use super::{
+    AppState, ClientMeta, UserId, backup_codes, cookies, devices, internal, mfa, validation,
+};
 use crate::api::{
     AppError, LoginOutcome, LoginRequest, Me, MfaState, RegisterRequest, Role, SecondFactor,
     SecondFactorRequest,
@@ -73,6 +75,7 @@ fn password_scopes(email: &str, meta: &ClientMeta) -> Vec<Scope> {
 pub async fn login(
     state: &AppState,
     req: LoginRequest,
+    device: Option<&SessionToken>,
     meta: &ClientMeta,
 ) -> Result<(LoginOutcome, Grant), AppError> {
     let now = state.clock.now();
@@ -122,7 +125,11 @@ pub async fn login(
         }
     };
     rate_limit::reset(&state.pool, &scopes[0]).await?;
-    if mfa::state_of(&state.pool, user, now).await? == MfaState::Enabled {
+    let trusted = match device {
+        Some(token) => devices::is_trusted(&state.pool, user, token, now).await?,
+        None => false,
+    };
+    if mfa::state_of(&state.pool, user, now).await? == MfaState::Enabled && !trusted {
         let token = challenges::create(&state.pool, user, req.remember_me, now).await?;
         audit::record(
             &state.pool,
@@ -140,16 +147,25 @@ pub async fn login(
         return Ok((outcome, Grant::Challenge(token)));
     }
     let session = sessions::create(&state.pool, user, req.remember_me, now, meta).await?;
+    let detail = if trusted { "trusted device" } else { "" };
     audit::record(
         &state.pool,
         Some(user),
         EventKind::LoginSucceeded,
         now,
         meta,
-        "",
+        detail,
     )
     .await;
     Ok((LoginOutcome::SignedIn, Grant::Session(session)))
+}
+
+/// A completed second step: the session, and the device token when the
+/// person asked to trust this browser.
+#[derive(Debug)]
+pub struct FactorGrant {
+    pub session: NewSession,
+    pub device: Option<SessionToken>,
 }
 
 /// Answers the sign-in challenge the request's cookie names; on success the
@@ -159,7 +175,7 @@ pub async fn second_factor(
     headers: &HeaderMap,
     req: SecondFactorRequest,
     meta: &ClientMeta,
-) -> Result<NewSession, AppError> {
+) -> Result<FactorGrant, AppError> {
     let now = state.clock.now();
     let token = cookies::challenge_token(headers).ok_or(AppError::ChallengeExpired)?;
     let challenge = challenges::find(&state.pool, &token, now)
@@ -191,7 +207,22 @@ pub async fn second_factor(
         "second factor",
     )
     .await;
-    Ok(session)
+    let device = if req.trust_device {
+        let (token, label) = devices::trust(&state.pool, challenge.user, now, meta).await?;
+        audit::record(
+            &state.pool,
+            Some(challenge.user),
+            EventKind::DeviceTrusted,
+            now,
+            meta,
+            &label,
+        )
+        .await;
+        Some(token)
+    } else {
+        None
+    };
+    Ok(FactorGrant { session, device })
 }
 
 async fn find_credentials(
@@ -256,7 +287,7 @@ pub async fn me(state: &AppState, user: UserId) -> Result<Me, AppError> {
         role: Role::parse(&role).ok_or_else(|| internal("unknown role in database", &role))?,
         mfa,
         backup_codes_left,
-        trusted_devices: 0,
+        trusted_devices: devices::count(&state.pool, user, state.clock.now()).await?,
     })
 }
 
@@ -337,4 +368,55 @@ pub async fn events_for_request(
 ) -> Result<crate::api::EventsPage, AppError> {
     let user = current_user(state, headers).await?;
     audit::list(&state.pool, user, before, limit.unwrap_or(20)).await
+}
+
+/// `GET /api/devices`: the caller's trusted browsers, this one marked.
+pub async fn devices_for_request(
+    state: &AppState,
+    headers: &HeaderMap,
+) -> Result<Vec<crate::api::TrustedDevice>, AppError> {
+    let user = current_user(state, headers).await?;
+    let current = cookies::device_token(headers);
+    devices::list(&state.pool, user, current.as_ref(), state.clock.now()).await
+}
+
+/// Forgets one trusted device of the caller, or all of them.
+pub async fn revoke_devices(
+    state: &AppState,
+    headers: &HeaderMap,
+    req: crate::api::RevokeDevicesRequest,
+    meta: &ClientMeta,
+) -> Result<u32, AppError> {
+    let user = current_user(state, headers).await?;
+    let target = match (req.id, req.all) {
+        (Some(id), false) => Some(id),
+        (None, true) => None,
+        _ => {
+            return Err(AppError::validation(
+                "id",
+                "Give either a device id or \"all\": true.",
+            ));
+        }
+    };
+    let mut conn = state
+        .pool
+        .acquire()
+        .await
+        .map_err(|e| internal("acquire", e))?;
+    let revoked = devices::revoke(&mut conn, user, target).await?;
+    if target.is_some() && revoked == 0 {
+        return Err(AppError::NotFound);
+    }
+    let now = state.clock.now();
+    let detail = format!("{revoked} devices");
+    audit::record(
+        &state.pool,
+        Some(user),
+        EventKind::DeviceRevoked,
+        now,
+        meta,
+        &detail,
+    )
+    .await;
+    Ok(revoked)
 }

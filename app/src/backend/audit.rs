@@ -29,6 +29,8 @@ pub enum EventKind {
     LockedOut,
     SessionRevoked,
     LoggedOutEverywhere,
+    DeviceTrusted,
+    DeviceRevoked,
 }
 
 impl EventKind {
@@ -50,6 +52,8 @@ impl EventKind {
             EventKind::LockedOut => "LockedOut",
             EventKind::SessionRevoked => "SessionRevoked",
             EventKind::LoggedOutEverywhere => "LoggedOutEverywhere",
+            EventKind::DeviceTrusted => "DeviceTrusted",
+            EventKind::DeviceRevoked => "DeviceRevoked",
         }
     }
 }

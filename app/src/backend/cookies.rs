@@ -67,6 +67,24 @@ pub fn challenge_clear_cookie(secure: bool) -> String {
     c
 }
 
+/// The trusted-device cookie: 30 days, sent to the API only.
+pub fn device_set_cookie(token: &SessionToken, secure: bool) -> String {
+    let mut c = format!(
+        "{}={}; Path=/api; HttpOnly; SameSite=Lax; Max-Age={}",
+        super::devices::DEVICE_COOKIE,
+        token.expose(),
+        super::devices::DEVICE_TTL_S
+    );
+    if secure {
+        c.push_str("; Secure");
+    }
+    c
+}
+
+pub fn device_token(headers: &HeaderMap) -> Option<SessionToken> {
+    read(headers, super::devices::DEVICE_COOKIE).map(SessionToken::from_cookie)
+}
+
 pub fn challenge_token(headers: &HeaderMap) -> Option<SessionToken> {
     read(headers, super::challenges::CHALLENGE_COOKIE).map(SessionToken::from_cookie)
 }

@@ -4,13 +4,13 @@
 use sqlx::SqlitePool;
 
 use super::audit::{self, EventKind};
-use super::backup_codes;
 use super::clock::UnixTime;
 use super::crypto::SecretKey;
 use super::passwords::{self, Password, PasswordHashString};
 use super::rate_limit::{self, Scope};
 use super::totp::{self, TotpSecret};
 use super::{AppState, ClientMeta, UserId, internal};
+use super::{backup_codes, devices};
 use crate::api::{AppError, BackupCodes, MfaState, SecondFactor, TotpSetup};
 
 /// An unfinished setup older than this no longer counts.
@@ -171,6 +171,8 @@ pub async fn confirm(
         });
     }
     set_state(&mut tx, user, MfaState::Enabled).await?;
+    // A new secret: browsers trusted under an old one are trusted no more.
+    devices::revoke(&mut tx, user, None).await?;
     let codes = backup_codes::replace_set(&mut tx, &state.settings.key, user).await?;
     tx.commit().await.map_err(|e| internal("commit", e))?;
     rate_limit::reset(&state.pool, &Scope::Factor(user.0)).await?;
@@ -276,6 +278,7 @@ pub async fn disable(
             .await
             .map_err(|e| internal("disabling MFA", e))?;
     }
+    devices::revoke(&mut tx, user, None).await?;
     tx.commit().await.map_err(|e| internal("commit", e))?;
     audit::record(
         &state.pool,

@@ -9,6 +9,7 @@ pub mod clock;
 pub mod cookies;
 pub mod crypto;
 pub mod db;
+pub mod devices;
 pub mod http;
 pub mod mfa;
 pub mod passwords;

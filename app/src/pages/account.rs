@@ -7,7 +7,7 @@ use leptos_router::NavigateOptions;
 use leptos_router::components::A;
 use leptos_router::hooks::use_navigate;
 
-use super::account_activity::{ActivitySection, SessionsSection};
+use super::account_activity::{ActivitySection, DevicesSection, SessionsSection};
 use crate::api::{AppError, DisableRequest, Me, MfaState, client, paths};
 use crate::components::{CodeInput, CodesList, ErrorNotice, SubmitButton};
 
@@ -25,6 +25,7 @@ pub fn AccountPage() -> impl IntoView {
                 match me.await {
                     Ok(me) => view! {
                     <Overview me />
+                    <DevicesSection />
                     <SessionsSection />
                     <ActivitySection />
                 }.into_any(),

@@ -132,3 +132,60 @@ pub fn ActivitySection() -> impl IntoView {
         </section>
     }
 }
+
+/// Browsers that skip the second factor, with a way to forget them.
+#[component]
+pub fn DevicesSection() -> impl IntoView {
+    let devices = Resource::new(|| (), |_| client::sendable(client::load_devices()));
+    let (error, set_error) = signal(None::<AppError>);
+    let forget = move |id: Option<i64>| {
+        spawn_local(async move {
+            match client::revoke_device(id).await {
+                Ok(_) => devices.refetch(),
+                Err(e) => set_error.set(Some(e)),
+            }
+        });
+    };
+    view! {
+        <section class="card" aria-labelledby="devices-title">
+            <h2 id="devices-title">"Trusted devices"</h2>
+            <ErrorNotice error=error />
+            <Suspense fallback=|| view! { <p>"Loading devices…"</p> }>
+                {move || Suspend::new(async move {
+                    match devices.await {
+                        Ok(list) if list.is_empty() => view! {
+                            <p class="hint">
+                                "No trusted devices. Tick \"Trust this device\" when you enter a code to skip it on that browser for 30 days."
+                            </p>
+                        }.into_any(),
+                        Ok(list) => view! {
+                            <ul class="rows" aria-label="Trusted devices">
+                                {list.into_iter().map(|d| {
+                                    let id = d.id;
+                                    let label = d.label.clone();
+                                    view! {
+                                        <li>
+                                            <div>
+                                                <strong>{d.label.clone()}</strong>
+                                                {d.current.then(|| view! { " " <span class="badge on">"This device"</span> })}
+                                                <br />
+                                                <span class="hint">
+                                                    {format!("trusted until {} · last used {}", format_utc(d.expires_at), format_utc(d.last_used_at))}
+                                                </span>
+                                            </div>
+                                            <button type="button" on:click=move |_| forget(Some(id)) aria-label=format!("Forget {label}")>
+                                                "Forget"
+                                            </button>
+                                        </li>
+                                    }
+                                }).collect_view()}
+                            </ul>
+                            <button type="button" on:click=move |_| forget(None)>"Forget all devices"</button>
+                        }.into_any(),
+                        Err(e) => view! { <p class="notice error" role="alert">{e.to_string()}</p> }.into_any(),
+                    }
+                })}
+            </Suspense>
+        </section>
+    }
+}

@@ -34,6 +34,7 @@ pub fn SecondFactorPage() -> impl IntoView {
 #[component]
 fn CodeForm(backup: bool) -> impl IntoView {
     let code = NodeRef::<Input>::new();
+    let trust = NodeRef::<Input>::new();
     let (pending, set_pending) = signal(false);
     let (error, set_error) = signal(None::<AppError>);
     let from_redirect = redirect_error();
@@ -52,7 +53,7 @@ fn CodeForm(backup: bool) -> impl IntoView {
         let req = SecondFactorRequest {
             method,
             code: code.get_untracked().map(|i| i.value()).unwrap_or_default(),
-            trust_device: false,
+            trust_device: trust.get_untracked().is_some_and(|t| t.checked()),
         };
         set_pending.set(true);
         set_error.set(None);
@@ -101,6 +102,10 @@ fn CodeForm(backup: bool) -> impl IntoView {
                 }
                     .into_any()
             }}
+            <label class="check">
+                <input type="checkbox" name="trust_device" value="true" node_ref=trust />
+                "Trust this device for 30 days"
+            </label>
             <SubmitButton pending label="Verify" pending_label="Checking…" />
         </form>
         <p class="aside">

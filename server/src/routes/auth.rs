@@ -70,7 +70,11 @@ pub async fn login(
         Err(e) => return e.into_response(),
     };
     let secure = cookies::is_https(&headers);
-    match (accounts::login(&state, value, &meta).await, mode) {
+    let device = cookies::device_token(&headers);
+    match (
+        accounts::login(&state, value, device.as_ref(), &meta).await,
+        mode,
+    ) {
         (Ok((outcome, grant)), mode) => {
             let (page, cookie) = match &grant {
                 Grant::Session(session) => (ACCOUNT_PAGE, session_cookie(&headers, session)),

@@ -28,12 +28,15 @@ pub async fn second_factor(
         accounts::second_factor(&state, &headers, value, &meta).await,
         mode,
     ) {
-        (Ok(session), mode) => {
+        (Ok(grant), mode) => {
             let resp = match mode {
                 Mode::Json => Json(LoginOutcome::SignedIn).into_response(),
                 Mode::Form => Redirect::to("/account").into_response(),
             };
-            let resp = with_cookie(resp, cookies::session_set_cookie(&session, secure));
+            let mut resp = with_cookie(resp, cookies::session_set_cookie(&grant.session, secure));
+            if let Some(device) = &grant.device {
+                resp = with_cookie(resp, cookies::device_set_cookie(device, secure));
+            }
             with_cookie(resp, cookies::challenge_clear_cookie(secure))
         }
         (Err(e), Mode::Json) => e.into_response(),

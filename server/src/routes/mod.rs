@@ -30,4 +30,6 @@ pub fn api_routes() -> Router<AppState> {
         .route(paths::SESSIONS, get(sessions::list))
         .route(paths::SESSIONS_REVOKE, post(sessions::revoke))
         .route(paths::EVENTS, get(sessions::events))
+        .route(paths::DEVICES, get(sessions::devices))
+        .route(paths::DEVICES_REVOKE, post(sessions::revoke_devices))
 }

@@ -1,6 +1,6 @@
 //! Sessions (list, revoke one, sign out everywhere) and the audit trail.
 
-use app::api::{AppError, LogoutAllRequest, RevokeSessionRequest, Revoked};
+use app::api::{AppError, LogoutAllRequest, RevokeDevicesRequest, RevokeSessionRequest, Revoked};
 use app::backend::{AppState, accounts, cookies};
 use axum::Json;
 use axum::extract::{Query, State};
@@ -89,6 +89,30 @@ pub async fn events(
     };
     match accounts::events_for_request(&state, &headers, q.before, q.limit).await {
         Ok(page) => Json(page).into_response(),
+        Err(e) => e.into_response(),
+    }
+}
+
+pub async fn devices(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    match accounts::devices_for_request(&state, &headers).await {
+        Ok(list) => Json(list).into_response(),
+        Err(e) => e.into_response(),
+    }
+}
+
+pub async fn revoke_devices(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    ClientInfo(meta): ClientInfo,
+    input: Result<Input<RevokeDevicesRequest>, AppError>,
+) -> Response {
+    let result = async {
+        let req = input?.value;
+        accounts::revoke_devices(&state, &headers, req, &meta).await
+    }
+    .await;
+    match result {
+        Ok(revoked) => Json(Revoked { revoked }).into_response(),
         Err(e) => e.into_response(),
     }
 }

@@ -1,6 +1,8 @@
 //! Starts the real router on a temp SQLite file and speaks HTTP to it.
 #![allow(dead_code)]
 
+pub mod twofactor;
+
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;

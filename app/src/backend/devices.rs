@@ -1,0 +1,133 @@
+//! Trusted devices: after a second factor with "trust this device", a
+//! separate long-lived cookie lets the right password alone sign in on that
+//! browser for 30 days. Never enough for step-up checks (disable MFA,
+//! regenerate codes), which always ask for a code.
+
+use sqlx::SqlitePool;
+
+use super::clock::UnixTime;
+use super::sessions::SessionToken;
+use super::{ClientMeta, UserId, internal};
+use crate::api::display::device_label;
+use crate::api::{AppError, TrustedDevice};
+
+pub const DEVICE_TTL_S: i64 = 30 * 24 * 60 * 60;
+pub const DEVICE_COOKIE: &str = "twofold_device";
+
+/// Remembers this browser for `user`; the token goes into the device cookie.
+pub async fn trust(
+    pool: &SqlitePool,
+    user: UserId,
+    now: UnixTime,
+    meta: &ClientMeta,
+) -> Result<(SessionToken, String), AppError> {
+    let token = SessionToken::generate();
+    let label = device_label(meta.user_agent.as_deref());
+    sqlx::query(
+        "INSERT INTO trusted_devices (token_hash, user_id, label, ip, created_at, expires_at, last_used_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?)",
+    )
+    .bind(token.hash())
+    .bind(user.0)
+    .bind(&label)
+    .bind(meta.ip.as_deref())
+    .bind(now)
+    .bind(now + DEVICE_TTL_S)
+    .bind(now)
+    .execute(pool)
+    .await
+    .map_err(|e| internal("trusting a device", e))?;
+    Ok((token, label))
+}
+
+/// Whether `token` is a live trusted device of `user`; marks it used.
+pub async fn is_trusted(
+    pool: &SqlitePool,
+    user: UserId,
+    token: &SessionToken,
+    now: UnixTime,
+) -> Result<bool, AppError> {
+    let done = sqlx::query(
+        "UPDATE trusted_devices SET last_used_at = ?
+         WHERE token_hash = ? AND user_id = ? AND expires_at > ?",
+    )
+    .bind(now)
+    .bind(token.hash())
+    .bind(user.0)
+    .bind(now)
+    .execute(pool)
+    .await
+    .map_err(|e| internal("checking a trusted device", e))?;
+    Ok(done.rows_affected() == 1)
+}
+
+#[derive(sqlx::FromRow)]
+struct DeviceRow {
+    id: i64,
+    token_hash: Vec<u8>,
+    label: String,
+    ip: Option<String>,
+    created_at: i64,
+    expires_at: i64,
+    last_used_at: i64,
+}
+
+pub async fn list(
+    pool: &SqlitePool,
+    user: UserId,
+    current: Option<&SessionToken>,
+    now: UnixTime,
+) -> Result<Vec<TrustedDevice>, AppError> {
+    let rows: Vec<DeviceRow> = sqlx::query_as(
+        "SELECT id, token_hash, label, ip, created_at, expires_at, last_used_at FROM trusted_devices
+         WHERE user_id = ? AND expires_at > ? ORDER BY last_used_at DESC, id DESC",
+    )
+    .bind(user.0)
+    .bind(now)
+    .fetch_all(pool)
+    .await
+    .map_err(|e| internal("listing trusted devices", e))?;
+    let mine = current.map(SessionToken::hash);
+    Ok(rows
+        .into_iter()
+        .map(|r| TrustedDevice {
+            id: r.id,
+            label: r.label,
+            ip: r.ip,
+            created_at: r.created_at,
+            expires_at: r.expires_at,
+            last_used_at: r.last_used_at,
+            current: mine.as_ref() == Some(&r.token_hash),
+        })
+        .collect())
+}
+
+pub async fn count(pool: &SqlitePool, user: UserId, now: UnixTime) -> Result<u32, AppError> {
+    let n: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM trusted_devices WHERE user_id = ? AND expires_at > ?",
+    )
+    .bind(user.0)
+    .bind(now)
+    .fetch_one(pool)
+    .await
+    .map_err(|e| internal("counting trusted devices", e))?;
+    Ok(u32::try_from(n).unwrap_or(0))
+}
+
+/// Forgets one device (`Some(id)`) or all of them; returns how many.
+pub async fn revoke(
+    conn: &mut sqlx::SqliteConnection,
+    user: UserId,
+    id: Option<i64>,
+) -> Result<u32, AppError> {
+    let done = match id {
+        Some(id) => sqlx::query("DELETE FROM trusted_devices WHERE user_id = ? AND id = ?")
+            .bind(user.0)
+            .bind(id),
+        None => sqlx::query("DELETE FROM trusted_devices WHERE user_id = ?").bind(user.0),
+    }
+    .execute(conn)
+    .await
+    .map_err(|e| internal("revoking trusted devices", e))?;
+    Ok(u32::try_from(done.rows_affected()).unwrap_or(u32::MAX))
+}
