@@ -143,14 +143,7 @@ pub async fn confirm(
     }
     let scopes = factor_scopes(user, meta);
     rate_limit::check(&state.pool, &state.settings.limits, &scopes, now).await?;
-    let sealed: Option<Vec<u8>> =
-        sqlx::query_scalar("SELECT pending_enc FROM totp_credentials WHERE user_id = ?")
-            .bind(user.0)
-            .fetch_optional(&state.pool)
-            .await
-            .map_err(|e| internal("reading the pending secret", e))?
-            .flatten();
-    let secret = decrypt(state, user, sealed)?;
+    let secret = load_secret(state, user, Slot::Pending).await?;
     let Some(step) = totp::matching_step(&secret, &code, now) else {
         fail_factor(state, user, &scopes, now, meta, "setup code wrong").await?;
         return Err(AppError::InvalidCode);
@@ -343,12 +336,26 @@ fn factor_scopes(user: UserId, meta: &ClientMeta) -> Vec<Scope> {
     scopes
 }
 
-fn decrypt(
-    state: &AppState,
-    user: UserId,
-    sealed: Option<Vec<u8>>,
-) -> Result<TotpSecret, AppError> {
-    let sealed = sealed.ok_or_else(|| internal("no TOTP secret stored", user.0))?;
+/// Which of the user's two secrets: the confirmed one or the one in setup.
+#[derive(Debug, Clone, Copy)]
+enum Slot {
+    Active,
+    Pending,
+}
+
+/// Reads and decrypts one of the user's TOTP secrets.
+async fn load_secret(state: &AppState, user: UserId, slot: Slot) -> Result<TotpSecret, AppError> {
+    let sql = match slot {
+        Slot::Active => "SELECT secret_enc FROM totp_credentials WHERE user_id = ?",
+        Slot::Pending => "SELECT pending_enc FROM totp_credentials WHERE user_id = ?",
+    };
+    let sealed: Vec<u8> = sqlx::query_scalar::<_, Option<Vec<u8>>>(sql)
+        .bind(user.0)
+        .fetch_optional(&state.pool)
+        .await
+        .map_err(|e| internal("reading a TOTP secret", e))?
+        .flatten()
+        .ok_or_else(|| internal("no TOTP secret stored", format!("{slot:?} for {}", user.0)))?;
     let plain = state
         .settings
         .key
@@ -473,14 +480,7 @@ async fn verify_totp(
     code: &str,
     now: UnixTime,
 ) -> Result<Result<(), AppError>, AppError> {
-    let sealed: Option<Vec<u8>> =
-        sqlx::query_scalar("SELECT secret_enc FROM totp_credentials WHERE user_id = ?")
-            .bind(user.0)
-            .fetch_optional(&state.pool)
-            .await
-            .map_err(|e| internal("reading the TOTP secret", e))?
-            .flatten();
-    let secret = decrypt(state, user, sealed)?;
+    let secret = load_secret(state, user, Slot::Active).await?;
     let Some(step) = totp::matching_step(&secret, code, now) else {
         return Ok(Err(AppError::InvalidCode));
     };

@@ -1,7 +1,8 @@
 //! Second-factor sign-in and the MFA lifecycle endpoints.
 
 use app::api::{
-    AppError, CodeRequest, DisableRequest, LoginOutcome, MfaStatus, SecondFactorRequest,
+    AppError, BackupCodes, CodeRequest, DisableRequest, LoginOutcome, MfaStatus,
+    SecondFactorRequest, TotpSetup,
 };
 use app::backend::{AppState, accounts, cookies, mfa};
 use axum::Json;
@@ -17,12 +18,8 @@ pub async fn second_factor(
     State(state): State<AppState>,
     headers: HeaderMap,
     ClientInfo(meta): ClientInfo,
-    input: Result<Input<SecondFactorRequest>, AppError>,
+    Input { value, mode }: Input<SecondFactorRequest>,
 ) -> Response {
-    let Input { value, mode } = match input {
-        Ok(i) => i,
-        Err(e) => return e.into_response(),
-    };
     let secure = cookies::is_https(&headers);
     match (
         accounts::second_factor(&state, &headers, value, &meta).await,
@@ -48,85 +45,51 @@ pub async fn totp_start(
     State(state): State<AppState>,
     headers: HeaderMap,
     ClientInfo(meta): ClientInfo,
-) -> Response {
-    let result = async {
-        let user = accounts::current_user(&state, &headers).await?;
-        let me = accounts::me(&state, user).await?;
-        mfa::start(&state, user, &me.email, &meta).await
-    }
-    .await;
-    match result {
-        Ok(setup) => Json(setup).into_response(),
-        Err(e) => e.into_response(),
-    }
+) -> Result<Json<TotpSetup>, AppError> {
+    let user = accounts::current_user(&state, &headers).await?;
+    let me = accounts::me(&state, user).await?;
+    Ok(Json(mfa::start(&state, user, &me.email, &meta).await?))
 }
 
 pub async fn totp_confirm(
     State(state): State<AppState>,
     headers: HeaderMap,
     ClientInfo(meta): ClientInfo,
-    input: Result<Input<CodeRequest>, AppError>,
-) -> Response {
-    let result = async {
-        let req = input?.value;
-        let user = accounts::current_user(&state, &headers).await?;
-        mfa::confirm(&state, user, &req.code, &meta).await
-    }
-    .await;
-    match result {
-        Ok(codes) => Json(codes).into_response(),
-        Err(e) => e.into_response(),
-    }
+    Input { value, .. }: Input<CodeRequest>,
+) -> Result<Json<BackupCodes>, AppError> {
+    let user = accounts::current_user(&state, &headers).await?;
+    Ok(Json(mfa::confirm(&state, user, &value.code, &meta).await?))
 }
 
 pub async fn totp_cancel(
     State(state): State<AppState>,
     headers: HeaderMap,
     ClientInfo(meta): ClientInfo,
-) -> Response {
-    let result = async {
-        let user = accounts::current_user(&state, &headers).await?;
-        mfa::cancel(&state, user, &meta).await
-    }
-    .await;
-    match result {
-        Ok(mfa) => Json(MfaStatus { mfa }).into_response(),
-        Err(e) => e.into_response(),
-    }
+) -> Result<Json<MfaStatus>, AppError> {
+    let user = accounts::current_user(&state, &headers).await?;
+    let mfa = mfa::cancel(&state, user, &meta).await?;
+    Ok(Json(MfaStatus { mfa }))
 }
 
 pub async fn disable(
     State(state): State<AppState>,
     headers: HeaderMap,
     ClientInfo(meta): ClientInfo,
-    input: Result<Input<DisableRequest>, AppError>,
-) -> Response {
-    let result = async {
-        let req = input?.value;
-        let user = accounts::current_user(&state, &headers).await?;
-        mfa::disable(&state, user, req.password, &req.code, &meta).await
-    }
-    .await;
-    match result {
-        Ok(mfa) => Json(MfaStatus { mfa }).into_response(),
-        Err(e) => e.into_response(),
-    }
+    Input { value, .. }: Input<DisableRequest>,
+) -> Result<Json<MfaStatus>, AppError> {
+    let user = accounts::current_user(&state, &headers).await?;
+    let mfa = mfa::disable(&state, user, value.password, &value.code, &meta).await?;
+    Ok(Json(MfaStatus { mfa }))
 }
 
 pub async fn regenerate(
     State(state): State<AppState>,
     headers: HeaderMap,
     ClientInfo(meta): ClientInfo,
-    input: Result<Input<CodeRequest>, AppError>,
-) -> Response {
-    let result = async {
-        let req = input?.value;
-        let user = accounts::current_user(&state, &headers).await?;
-        mfa::regenerate(&state, user, &req.code, &meta).await
-    }
-    .await;
-    match result {
-        Ok(codes) => Json(codes).into_response(),
-        Err(e) => e.into_response(),
-    }
+    Input { value, .. }: Input<CodeRequest>,
+) -> Result<Json<BackupCodes>, AppError> {
+    let user = accounts::current_user(&state, &headers).await?;
+    Ok(Json(
+        mfa::regenerate(&state, user, &value.code, &meta).await?,
+    ))
 }

@@ -1,6 +1,10 @@
-//! Sessions (list, revoke one, sign out everywhere) and the audit trail.
+//! Sessions (list, revoke one, sign out everywhere), trusted devices and the
+//! audit trail.
 
-use app::api::{AppError, LogoutAllRequest, RevokeDevicesRequest, RevokeSessionRequest, Revoked};
+use app::api::{
+    AppError, EventsPage, LogoutAllRequest, RevokeDevicesRequest, RevokeSessionRequest, Revoked,
+    SessionInfo, TrustedDevice,
+};
 use app::backend::{AppState, accounts, cookies};
 use axum::Json;
 use axum::extract::{Query, State};
@@ -11,28 +15,23 @@ use serde::Deserialize;
 use super::auth::with_cookie;
 use super::input::{ClientInfo, Input};
 
-pub async fn list(State(state): State<AppState>, headers: HeaderMap) -> Response {
-    match accounts::sessions_for_request(&state, &headers).await {
-        Ok(sessions) => Json(sessions).into_response(),
-        Err(e) => e.into_response(),
-    }
+pub async fn list(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+) -> Result<Json<Vec<SessionInfo>>, AppError> {
+    Ok(Json(
+        accounts::sessions_for_request(&state, &headers).await?,
+    ))
 }
 
 pub async fn revoke(
     State(state): State<AppState>,
     headers: HeaderMap,
     ClientInfo(meta): ClientInfo,
-    input: Result<Input<RevokeSessionRequest>, AppError>,
-) -> Response {
-    let result = async {
-        let req = input?.value;
-        accounts::revoke_session(&state, &headers, req.id, &meta).await
-    }
-    .await;
-    match result {
-        Ok(()) => StatusCode::NO_CONTENT.into_response(),
-        Err(e) => e.into_response(),
-    }
+    Input { value, .. }: Input<RevokeSessionRequest>,
+) -> Result<StatusCode, AppError> {
+    accounts::revoke_session(&state, &headers, value.id, &meta).await?;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 /// The body is optional: an empty POST signs out every session.
@@ -41,26 +40,22 @@ pub async fn logout_all(
     headers: HeaderMap,
     ClientInfo(meta): ClientInfo,
     input: Result<Input<LogoutAllRequest>, AppError>,
-) -> Response {
+) -> Result<Response, AppError> {
     let keep_current = match input {
         Ok(i) => i.value.keep_current,
         Err(AppError::BadRequest { .. }) if empty_body(&headers) => false,
-        Err(e) => return e.into_response(),
+        Err(e) => return Err(e),
     };
-    match accounts::logout_all(&state, &headers, keep_current, &meta).await {
-        Ok(revoked) => {
-            let resp = Json(Revoked { revoked }).into_response();
-            if keep_current {
-                resp
-            } else {
-                with_cookie(
-                    resp,
-                    cookies::session_clear_cookie(cookies::is_https(&headers)),
-                )
-            }
-        }
-        Err(e) => e.into_response(),
-    }
+    let revoked = accounts::logout_all(&state, &headers, keep_current, &meta).await?;
+    let resp = Json(Revoked { revoked }).into_response();
+    Ok(if keep_current {
+        resp
+    } else {
+        with_cookie(
+            resp,
+            cookies::session_clear_cookie(cookies::is_https(&headers)),
+        )
+    })
 }
 
 fn empty_body(headers: &HeaderMap) -> bool {
@@ -80,39 +75,28 @@ pub async fn events(
     State(state): State<AppState>,
     headers: HeaderMap,
     query: Result<Query<EventsQuery>, axum::extract::rejection::QueryRejection>,
-) -> Response {
-    let Ok(Query(q)) = query else {
-        return AppError::BadRequest {
-            message: "Use ?before=<event id>&limit=<1-100>.".into(),
-        }
-        .into_response();
-    };
-    match accounts::events_for_request(&state, &headers, q.before, q.limit).await {
-        Ok(page) => Json(page).into_response(),
-        Err(e) => e.into_response(),
-    }
+) -> Result<Json<EventsPage>, AppError> {
+    let Query(q) = query.map_err(|_| AppError::BadRequest {
+        message: "Use ?before=<event id>&limit=<1-100>.".into(),
+    })?;
+    Ok(Json(
+        accounts::events_for_request(&state, &headers, q.before, q.limit).await?,
+    ))
 }
 
-pub async fn devices(State(state): State<AppState>, headers: HeaderMap) -> Response {
-    match accounts::devices_for_request(&state, &headers).await {
-        Ok(list) => Json(list).into_response(),
-        Err(e) => e.into_response(),
-    }
+pub async fn devices(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+) -> Result<Json<Vec<TrustedDevice>>, AppError> {
+    Ok(Json(accounts::devices_for_request(&state, &headers).await?))
 }
 
 pub async fn revoke_devices(
     State(state): State<AppState>,
     headers: HeaderMap,
     ClientInfo(meta): ClientInfo,
-    input: Result<Input<RevokeDevicesRequest>, AppError>,
-) -> Response {
-    let result = async {
-        let req = input?.value;
-        accounts::revoke_devices(&state, &headers, req, &meta).await
-    }
-    .await;
-    match result {
-        Ok(revoked) => Json(Revoked { revoked }).into_response(),
-        Err(e) => e.into_response(),
-    }
+    Input { value, .. }: Input<RevokeDevicesRequest>,
+) -> Result<Json<Revoked>, AppError> {
+    let revoked = accounts::revoke_devices(&state, &headers, value, &meta).await?;
+    Ok(Json(Revoked { revoked }))
 }
