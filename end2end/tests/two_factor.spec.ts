@@ -43,7 +43,15 @@ test("sign in with a backup code, which then stops working", async ({ page }) =>
   await page.getByLabel("Backup code").fill(codes[0].toUpperCase());
   await page.getByRole("button", { name: "Verify" }).click();
   await expect(page).toHaveURL(/\/account$/);
-  await expect(page.getByTestId("codes-left")).toHaveText("9 left");
+  // The used code is replaced by a new one, shown once; the set stays at ten.
+  const replacement = page.getByTestId("replacement-code");
+  await expect(replacement).toContainText("no longer works");
+  const newCode = (await replacement.locator("code").textContent()) ?? "";
+  expect(newCode).toMatch(/^[0-9a-z]{4}-[0-9a-z]{4}-[0-9a-z]{4}-[0-9a-z]{2}$/);
+  await expect(page.getByTestId("codes-left")).toHaveText("10 left");
+  await page.reload();
+  await expect(page.getByTestId("account-email")).toHaveText(email);
+  await expect(page.getByTestId("replacement-code")).toHaveCount(0);
 
   await signOutAndIn(page, email);
   await page.getByRole("link", { name: "Use a backup code instead" }).click();

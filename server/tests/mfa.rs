@@ -201,9 +201,10 @@ async fn a_used_backup_code_is_refused_and_input_is_forgiving() {
         answer(&s, &c, "BackupCode", &typed).await.status(),
         StatusCode::OK
     );
+    // The used code was replaced: still ten.
     assert_eq!(
         json_of(s.get(&c, "/api/me").await).await["backup_codes_left"],
-        9
+        10
     );
     s.post(&c, "/api/auth/logout", json!({})).await;
     let c = challenge(&s, &e.email).await;
@@ -553,5 +554,80 @@ async fn one_address_has_a_budget_across_accounts() {
             .await
             .status(),
         StatusCode::OK
+    );
+}
+
+/// NIST SP 800-63B-4: a backup code used to sign in is replaced by one new
+/// code, handed out once, so the set stays at ten.
+#[tokio::test]
+async fn a_used_backup_code_is_replaced_once() {
+    let clock = FixedClock::new(T0);
+    let s = start(&clock).await;
+    let e = enrol(&s, &clock, "rc@example.com").await;
+    let c = challenge(&s, &e.email).await;
+    assert_eq!(
+        answer(&s, &c, "BackupCode", &e.codes[4]).await.status(),
+        StatusCode::OK
+    );
+    assert_eq!(
+        json_of(s.get(&c, "/api/me").await).await["backup_codes_left"],
+        10
+    );
+    let first = json_of(
+        s.post(&c, "/api/mfa/backup-codes/replacement", json!({}))
+            .await,
+    )
+    .await;
+    let code = first["code"]
+        .as_str()
+        .expect("a replacement code")
+        .to_string();
+    assert!(!e.codes.contains(&code));
+    // Once only.
+    let again = json_of(
+        s.post(&c, "/api/mfa/backup-codes/replacement", json!({}))
+            .await,
+    )
+    .await;
+    assert_eq!(again, json!({"code": null}));
+    // Nothing is held in the database in the clear.
+    let held: i64 =
+        sqlx::query_scalar("SELECT COUNT(*) FROM sessions WHERE replacement_code_enc IS NOT NULL")
+            .fetch_one(&s.db().await)
+            .await
+            .expect("count");
+    assert_eq!(held, 0);
+    // The replacement works; the used code does not.
+    s.post(&c, "/api/auth/logout", json!({})).await;
+    let c = challenge(&s, &e.email).await;
+    assert_eq!(
+        answer(&s, &c, "BackupCode", &e.codes[4]).await.status(),
+        StatusCode::BAD_REQUEST
+    );
+    assert_eq!(
+        answer(&s, &c, "BackupCode", &code).await.status(),
+        StatusCode::OK
+    );
+    // A TOTP sign-in holds no replacement.
+    s.post(&c, "/api/auth/logout", json!({})).await;
+    clock.advance(30);
+    let c = challenge(&s, &e.email).await;
+    assert_eq!(
+        answer(&s, &c, "Totp", &e.secret.code_at(T0 + 30))
+            .await
+            .status(),
+        StatusCode::OK
+    );
+    let none = json_of(
+        s.post(&c, "/api/mfa/backup-codes/replacement", json!({}))
+            .await,
+    )
+    .await;
+    assert_eq!(none, json!({"code": null}));
+    assert_eq!(
+        s.post(&s.client(), "/api/mfa/backup-codes/replacement", json!({}))
+            .await
+            .status(),
+        StatusCode::UNAUTHORIZED
     );
 }

@@ -216,6 +216,10 @@ pub async fn revoke_device(id: Option<i64>) -> Result<super::Revoked, AppError> 
     browser_post(paths::DEVICES_REVOKE, &req).await
 }
 
+pub async fn take_replacement_code() -> Result<super::ReplacementCode, AppError> {
+    browser_post(paths::REPLACEMENT_CODE, &serde_json::json!({})).await
+}
+
 pub async fn mfa_disable(req: &super::DisableRequest) -> Result<super::MfaStatus, AppError> {
     browser_post(paths::MFA_DISABLE, req).await
 }

@@ -26,5 +26,6 @@ pub mod paths {
     pub const SESSIONS_REVOKE: &str = "/api/sessions/revoke";
     pub const EVENTS: &str = "/api/security/events";
     pub const DEVICES: &str = "/api/devices";
+    pub const REPLACEMENT_CODE: &str = "/api/mfa/backup-codes/replacement";
     pub const DEVICES_REVOKE: &str = "/api/devices/revoke";
 }

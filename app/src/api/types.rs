@@ -215,6 +215,13 @@ pub struct RevokeDevicesRequest {
     pub all: bool,
 }
 
+/// `POST /api/mfa/backup-codes/replacement`: the code that replaced the
+/// backup code this session signed in with, once; `null` afterwards.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReplacementCode {
+    pub code: Option<String>,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -207,6 +207,13 @@ pub async fn second_factor(
         "second factor",
     )
     .await;
+    // NIST SP 800-63B-4: a used backup code is replaced at once, so the set
+    // stays whole; the new code is shown once on the next page.
+    if req.method == SecondFactor::BackupCode {
+        let code = backup_codes::add_one(&state.pool, &state.settings.key, challenge.user).await?;
+        sessions::hold_replacement_code(&state.pool, &state.settings.key, &session.token, &code)
+            .await?;
+    }
     let device = if req.trust_device {
         let (token, label) = devices::trust(&state.pool, challenge.user, now, meta).await?;
         audit::record(
@@ -368,6 +375,16 @@ pub async fn events_for_request(
 ) -> Result<crate::api::EventsPage, AppError> {
     let user = current_user(state, headers).await?;
     audit::list(&state.pool, user, before, limit.unwrap_or(20)).await
+}
+
+/// The replacement backup code waiting for this session, handed out once.
+pub async fn take_replacement_code(
+    state: &AppState,
+    headers: &HeaderMap,
+) -> Result<Option<String>, AppError> {
+    current_user(state, headers).await?;
+    let token = cookies::session_token(headers).ok_or(AppError::NotSignedIn)?;
+    sessions::take_replacement_code(&state.pool, &state.settings.key, &token).await
 }
 
 /// `GET /api/devices`: the caller's trusted browsers, this one marked.

@@ -96,6 +96,19 @@ pub async fn replace_set(
     Ok(shown)
 }
 
+/// Adds one new code to the user's set (replacing one just used) and
+/// returns it for display.
+pub async fn add_one(pool: &SqlitePool, key: &SecretKey, user: UserId) -> Result<String, AppError> {
+    let code = BackupCode::generate();
+    sqlx::query("INSERT INTO backup_codes (user_id, code_hash) VALUES (?, ?)")
+        .bind(user.0)
+        .bind(hash(key, code.normalized()))
+        .execute(pool)
+        .await
+        .map_err(|e| internal("storing a replacement backup code", e))?;
+    Ok(code.grouped())
+}
+
 /// Uses up one code. Of any number of racing requests with the same code,
 /// exactly one sees `true`: the UPDATE only matches while `used_at` is NULL.
 pub async fn consume(

@@ -9,6 +9,7 @@ use sha2::{Digest, Sha256};
 use sqlx::SqlitePool;
 
 use super::clock::UnixTime;
+use super::crypto::SecretKey;
 use super::{ClientMeta, UserId, internal};
 use crate::api::display::device_label;
 use crate::api::{AppError, SessionInfo};
@@ -188,6 +189,63 @@ pub async fn revoke_all(
         .await
         .map_err(|e| internal("revoking sessions", e))?;
     Ok(u32::try_from(done.rows_affected()).unwrap_or(u32::MAX))
+}
+
+fn replacement_context(session_token: &SessionToken) -> Vec<u8> {
+    let mut c = b"twofold/replacement-code/".to_vec();
+    c.extend_from_slice(&session_token.hash());
+    c
+}
+
+/// Keeps a replacement backup code for the session to show once.
+pub async fn hold_replacement_code(
+    pool: &SqlitePool,
+    key: &SecretKey,
+    token: &SessionToken,
+    code: &str,
+) -> Result<(), AppError> {
+    sqlx::query("UPDATE sessions SET replacement_code_enc = ? WHERE token_hash = ?")
+        .bind(key.seal(code.as_bytes(), &replacement_context(token)))
+        .bind(token.hash())
+        .execute(pool)
+        .await
+        .map_err(|e| internal("holding a replacement code", e))?;
+    Ok(())
+}
+
+/// Hands out the held replacement code, once: only the caller whose UPDATE
+/// clears the very value it read gets it.
+pub async fn take_replacement_code(
+    pool: &SqlitePool,
+    key: &SecretKey,
+    token: &SessionToken,
+) -> Result<Option<String>, AppError> {
+    let sealed: Option<Vec<u8>> =
+        sqlx::query_scalar("SELECT replacement_code_enc FROM sessions WHERE token_hash = ?")
+            .bind(token.hash())
+            .fetch_optional(pool)
+            .await
+            .map_err(|e| internal("reading a replacement code", e))?
+            .flatten();
+    let Some(sealed) = sealed else {
+        return Ok(None);
+    };
+    let cleared = sqlx::query(
+        "UPDATE sessions SET replacement_code_enc = NULL
+         WHERE token_hash = ? AND replacement_code_enc = ?",
+    )
+    .bind(token.hash())
+    .bind(&sealed)
+    .execute(pool)
+    .await
+    .map_err(|e| internal("clearing a replacement code", e))?;
+    if cleared.rows_affected() != 1 {
+        return Ok(None);
+    }
+    let plain = key
+        .open(&sealed, &replacement_context(token))
+        .map_err(|e| internal("opening a replacement code", e))?;
+    Ok(Some(String::from_utf8_lossy(&plain).into_owned()))
 }
 
 /// Deletes the session row; a token that is already gone is fine.

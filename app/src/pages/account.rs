@@ -80,6 +80,7 @@ fn Overview(me: Me) -> impl IntoView {
                     <dd data-testid="codes-left">{move || format!("{} left", codes_left.get())}</dd>
                 })}
             </dl>
+            <ReplacementNotice />
             {move || (state.get() == MfaState::Enabled && codes_left.get() <= FEW_CODES_LEFT).then(|| view! {
                 <p class="notice warn" role="status">
                     {format!("Only {} backup codes left. Make a new set so you are never locked out.", codes_left.get())}
@@ -101,6 +102,35 @@ fn Overview(me: Me) -> impl IntoView {
             }}
             <SignOut />
         </section>
+    }
+}
+
+/// After a sign-in with a backup code: the code that replaced it, shown
+/// once. Fetched in the browser only (an Effect), because fetching it uses it up.
+#[component]
+fn ReplacementNotice() -> impl IntoView {
+    let (code, set_code) = signal(None::<String>);
+    Effect::new(move |_| {
+        spawn_local(async move {
+            if let Ok(r) = client::take_replacement_code().await {
+                set_code.set(r.code);
+            }
+        });
+    });
+    move || {
+        code.get().map(|c| {
+            view! {
+                <div class="notice warn" role="status" data-testid="replacement-code">
+                    <p>
+                        "You signed in with a backup code, so it no longer works. "
+                        "Here is a new one in its place; it is shown only now:"
+                    </p>
+                    <p>
+                        <code>{c}</code>
+                    </p>
+                </div>
+            }
+        })
     }
 }
 

@@ -1,7 +1,7 @@
 //! Second-factor sign-in and the MFA lifecycle endpoints.
 
 use app::api::{
-    AppError, BackupCodes, CodeRequest, DisableRequest, LoginOutcome, MfaStatus,
+    AppError, BackupCodes, CodeRequest, DisableRequest, LoginOutcome, MfaStatus, ReplacementCode,
     SecondFactorRequest, TotpSetup,
 };
 use app::backend::{AppState, accounts, cookies, mfa};
@@ -80,6 +80,15 @@ pub async fn disable(
     let user = accounts::current_user(&state, &headers).await?;
     let mfa = mfa::disable(&state, user, value.password, &value.code, &meta).await?;
     Ok(Json(MfaStatus { mfa }))
+}
+
+/// Consumes the held code, so it is a POST.
+pub async fn replacement_code(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+) -> Result<Json<ReplacementCode>, AppError> {
+    let code = accounts::take_replacement_code(&state, &headers).await?;
+    Ok(Json(ReplacementCode { code }))
 }
 
 pub async fn regenerate(

@@ -26,6 +26,7 @@ pub fn api_routes() -> Router<AppState> {
         .route(paths::TOTP_CANCEL, post(mfa::totp_cancel))
         .route(paths::MFA_DISABLE, post(mfa::disable))
         .route(paths::REGENERATE_CODES, post(mfa::regenerate))
+        .route(paths::REPLACEMENT_CODE, post(mfa::replacement_code))
         .route(paths::LOGOUT_ALL, post(sessions::logout_all))
         .route(paths::SESSIONS, get(sessions::list))
         .route(paths::SESSIONS_REVOKE, post(sessions::revoke))
