@@ -1,5 +1,6 @@
 import { expect, test } from "@playwright/test";
 import { PASSWORD, signUp, uniqueEmail } from "./setups/accounts";
+import { emailedCode } from "./setups/outbox";
 import { enrolTotp, nextWindowCode } from "./setups/totp";
 
 async function signOutAndIn(page: import("@playwright/test").Page, email: string) {
@@ -113,4 +114,25 @@ test("trust this device: the next sign-in skips the code until the device is for
   await page.getByRole("button", { name: "Forget all devices" }).click();
   await expect(page.getByText("No trusted devices.")).toBeVisible();
   await signOutAndIn(page, email);
+});
+
+test("sign in with an emailed code, trust the device, then sign in without a code", async ({ page }) => {
+  const email = uniqueEmail("mail");
+  await signUp(page, email);
+  await enrolTotp(page);
+  await signOutAndIn(page, email);
+  const before = Date.now() - 1000;
+  await page.getByRole("button", { name: "Email me a code" }).click();
+  await expect(page).toHaveURL(/method=email/);
+  const code = await emailedCode(email, before);
+  await page.getByLabel("Trust this device for 30 days").check();
+  await page.getByLabel("Code from the email").fill(code);
+  await expect(page).toHaveURL(/\/account$/);
+
+  await page.getByRole("button", { name: "Sign out" }).click();
+  await page.getByLabel("Email").fill(email);
+  await page.getByLabel("Password").fill(PASSWORD);
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await expect(page).toHaveURL(/\/account$/);
+  await expect(page.getByRole("list", { name: "Recent security activity" })).toContainText("Sign-in code sent by email");
 });

@@ -93,6 +93,20 @@ pub struct SecurityArgs {
     )]
     pub ip_max_failures: u32,
 
+    /// Send mail over SMTP to this relay (smtp://HOST:PORT, no TLS yet).
+    /// Without it, every message is written to DIR/outbox/ as an .eml file.
+    #[arg(long, env = "TWOFOLD_SMTP_URL", value_name = "URL")]
+    pub smtp_url: Option<String>,
+
+    /// Sender of Twofold's mail.
+    #[arg(
+        long,
+        env = "TWOFOLD_MAIL_FROM",
+        default_value = "Twofold <twofold@localhost>",
+        value_name = "ADDRESS"
+    )]
+    pub mail_from: String,
+
     /// Length of the failure-counting window, in seconds.
     #[arg(
         long,
@@ -111,6 +125,8 @@ impl Default for SecurityArgs {
             max_failures: 5,
             ip_max_failures: 50,
             failure_window_s: 900,
+            smtp_url: None,
+            mail_from: "Twofold <twofold@localhost>".into(),
         }
     }
 }

@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use app::backend::clock::Clock;
 use app::backend::crypto::SecretKey;
+use app::backend::mail::Mailer;
 use app::backend::rate_limit::Limits;
 use app::backend::{AppState, Settings, db, passwords};
 
@@ -26,6 +27,8 @@ pub enum StartupError {
     Db(#[from] db::DbError),
     #[error("{0}")]
     Key(#[from] app::backend::crypto::KeyError),
+    #[error("{0}")]
+    Mail(#[from] app::backend::mail::MailError),
     #[error("--issuer must be 1 to 64 characters without ':'")]
     BadIssuer,
     #[error("startup failed: {0}")]
@@ -79,6 +82,10 @@ pub async fn build_state(
     }
     let pool = open_database(data_dir).await?;
     let key = SecretKey::load_or_create(security.secret_key_file.as_deref(), data_dir)?;
+    let mailer = match &security.smtp_url {
+        Some(url) => Mailer::smtp(url, &security.mail_from)?,
+        None => Mailer::outbox(&data_dir.join("outbox"), &security.mail_from)?,
+    };
     let settings = Settings {
         key,
         limits: Limits {
@@ -87,6 +94,7 @@ pub async fn build_state(
             window_s: i64::from(security.failure_window_s.max(1)),
         },
         issuer,
+        mailer,
     };
 
     Ok(AppState {

@@ -216,6 +216,10 @@ pub async fn revoke_device(id: Option<i64>) -> Result<super::Revoked, AppError> 
     browser_post(paths::DEVICES_REVOKE, &req).await
 }
 
+pub async fn send_email_code() -> Result<super::EmailCodeSent, AppError> {
+    browser_post(paths::EMAIL_CODE, &serde_json::json!({})).await
+}
+
 pub async fn take_replacement_code() -> Result<super::ReplacementCode, AppError> {
     browser_post(paths::REPLACEMENT_CODE, &serde_json::json!({})).await
 }

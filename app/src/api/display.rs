@@ -85,6 +85,7 @@ pub fn event_text(kind: &str) -> &'static str {
         "LockedOut" => "Too many attempts: sign-in locked for a while",
         "DeviceTrusted" => "Device trusted for 30 days",
         "DeviceRevoked" => "Trusted device removed",
+        "EmailCodeSent" => "Sign-in code sent by email",
         _ => "Security event",
     }
 }

@@ -26,6 +26,7 @@ pub mod paths {
     pub const SESSIONS_REVOKE: &str = "/api/sessions/revoke";
     pub const EVENTS: &str = "/api/security/events";
     pub const DEVICES: &str = "/api/devices";
+    pub const EMAIL_CODE: &str = "/api/auth/email-code";
     pub const REPLACEMENT_CODE: &str = "/api/mfa/backup-codes/replacement";
     pub const DEVICES_REVOKE: &str = "/api/devices/revoke";
 }

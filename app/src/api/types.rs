@@ -222,6 +222,12 @@ pub struct ReplacementCode {
     pub code: Option<String>,
 }
 
+/// `POST /api/auth/email-code`: a code is on its way.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EmailCodeSent {
+    pub expires_in_s: u64,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -10,7 +10,8 @@ use super::passwords::{self, Password, PasswordHashString};
 use super::rate_limit::{self, Scope};
 use super::sessions::{self, NewSession, SessionToken};
 use super::{
-    AppState, ClientMeta, UserId, backup_codes, cookies, devices, internal, mfa, validation,
+    AppState, ClientMeta, UserId, backup_codes, cookies, devices, email_codes, internal, mfa,
+    validation,
 };
 use crate::api::{
     AppError, LoginOutcome, LoginRequest, Me, MfaState, RegisterRequest, Role, SecondFactor,
@@ -141,7 +142,11 @@ pub async fn login(
         )
         .await;
         let outcome = LoginOutcome::SecondFactorRequired {
-            methods: vec![SecondFactor::Totp, SecondFactor::BackupCode],
+            methods: vec![
+                SecondFactor::Totp,
+                SecondFactor::BackupCode,
+                SecondFactor::EmailCode,
+            ],
             expires_in_s: CHALLENGE_TTL_S as u64,
         };
         return Ok((outcome, Grant::Challenge(token)));
@@ -158,6 +163,51 @@ pub async fn login(
     )
     .await;
     Ok((LoginOutcome::SignedIn, Grant::Session(session)))
+}
+
+/// `POST /api/auth/email-code`: mails a code to the account the sign-in
+/// challenge belongs to. Only a live challenge can ask, so only accounts with
+/// MFA on get codes, and only after the right password.
+pub async fn send_email_code(
+    state: &AppState,
+    headers: &HeaderMap,
+    meta: &ClientMeta,
+) -> Result<crate::api::EmailCodeSent, AppError> {
+    let now = state.clock.now();
+    let token = cookies::challenge_token(headers).ok_or(AppError::ChallengeExpired)?;
+    let challenge = challenges::find(&state.pool, &token, now)
+        .await?
+        .ok_or(AppError::ChallengeExpired)?;
+    let email: String = sqlx::query_scalar("SELECT email FROM users WHERE id = ?")
+        .bind(challenge.user.0)
+        .fetch_one(&state.pool)
+        .await
+        .map_err(|e| internal("reading the email address", e))?;
+    let code = email_codes::issue(&state.pool, &state.settings.key, challenge.user, now).await?;
+    let text = format!(
+        "Your Twofold sign-in code is:\n\n{code}\n\nIt works once, for 10 minutes.\n\n\
+         Requested {} from {} ({}). If this was not you, someone knows your password: \
+         change it, and do not share this code.",
+        crate::api::display::format_utc(now),
+        meta.ip.as_deref().unwrap_or("an unknown address"),
+        crate::api::display::device_label(meta.user_agent.as_deref()),
+    );
+    state
+        .settings
+        .mailer
+        .send_later(&email, "Your Twofold sign-in code", text);
+    audit::record(
+        &state.pool,
+        Some(challenge.user),
+        EventKind::EmailCodeSent,
+        now,
+        meta,
+        "",
+    )
+    .await;
+    Ok(crate::api::EmailCodeSent {
+        expires_in_s: email_codes::CODE_TTL_S as u64,
+    })
 }
 
 /// A completed second step: the session, and the device token when the

@@ -31,6 +31,7 @@ pub enum EventKind {
     LoggedOutEverywhere,
     DeviceTrusted,
     DeviceRevoked,
+    EmailCodeSent,
 }
 
 impl EventKind {
@@ -54,6 +55,7 @@ impl EventKind {
             EventKind::LoggedOutEverywhere => "LoggedOutEverywhere",
             EventKind::DeviceTrusted => "DeviceTrusted",
             EventKind::DeviceRevoked => "DeviceRevoked",
+            EventKind::EmailCodeSent => "EmailCodeSent",
         }
     }
 }

@@ -10,7 +10,7 @@ use super::passwords::{self, Password, PasswordHashString};
 use super::rate_limit::{self, Scope};
 use super::totp::{self, TotpSecret};
 use super::{AppState, ClientMeta, UserId, internal};
-use super::{backup_codes, devices};
+use super::{backup_codes, devices, email_codes};
 use crate::api::{AppError, BackupCodes, MfaState, SecondFactor, TotpSetup};
 
 /// An unfinished setup older than this no longer counts.
@@ -420,17 +420,23 @@ pub async fn check_factor(
         SecondFactor::BackupCode => backup_codes::normalize(code).ok_or_else(|| {
             AppError::validation("code", "A backup code looks like xxxx-xxxx-xxxx-xx.")
         })?,
-        SecondFactor::EmailCode => {
-            return Err(AppError::BadRequest {
-                message: "Email codes are not available.".into(),
-            });
-        }
+        SecondFactor::EmailCode => totp::parse_code(code).ok_or_else(|| {
+            AppError::validation("code", "Enter the 6-digit code from the email.")
+        })?,
     };
     let scopes = factor_scopes(user, meta);
     rate_limit::check(&state.pool, &state.settings.limits, &scopes, now).await?;
     let outcome = match method {
         SecondFactor::Totp => verify_totp(state, user, &normalized, now).await?,
-        _ => {
+        SecondFactor::EmailCode => {
+            if email_codes::verify(&state.pool, &state.settings.key, user, &normalized, now).await?
+            {
+                Ok(())
+            } else {
+                Err(AppError::InvalidCode)
+            }
+        }
+        SecondFactor::BackupCode => {
             if backup_codes::consume(&state.pool, &state.settings.key, user, &normalized, now)
                 .await?
             {

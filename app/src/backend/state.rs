@@ -30,6 +30,7 @@ pub struct Settings {
     pub limits: Limits,
     /// Shown in authenticator apps next to the account.
     pub issuer: String,
+    pub mailer: super::mail::Mailer,
 }
 
 impl axum::extract::FromRef<AppState> for LeptosOptions {

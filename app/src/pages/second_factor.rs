@@ -10,29 +10,68 @@ use leptos_router::hooks::{use_navigate, use_query_map};
 use crate::api::{AppError, SecondFactor, SecondFactorRequest, client, paths};
 use crate::components::{CodeInput, ErrorNotice, SubmitButton, redirect_error};
 
-/// The second step of signing in. `?method=backup` switches to a backup code,
-/// so the switch is a plain link that works with and without JavaScript.
+/// The second step of signing in. `?method=backup` and `?method=email`
+/// switch the factor, so switching is a plain link that works with and
+/// without JavaScript.
 #[component]
 pub fn SecondFactorPage() -> impl IntoView {
     let query = use_query_map();
-    let backup = Memo::new(move |_| query.read().get_str("method") == Some("backup"));
+    let method = Memo::new(move |_| match query.read().get_str("method") {
+        Some("backup") => SecondFactor::BackupCode,
+        Some("email") => SecondFactor::EmailCode,
+        _ => SecondFactor::Totp,
+    });
     view! {
         <Title text="Two-factor authentication" />
         <section class="card narrow">
             <h1>"Two-factor authentication"</h1>
             {move || {
-                if backup.get() {
-                    view! { <CodeForm backup=true /> }.into_any()
-                } else {
-                    view! { <CodeForm backup=false /> }.into_any()
-                }
+                let method = method.get();
+                view! { <CodeForm method /> }
             }}
+            {move || (method.get() != SecondFactor::BackupCode).then(|| view! { <EmailMeACode method=method.get() /> })}
         </section>
     }
 }
 
+/// "Email me a code": a form that also works without JavaScript.
 #[component]
-fn CodeForm(backup: bool) -> impl IntoView {
+fn EmailMeACode(method: SecondFactor) -> impl IntoView {
+    let (pending, set_pending) = signal(false);
+    let (error, set_error) = signal(None::<AppError>);
+    let navigate = use_navigate();
+    let on_submit = move |ev: SubmitEvent| {
+        ev.prevent_default();
+        set_pending.set(true);
+        set_error.set(None);
+        let navigate = navigate.clone();
+        spawn_local(async move {
+            match client::send_email_code().await {
+                Ok(_) => navigate(
+                    "/login/second-factor?method=email",
+                    NavigateOptions::default(),
+                ),
+                Err(e) => set_error.set(Some(e)),
+            }
+            set_pending.set(false);
+        });
+    };
+    let label = if method == SecondFactor::EmailCode {
+        "Send a new code"
+    } else {
+        "Email me a code"
+    };
+    view! {
+        <form method="post" action=paths::EMAIL_CODE on:submit=on_submit class="inline">
+            <ErrorNotice error=error />
+            <button type="submit" disabled=move || pending.get()>{label}</button>
+        </form>
+    }
+}
+
+#[component]
+fn CodeForm(method: SecondFactor) -> impl IntoView {
+    let backup = method == SecondFactor::BackupCode;
     let code = NodeRef::<Input>::new();
     let trust = NodeRef::<Input>::new();
     let (pending, set_pending) = signal(false);
@@ -40,11 +79,6 @@ fn CodeForm(backup: bool) -> impl IntoView {
     let from_redirect = redirect_error();
     let shown = Signal::derive(move || error.get().or_else(|| from_redirect.get()));
     let navigate = use_navigate();
-    let method = if backup {
-        SecondFactor::BackupCode
-    } else {
-        SecondFactor::Totp
-    };
 
     let submit = move || {
         if pending.get_untracked() {
@@ -88,8 +122,14 @@ fn CodeForm(backup: bool) -> impl IntoView {
     view! {
         <form method="post" action=paths::SECOND_FACTOR on:submit=on_submit novalidate>
             <ErrorNotice error=shown />
-            <input type="hidden" name="method" value=if backup { "BackupCode" } else { "Totp" } />
-            {if backup {
+            <input type="hidden" name="method" value=format!("{method:?}") />
+            {if method == SecondFactor::EmailCode {
+                view! {
+                    <p role="status">"We sent a 6-digit code to your email address. It works once, for 10 minutes."</p>
+                    <CodeInput id="code" label="Code from the email" node_ref=code on_complete=complete />
+                }
+                    .into_any()
+            } else if backup {
                 view! {
                     <p>"Enter one of the backup codes you saved when you turned on two-factor authentication. Each code works once."</p>
                     <CodeInput id="code" label="Backup code" node_ref=code backup=true />
@@ -109,7 +149,7 @@ fn CodeForm(backup: bool) -> impl IntoView {
             <SubmitButton pending label="Verify" pending_label="Checking…" />
         </form>
         <p class="aside">
-            {if backup {
+            {if method != SecondFactor::Totp {
                 view! { <A href="/login/second-factor">"Use your authenticator app instead"</A> }.into_any()
             } else {
                 view! { <A href="/login/second-factor?method=backup">"Use a backup code instead"</A> }.into_any()

@@ -82,6 +82,28 @@ pub async fn disable(
     Ok(Json(MfaStatus { mfa }))
 }
 
+/// During a sign-in challenge: mails a 6-digit code.
+/// A plain form post (no JavaScript) is sent back to the code page.
+pub async fn email_code(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    ClientInfo(meta): ClientInfo,
+) -> Response {
+    let is_form = headers
+        .get(http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
+    match (
+        accounts::send_email_code(&state, &headers, &meta).await,
+        is_form,
+    ) {
+        (Ok(sent), false) => (http::StatusCode::ACCEPTED, Json(sent)).into_response(),
+        (Ok(_), true) => Redirect::to("/login/second-factor?method=email").into_response(),
+        (Err(e), false) => e.into_response(),
+        (Err(e), true) => form_error_redirect("/login/second-factor", &e),
+    }
+}
+
 /// Consumes the held code, so it is a POST.
 pub async fn replacement_code(
     State(state): State<AppState>,

@@ -21,6 +21,7 @@ pub fn api_routes() -> Router<AppState> {
         .route(paths::ME, get(auth::me))
         .route(paths::HEALTH, get(auth::health))
         .route(paths::SECOND_FACTOR, post(mfa::second_factor))
+        .route(paths::EMAIL_CODE, post(mfa::email_code))
         .route(paths::TOTP_START, post(mfa::totp_start))
         .route(paths::TOTP_CONFIRM, post(mfa::totp_confirm))
         .route(paths::TOTP_CANCEL, post(mfa::totp_cancel))

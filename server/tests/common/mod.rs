@@ -1,6 +1,7 @@
 //! Starts the real router on a temp SQLite file and speaks HTTP to it.
 #![allow(dead_code)]
 
+pub mod smtp_sink;
 pub mod twofactor;
 
 use std::net::SocketAddr;

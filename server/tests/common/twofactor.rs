@@ -58,7 +58,7 @@ pub async fn challenge(s: &TestServer, email: &str) -> Client {
     let body = json_of(r).await;
     assert_eq!(
         body,
-        json!({"SecondFactorRequired": {"methods": ["Totp", "BackupCode"], "expires_in_s": 300}})
+        json!({"SecondFactorRequired": {"methods": ["Totp", "BackupCode", "EmailCode"], "expires_in_s": 300}})
     );
     c
 }

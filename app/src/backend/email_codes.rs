@@ -1,0 +1,141 @@
+//! Email one-time codes, a fallback second factor: 6 digits from the OS
+//! CSPRNG, valid 10 minutes, at most 3 sent per account per hour, at most 5
+//! tries per code, stored as keyed hashes, single use.
+
+use rand::Rng;
+use rand::rngs::OsRng;
+use sqlx::SqlitePool;
+use subtle::ConstantTimeEq;
+
+use super::clock::UnixTime;
+use super::crypto::SecretKey;
+use super::{UserId, internal};
+use crate::api::AppError;
+
+pub const CODE_TTL_S: i64 = 10 * 60;
+pub const SENDS_PER_HOUR: i64 = 3;
+pub const TRIES_PER_CODE: i64 = 5;
+const HASH_PURPOSE: &[u8] = b"twofold/email-codes/v1";
+
+fn hash(key: &SecretKey, user: UserId, code: &str) -> Vec<u8> {
+    key.keyed_hash(HASH_PURPOSE, format!("{}:{code}", user.0).as_bytes())
+}
+
+/// The rule for the hourly limit: given the send times of the last hour
+/// (ascending), how long until another may go out; `None` if it may now.
+pub fn send_wait(recent: &[UnixTime], now: UnixTime) -> Option<u64> {
+    if (recent.len() as i64) < SENDS_PER_HOUR {
+        return None;
+    }
+    let oldest_counted = recent[recent.len() - SENDS_PER_HOUR as usize];
+    let wait = oldest_counted + 3600 - now;
+    (wait > 0).then_some(wait as u64)
+}
+
+/// Makes a new code for `user` (replacing any earlier one) and returns it for
+/// the mail. Refused with `TooManyAttempts` after 3 sends in an hour.
+pub async fn issue(
+    pool: &SqlitePool,
+    key: &SecretKey,
+    user: UserId,
+    now: UnixTime,
+) -> Result<String, AppError> {
+    let recent: Vec<i64> = sqlx::query_scalar(
+        "SELECT at FROM email_code_sends WHERE user_id = ? AND at > ? ORDER BY at",
+    )
+    .bind(user.0)
+    .bind(now - 3600)
+    .fetch_all(pool)
+    .await
+    .map_err(|e| internal("counting email code sends", e))?;
+    if let Some(retry_after_s) = send_wait(&recent, now) {
+        return Err(AppError::TooManyAttempts { retry_after_s });
+    }
+    let code = format!("{:06}", OsRng.gen_range(0..1_000_000u32));
+    let mut tx = pool.begin().await.map_err(|e| internal("begin", e))?;
+    sqlx::query(
+        "INSERT INTO email_codes (user_id, code_hash, expires_at, attempts) VALUES (?, ?, ?, 0)
+         ON CONFLICT (user_id) DO UPDATE SET code_hash = excluded.code_hash,
+         expires_at = excluded.expires_at, attempts = 0",
+    )
+    .bind(user.0)
+    .bind(hash(key, user, &code))
+    .bind(now + CODE_TTL_S)
+    .execute(&mut *tx)
+    .await
+    .map_err(|e| internal("storing an email code", e))?;
+    sqlx::query("INSERT INTO email_code_sends (user_id, at) VALUES (?, ?)")
+        .bind(user.0)
+        .bind(now)
+        .execute(&mut *tx)
+        .await
+        .map_err(|e| internal("recording an email code send", e))?;
+    tx.commit().await.map_err(|e| internal("commit", e))?;
+    Ok(code)
+}
+
+/// Checks a typed code. Expired codes and codes with 5 failed tries never
+/// match; a match is consumed atomically (racing requests: one wins).
+pub async fn verify(
+    pool: &SqlitePool,
+    key: &SecretKey,
+    user: UserId,
+    code: &str,
+    now: UnixTime,
+) -> Result<bool, AppError> {
+    let row: Option<(Vec<u8>, i64, i64)> =
+        sqlx::query_as("SELECT code_hash, expires_at, attempts FROM email_codes WHERE user_id = ?")
+            .bind(user.0)
+            .fetch_optional(pool)
+            .await
+            .map_err(|e| internal("reading an email code", e))?;
+    let Some((stored, expires_at, attempts)) = row else {
+        return Ok(false);
+    };
+    if expires_at <= now || attempts >= TRIES_PER_CODE {
+        return Ok(false);
+    }
+    let typed = hash(key, user, code);
+    if !bool::from(typed.ct_eq(&stored)) {
+        sqlx::query("UPDATE email_codes SET attempts = attempts + 1 WHERE user_id = ?")
+            .bind(user.0)
+            .execute(pool)
+            .await
+            .map_err(|e| internal("counting an email code try", e))?;
+        return Ok(false);
+    }
+    let used = sqlx::query(
+        "DELETE FROM email_codes WHERE user_id = ? AND code_hash = ? AND attempts < ? AND expires_at > ?",
+    )
+    .bind(user.0)
+    .bind(&stored)
+    .bind(TRIES_PER_CODE)
+    .bind(now)
+    .execute(pool)
+    .await
+    .map_err(|e| internal("using an email code", e))?;
+    Ok(used.rows_affected() == 1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn three_sends_an_hour() {
+        let now = 10_000;
+        assert_eq!(send_wait(&[], now), None);
+        assert_eq!(send_wait(&[now - 100, now - 50], now), None);
+        assert_eq!(send_wait(&[now - 100, now - 50, now - 10], now), Some(3500));
+        assert_eq!(send_wait(&[now - 3599, now - 50, now - 10], now), Some(1));
+    }
+
+    #[test]
+    fn codes_are_bound_to_their_user() {
+        let key = SecretKey::from_bytes([3; 32]);
+        assert_ne!(
+            hash(&key, UserId(1), "123456"),
+            hash(&key, UserId(2), "123456")
+        );
+    }
+}
