@@ -86,6 +86,7 @@ pub fn event_text(kind: &str) -> &'static str {
         "DeviceTrusted" => "Device trusted for 30 days",
         "DeviceRevoked" => "Trusted device removed",
         "EmailCodeSent" => "Sign-in code sent by email",
+        "AlertSent" => "Security alert emailed to you",
         _ => "Security event",
     }
 }

@@ -4,6 +4,7 @@
 use http::HeaderMap;
 use sqlx::SqlitePool;
 
+use super::alerts::{self, Alert};
 use super::audit::{self, EventKind};
 use super::challenges::{self, CHALLENGE_TTL_S};
 use super::passwords::{self, Password, PasswordHashString};
@@ -121,6 +122,9 @@ pub async fn login(
                     "password",
                 )
                 .await;
+                if let Some(user) = user {
+                    alerts::send(state, user, Alert::LockedOut, meta).await?;
+                }
             }
             return Err(AppError::InvalidCredentials);
         }
@@ -263,6 +267,8 @@ pub async fn second_factor(
         let code = backup_codes::add_one(&state.pool, &state.settings.key, challenge.user).await?;
         sessions::hold_replacement_code(&state.pool, &state.settings.key, &session.token, &code)
             .await?;
+        let left = backup_codes::remaining(&state.pool, challenge.user).await?;
+        alerts::send(state, challenge.user, Alert::BackupCodeUsed { left }, meta).await?;
     }
     let device = if req.trust_device {
         let (token, label) = devices::trust(&state.pool, challenge.user, now, meta).await?;
@@ -275,6 +281,7 @@ pub async fn second_factor(
             &label,
         )
         .await;
+        alerts::send(state, challenge.user, Alert::DeviceTrusted { label }, meta).await?;
         Some(token)
     } else {
         None

@@ -32,6 +32,7 @@ pub enum EventKind {
     DeviceTrusted,
     DeviceRevoked,
     EmailCodeSent,
+    AlertSent,
 }
 
 impl EventKind {
@@ -56,6 +57,7 @@ impl EventKind {
             EventKind::DeviceTrusted => "DeviceTrusted",
             EventKind::DeviceRevoked => "DeviceRevoked",
             EventKind::EmailCodeSent => "EmailCodeSent",
+            EventKind::AlertSent => "AlertSent",
         }
     }
 }

@@ -3,6 +3,7 @@
 
 use sqlx::SqlitePool;
 
+use super::alerts::{self, Alert};
 use super::audit::{self, EventKind};
 use super::clock::UnixTime;
 use super::crypto::SecretKey;
@@ -178,6 +179,7 @@ pub async fn confirm(
         "totp",
     )
     .await;
+    alerts::send(state, user, Alert::FactorAdded, meta).await?;
     Ok(BackupCodes {
         mfa: MfaState::Enabled,
         backup_codes: codes,
@@ -282,6 +284,7 @@ pub async fn disable(
         "",
     )
     .await;
+    alerts::send(state, user, Alert::FactorRemoved, meta).await?;
     Ok(MfaState::Disabled)
 }
 
@@ -315,6 +318,7 @@ pub async fn regenerate(
         "",
     )
     .await;
+    alerts::send(state, user, Alert::BackupCodesRegenerated, meta).await?;
     Ok(BackupCodes {
         mfa: MfaState::Enabled,
         backup_codes: codes,
@@ -399,6 +403,7 @@ async fn fail_factor(
             "second factor",
         )
         .await;
+        alerts::send(state, user, Alert::LockedOut, meta).await?;
     }
     Ok(())
 }
@@ -474,6 +479,10 @@ pub async fn check_factor(
         Err(e) => {
             let detail = format!("{method:?}: {}", e.kind());
             fail_factor(state, user, &scopes, now, meta, &detail).await?;
+            if e == AppError::CodeAlreadyUsed {
+                // A code seen twice: someone else may have it (ASVS 2.8.5).
+                alerts::send(state, user, Alert::ReusedCode, meta).await?;
+            }
             Err(e)
         }
     }

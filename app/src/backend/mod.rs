@@ -2,6 +2,7 @@
 //! handlers are thin wrappers over the functions here.
 
 pub mod accounts;
+pub mod alerts;
 pub mod audit;
 pub mod backup_codes;
 pub mod challenges;

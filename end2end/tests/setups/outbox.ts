@@ -15,7 +15,7 @@ export async function emailedCode(to: string, after: number): Promise<string> {
       .filter(({ stat }) => stat.mtimeMs >= after)
       .sort((a, b) => b.stat.mtimeMs - a.stat.mtimeMs)
       .map(({ f }) => fs.readFileSync(path.join(dir, f), "utf8"))
-      .filter((text) => text.includes(`To: ${to}`));
+      .filter((text) => text.includes(`To: ${to}`) && text.includes("Subject: Your Twofold sign-in code"));
     const code = mails[0]?.match(/^\s*(\d{6})\s*$/m)?.[1];
     if (code) return code;
     await new Promise((r) => setTimeout(r, 200));

@@ -91,6 +91,30 @@ impl SmtpSink {
     }
 }
 
+impl SmtpSink {
+    /// Waits (up to 10 s) for `n` messages with this subject; returns them.
+    pub async fn wait_for_subject(&self, subject: &str, n: usize) -> Vec<String> {
+        let wanted = format!("Subject: {subject}");
+        for _ in 0..200 {
+            let m: Vec<String> = self
+                .messages()
+                .into_iter()
+                .filter(|m| m.contains(&wanted))
+                .collect();
+            if m.len() >= n {
+                return m;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!(
+            "expected {n} messages '{subject}', got {:#?}",
+            self.messages()
+        );
+    }
+}
+
+pub const CODE_SUBJECT: &str = "Your Twofold sign-in code";
+
 /// The 6-digit code in a sign-in mail.
 pub fn code_in(message: &str) -> String {
     message

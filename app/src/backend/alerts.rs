@@ -1,0 +1,131 @@
+//! Security alerts by email: whenever something changes on an account, or
+//! looks like an attack, its owner hears of it, with when, from where and
+//! what to do if it was not them. Each alert sent is in the audit trail.
+
+use super::audit::{self, EventKind};
+use super::{AppState, ClientMeta, UserId, internal};
+use crate::api::AppError;
+use crate::api::display::{device_label, format_utc};
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Alert {
+    FactorAdded,
+    FactorRemoved,
+    BackupCodeUsed { left: u32 },
+    BackupCodesRegenerated,
+    DeviceTrusted { label: String },
+    LockedOut,
+    ReusedCode,
+}
+
+impl Alert {
+    pub fn name(&self) -> &'static str {
+        match self {
+            Alert::FactorAdded => "FactorAdded",
+            Alert::FactorRemoved => "FactorRemoved",
+            Alert::BackupCodeUsed { .. } => "BackupCodeUsed",
+            Alert::BackupCodesRegenerated => "BackupCodesRegenerated",
+            Alert::DeviceTrusted { .. } => "DeviceTrusted",
+            Alert::LockedOut => "LockedOut",
+            Alert::ReusedCode => "ReusedCode",
+        }
+    }
+
+    pub fn subject(&self) -> &'static str {
+        match self {
+            Alert::FactorAdded => "Two-factor authentication was turned on",
+            Alert::FactorRemoved => "Two-factor authentication was turned off",
+            Alert::BackupCodeUsed { .. } => "A backup code was used to sign in",
+            Alert::BackupCodesRegenerated => "New backup codes were made",
+            Alert::DeviceTrusted { .. } => "A new device is trusted to skip codes",
+            Alert::LockedOut => "Sign-in locked after failed attempts",
+            Alert::ReusedCode => "An authenticator code was used twice",
+        }
+    }
+
+    /// The message body: what happened, when, from where, what to do.
+    pub fn text(&self, when: i64, meta: &ClientMeta) -> String {
+        let what = match self {
+            Alert::FactorAdded => "An authenticator app was set up as the second factor for your Twofold account.".to_string(),
+            Alert::FactorRemoved => "Two-factor authentication was turned off for your Twofold account. Signing in now needs only the password.".to_string(),
+            Alert::BackupCodeUsed { left } => format!("One of your backup codes was used to sign in to your Twofold account. It has been replaced; {left} unused codes remain from your set."),
+            Alert::BackupCodesRegenerated => "A new set of backup codes was made for your Twofold account. The old codes no longer work.".to_string(),
+            Alert::DeviceTrusted { label } => format!("{label} is now trusted to sign in to your Twofold account with the password alone, for 30 days."),
+            Alert::LockedOut => "Several wrong passwords or codes were tried on your Twofold account, so signing in is locked for 15 minutes.".to_string(),
+            Alert::ReusedCode => "An authenticator code that had already been used was tried again on your Twofold account. Someone may have seen or phished your code.".to_string(),
+        };
+        format!(
+            "{what}\n\nWhen: {}\nFrom: {}\nBrowser: {}\n\nIf this was you, there is nothing to do.\n\n\
+             If it was not you: change your password, sign out of all other sessions and forget \
+             trusted devices on your account security page, and make new backup codes.",
+            format_utc(when),
+            meta.ip.as_deref().unwrap_or("unknown address"),
+            device_label(meta.user_agent.as_deref()),
+        )
+    }
+}
+
+/// Mails `alert` to the account's address (in the background) and records
+/// that it was sent.
+pub async fn send(
+    state: &AppState,
+    user: UserId,
+    alert: Alert,
+    meta: &ClientMeta,
+) -> Result<(), AppError> {
+    let now = state.clock.now();
+    let email: String = sqlx::query_scalar("SELECT email FROM users WHERE id = ?")
+        .bind(user.0)
+        .fetch_one(&state.pool)
+        .await
+        .map_err(|e| internal("reading the address for an alert", e))?;
+    state
+        .settings
+        .mailer
+        .send_later(&email, alert.subject(), alert.text(now, meta));
+    audit::record(
+        &state.pool,
+        Some(user),
+        EventKind::AlertSent,
+        now,
+        meta,
+        alert.name(),
+    )
+    .await;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_alert_says_when_where_and_what_to_do() {
+        let meta = ClientMeta {
+            ip: Some("192.0.2.7".into()),
+            user_agent: Some("Mozilla/5.0 (X11; Linux x86_64) Chrome/156.0 Safari/537.36".into()),
+        };
+        for alert in [
+            Alert::FactorAdded,
+            Alert::FactorRemoved,
+            Alert::BackupCodeUsed { left: 3 },
+            Alert::BackupCodesRegenerated,
+            Alert::DeviceTrusted {
+                label: "Chrome on Linux".into(),
+            },
+            Alert::LockedOut,
+            Alert::ReusedCode,
+        ] {
+            let text = alert.text(1_800_000_000, &meta);
+            assert!(text.contains("2027-01-15 08:00 UTC"), "{text}");
+            assert!(text.contains("192.0.2.7") && text.contains("Chrome on Linux"));
+            assert!(text.contains("If it was not you"));
+            assert!(!alert.subject().is_empty());
+        }
+        assert!(
+            Alert::BackupCodeUsed { left: 3 }
+                .text(0, &meta)
+                .contains("3 unused codes")
+        );
+    }
+}
