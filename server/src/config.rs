@@ -93,8 +93,9 @@ pub struct SecurityArgs {
     )]
     pub ip_max_failures: u32,
 
-    /// Send mail over SMTP to this relay (smtp://HOST:PORT, no TLS yet).
-    /// Without it, every message is written to DIR/outbox/ as an .eml file.
+    /// Send mail over SMTP: smtp://HOST:PORT (plain), smtp://HOST:587?tls=required
+    /// (STARTTLS) or smtps://HOST:465 (TLS). Credentials: TWOFOLD_SMTP_USERNAME and
+    /// TWOFOLD_SMTP_PASSWORD. Without it, mail is written to DIR/outbox/ as .eml files.
     #[arg(long, env = "TWOFOLD_SMTP_URL", value_name = "URL")]
     pub smtp_url: Option<String>,
 

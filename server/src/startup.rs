@@ -83,7 +83,7 @@ pub async fn build_state(
     let pool = open_database(data_dir).await?;
     let key = SecretKey::load_or_create(security.secret_key_file.as_deref(), data_dir)?;
     let mailer = match &security.smtp_url {
-        Some(url) => Mailer::smtp(url, &security.mail_from)?,
+        Some(url) => Mailer::smtp(url, &security.mail_from, smtp_credentials())?,
         None => Mailer::outbox(&data_dir.join("outbox"), &security.mail_from)?,
     };
     let settings = Settings {
@@ -105,6 +105,14 @@ pub async fn build_state(
         hash_pool: passwords::HashPool::per_core(),
         settings: Arc::new(settings),
     })
+}
+
+/// SMTP credentials come from the environment only, so they never show in
+/// a process listing.
+fn smtp_credentials() -> Option<(String, String)> {
+    let user = std::env::var("TWOFOLD_SMTP_USERNAME").ok()?;
+    let password = std::env::var("TWOFOLD_SMTP_PASSWORD").unwrap_or_default();
+    Some((user, password))
 }
 
 pub async fn bind(addr: SocketAddr) -> Result<TcpListener, StartupError> {

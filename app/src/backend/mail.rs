@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use lettre::message::header::ContentType;
 use lettre::message::{Mailbox, MultiPart, SinglePart};
+use lettre::transport::smtp::authentication::Credentials;
 use lettre::{AsyncFileTransport, AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 
 const ATTEMPTS: u32 = 3;
@@ -16,7 +17,9 @@ const TIMEOUT: Duration = Duration::from_secs(20);
 
 #[derive(Debug, thiserror::Error)]
 pub enum MailError {
-    #[error("--smtp-url '{0}' is not smtp://HOST:PORT")]
+    #[error(
+        "--smtp-url '{0}' is not smtp://HOST:PORT, smtp://HOST:PORT?tls=required or smtps://HOST:PORT"
+    )]
     BadUrl(String),
     #[error("--mail-from '{0}' is not an address like 'Twofold <twofold@example.com>'")]
     BadFrom(String),
@@ -59,24 +62,42 @@ impl Mailer {
         })
     }
 
-    /// Sends over plain SMTP to `smtp://host:port` (a relay on the same host
-    /// or network; TLS to the relay is not supported yet).
-    pub fn smtp(url: &str, from: &str) -> Result<Self, MailError> {
+    /// Sends over SMTP. `smtp://host:port` is plain (a relay on the same host),
+    /// `smtp://host:587?tls=required` upgrades with STARTTLS, and
+    /// `smtps://host:465` is TLS from the start. Credentials, when given, are
+    /// sent with AUTH (only ever do that over TLS).
+    pub fn smtp(
+        url: &str,
+        from: &str,
+        credentials: Option<(String, String)>,
+    ) -> Result<Self, MailError> {
         let bad = || MailError::BadUrl(url.to_string());
-        let rest = url.strip_prefix("smtp://").ok_or_else(bad)?;
-        let (host, port) = rest.rsplit_once(':').ok_or_else(bad)?;
-        let port: u16 = port.trim_end_matches('/').parse().map_err(|_| bad())?;
-        if host.is_empty() {
+        if !(url.starts_with("smtp://") || url.starts_with("smtps://")) {
             return Err(bad());
         }
-        let transport = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(host)
-            .port(port)
-            .timeout(Some(TIMEOUT))
-            .build();
+        let host_port = url
+            .split("://")
+            .nth(1)
+            .unwrap_or("")
+            .split(['?', '/'])
+            .next()
+            .unwrap_or("");
+        let host = host_port.rsplit('@').next().unwrap_or("");
+        let valid_port = host
+            .rsplit_once(':')
+            .is_none_or(|(h, p)| !h.is_empty() && p.parse::<u16>().is_ok());
+        if host.is_empty() || host.starts_with(':') || !valid_port {
+            return Err(bad());
+        }
+        let mut builder = AsyncSmtpTransport::<Tokio1Executor>::from_url(url).map_err(|_| bad())?;
+        if let Some((user, password)) = credentials {
+            builder = builder.credentials(Credentials::new(user, password));
+        }
         Ok(Mailer {
-            transport: Arc::new(Transport::Smtp(transport)),
+            transport: Arc::new(Transport::Smtp(builder.timeout(Some(TIMEOUT)).build())),
             from: parse_from(from)?,
-            describe: format!("smtp {host}:{port}"),
+            // Never the URL itself: it may carry a password.
+            describe: format!("smtp {host}"),
         })
     }
 
@@ -159,28 +180,35 @@ fn escape_html(s: &str) -> String {
 mod tests {
     use super::*;
 
-    #[test]
-    fn smtp_urls() {
-        assert!(Mailer::smtp("smtp://127.0.0.1:2525", "Twofold <t@example.com>").is_ok());
+    #[tokio::test]
+    async fn smtp_urls() {
+        let from = "Twofold <t@example.com>";
+        for good in [
+            "smtp://127.0.0.1:2525",
+            "smtp://mail.example.com:587?tls=required",
+            "smtps://mail.example.com:465",
+            "smtps://mail.example.com",
+        ] {
+            assert!(Mailer::smtp(good, from, None).is_ok(), "{good}");
+        }
         for bad in [
             "127.0.0.1:25",
-            "smtp://host",
             "smtp://:25",
             "smtp://h:port",
             "http://h:25",
+            "smtp://",
         ] {
             assert!(
-                matches!(
-                    Mailer::smtp(bad, "t@example.com"),
-                    Err(MailError::BadUrl(_))
-                ),
+                matches!(Mailer::smtp(bad, from, None), Err(MailError::BadUrl(_))),
                 "{bad}"
             );
         }
         assert!(matches!(
-            Mailer::smtp("smtp://h:25", "not an address"),
+            Mailer::smtp("smtp://h:25", "not an address", None),
             Err(MailError::BadFrom(_))
         ));
+        let with_password = Mailer::smtp("smtps://u:secret@mail.example.com:465", from, None);
+        assert!(!format!("{with_password:?}").contains("secret"));
     }
 
     #[test]
