@@ -120,30 +120,35 @@ async fn the_secret_is_encrypted_at_rest() {
     }
 }
 
-#[tokio::test]
-async fn racing_requests_with_one_totp_code_exactly_one_wins() {
-    let clock = FixedClock::new(T0);
-    let s = start(&clock).await;
-    let e = enrol(&s, &clock, "qa@example.com").await;
-    clock.advance(30);
-    let code = e.secret.code_at(T0 + 30);
+/// Eight sign-ins, each at its challenge, all answering with the same code
+/// at once; returns their statuses.
+async fn race(s: TestServer, email: &str, method: &'static str, code: String) -> Vec<StatusCode> {
     let mut clients = Vec::new();
     for _ in 0..8 {
-        clients.push(challenge(&s, &e.email).await);
+        clients.push(challenge(&s, email).await);
     }
     let s = Arc::new(s);
     let tasks: Vec<_> = clients
         .into_iter()
         .map(|c| {
-            let s = s.clone();
-            let code = code.clone();
-            tokio::spawn(async move { answer(&s, &c, "Totp", &code).await.status() })
+            let (s, code) = (s.clone(), code.clone());
+            tokio::spawn(async move { answer(&s, &c, method, &code).await.status() })
         })
         .collect();
     let mut statuses = Vec::new();
     for t in tasks {
         statuses.push(t.await.expect("task"));
     }
+    statuses
+}
+
+#[tokio::test]
+async fn racing_requests_with_one_totp_code_exactly_one_wins() {
+    let clock = FixedClock::new(T0);
+    let s = start(&clock).await;
+    let e = enrol(&s, &clock, "qa@example.com").await;
+    clock.advance(30);
+    let statuses = race(s, &e.email, "Totp", e.secret.code_at(T0 + 30)).await;
     assert_eq!(
         statuses.iter().filter(|s| **s == StatusCode::OK).count(),
         1,
@@ -164,24 +169,7 @@ async fn racing_requests_with_one_backup_code_exactly_one_wins() {
     let clock = FixedClock::new(T0);
     let s = start(&clock).await;
     let e = enrol(&s, &clock, "ra@example.com").await;
-    let mut clients = Vec::new();
-    for _ in 0..8 {
-        clients.push(challenge(&s, &e.email).await);
-    }
-    let s = Arc::new(s);
-    let code = e.codes[0].clone();
-    let tasks: Vec<_> = clients
-        .into_iter()
-        .map(|c| {
-            let s = s.clone();
-            let code = code.clone();
-            tokio::spawn(async move { answer(&s, &c, "BackupCode", &code).await.status() })
-        })
-        .collect();
-    let mut statuses = Vec::new();
-    for t in tasks {
-        statuses.push(t.await.expect("task"));
-    }
+    let statuses = race(s, &e.email, "BackupCode", e.codes[0].clone()).await;
     assert_eq!(
         statuses.iter().filter(|s| **s == StatusCode::OK).count(),
         1,
