@@ -303,12 +303,10 @@ pub async fn regenerate(
         });
     }
     check_factor(state, user, SecondFactor::Totp, code, meta).await?;
-    let mut conn = state
-        .pool
-        .acquire()
-        .await
-        .map_err(|e| internal("acquire", e))?;
-    let codes = backup_codes::replace_set(&mut conn, &state.settings.key, user).await?;
+    // One transaction: the old set is never gone without the new one in place.
+    let mut tx = state.pool.begin().await.map_err(|e| internal("begin", e))?;
+    let codes = backup_codes::replace_set(&mut tx, &state.settings.key, user).await?;
+    tx.commit().await.map_err(|e| internal("commit", e))?;
     audit::record(
         &state.pool,
         Some(user),
