@@ -16,8 +16,25 @@ use clap::{Args, Parser, Subcommand};
                   environment variable named beside it."
 )]
 pub struct Cli {
+    /// Log format on stderr: `text` for people, `json` (one object per line)
+    /// for log collectors. Secrets are never logged in either.
+    #[arg(
+        long,
+        env = "TWOFOLD_LOG_FORMAT",
+        default_value = "text",
+        value_enum,
+        global = true
+    )]
+    pub log_format: LogFormat,
+
     #[command(subcommand)]
     pub command: Command,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
 }
 
 #[derive(Debug, Subcommand)]
@@ -26,6 +43,56 @@ pub enum Command {
     Serve(ServeArgs),
     /// Apply pending database migrations, then exit.
     Migrate(DataArgs),
+    /// Administrators: `admin create --email E`.
+    #[command(subcommand)]
+    Admin(AdminCommand),
+    /// Help a user: `user reset-mfa --email E`, `user unlock --email E`.
+    #[command(subcommand)]
+    User(UserCommand),
+    /// Write a consistent copy of the database to a new file, safe while
+    /// the server runs.
+    Backup(BackupArgs),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AdminCommand {
+    /// Create an admin account, or make an existing account an admin. The
+    /// password of a new account is asked for on a terminal, or read as one
+    /// line from standard input.
+    Create(EmailArgs),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum UserCommand {
+    /// Turn off a user's two-factor authentication when they lost every
+    /// factor: secret, backup codes and trusted devices are removed; the user
+    /// gets an email and the audit trail records it.
+    ResetMfa(EmailArgs),
+    /// Lift a user's sign-in lockout.
+    Unlock(EmailArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct EmailArgs {
+    /// The account's email address.
+    #[arg(long, value_name = "EMAIL")]
+    pub email: String,
+
+    #[command(flatten)]
+    pub data: DataArgs,
+
+    #[command(flatten)]
+    pub security: SecurityArgs,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct BackupArgs {
+    /// The new file to write; it must not exist yet.
+    #[arg(long, value_name = "FILE")]
+    pub to: PathBuf,
+
+    #[command(flatten)]
+    pub data: DataArgs,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -56,6 +123,33 @@ pub struct ServeArgs {
 
     #[command(flatten)]
     pub security: SecurityArgs,
+
+    #[command(flatten)]
+    pub ops: OpsArgs,
+}
+
+/// Running behind other parts: metrics, proxies.
+#[derive(Debug, Clone, Default, Args)]
+pub struct OpsArgs {
+    /// Serve Prometheus metrics at /metrics on the main address.
+    #[arg(long, env = "TWOFOLD_METRICS")]
+    pub metrics: bool,
+
+    /// Serve /metrics on this separate address instead (e.g. 127.0.0.1:9100),
+    /// so it need not be reachable from the internet.
+    #[arg(long, env = "TWOFOLD_METRICS_ADDR", value_name = "IP:PORT")]
+    pub metrics_addr: Option<String>,
+
+    /// Reverse proxies whose X-Forwarded-For is believed, comma-separated IPs
+    /// or CIDR ranges (e.g. 127.0.0.1,10.0.0.0/8). From any other peer the
+    /// header is ignored, so clients cannot fake their address.
+    #[arg(
+        long,
+        env = "TWOFOLD_TRUSTED_PROXIES",
+        value_name = "LIST",
+        value_delimiter = ','
+    )]
+    pub trusted_proxies: Vec<String>,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -156,6 +250,7 @@ mod tests {
         let cli = Cli::try_parse_from(["twofold", "serve"]);
         let Ok(Cli {
             command: Command::Serve(args),
+            ..
         }) = cli
         else {
             panic!("serve should parse");
@@ -177,6 +272,7 @@ mod tests {
                 data_dir: "x".into(),
             },
             security: SecurityArgs::default(),
+            ops: OpsArgs::default(),
         };
         let err = args
             .socket_addr()

@@ -3,21 +3,18 @@ use std::sync::Arc;
 
 use app::backend::clock::SystemClock;
 use clap::Parser;
-use twofold_server::config::{Cli, Command};
+use twofold_server::cli::{self, CliError};
+use twofold_server::client_ip::TrustedProxies;
+use twofold_server::config::{AdminCommand, Cli, Command, UserCommand};
 use twofold_server::startup::{self, StartupError};
+use twofold_server::{RouterOptions, observability};
 
 /// Startup problems are the operator's to fix: one line, exit code 2.
 const EXIT_CONFIG: u8 = 2;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| "info,sqlx=warn".into()),
-        )
-        .with_writer(std::io::stderr)
-        .init();
+    observability::init_logs(cli.log_format);
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(rt) => rt,
         Err(e) => {
@@ -34,15 +31,30 @@ fn main() -> ExitCode {
     }
 }
 
-async fn run(cli: Cli) -> Result<(), StartupError> {
-    match cli.command {
+async fn run(cli: Cli) -> Result<(), CliError> {
+    let done = match cli.command {
         Command::Migrate(args) => {
             startup::open_database(&args.data_dir).await?;
-            eprintln!("twofold: migrations applied in {}", args.data_dir.display());
-            Ok(())
+            format!("migrations applied in {}", args.data_dir.display())
         }
+        Command::Admin(AdminCommand::Create(args)) => cli::admin_create(&args).await?,
+        Command::User(UserCommand::ResetMfa(args)) => cli::reset_mfa(&args).await?,
+        Command::User(UserCommand::Unlock(args)) => cli::unlock(&args).await?,
+        Command::Backup(args) => cli::backup(&args).await?,
         Command::Serve(args) => {
             let addr = args.socket_addr()?;
+            let metrics_addr = match &args.ops.metrics_addr {
+                Some(a) => Some(
+                    a.parse::<std::net::SocketAddr>()
+                        .map_err(|_| StartupError::BadMetricsAddr(a.clone()))?,
+                ),
+                None => None,
+            };
+            let options = RouterOptions {
+                metrics: args.ops.metrics && metrics_addr.is_none(),
+                trusted_proxies: TrustedProxies::parse(&args.ops.trusted_proxies)
+                    .map_err(StartupError::from)?,
+            };
             let state = startup::build_state(
                 &args.data.data_dir,
                 addr,
@@ -51,10 +63,20 @@ async fn run(cli: Cli) -> Result<(), StartupError> {
             )
             .await?;
             let listener = startup::bind(addr).await?;
+            let metrics = match metrics_addr {
+                Some(m) => Some(startup::bind(m).await?),
+                None => None,
+            };
             tracing::info!("listening on http://{addr}");
-            startup::serve(listener, state)
+            if let Some(m) = metrics_addr {
+                tracing::info!("metrics on http://{m}/metrics");
+            }
+            startup::serve(listener, metrics, state, &options)
                 .await
-                .map_err(|e| StartupError::Other(e.to_string()))
+                .map_err(|e| StartupError::Other(e.to_string()))?;
+            return Ok(());
         }
-    }
+    };
+    println!("twofold: {done}");
+    Ok(())
 }

@@ -31,6 +31,10 @@ pub enum StartupError {
     Mail(#[from] app::backend::mail::MailError),
     #[error("--issuer must be 1 to 64 characters without ':'")]
     BadIssuer,
+    #[error("--metrics-addr '{0}' is not a valid address; expected IP:PORT, e.g. 127.0.0.1:9100")]
+    BadMetricsAddr(String),
+    #[error("{0}")]
+    Proxies(#[from] crate::client_ip::BadRange),
     #[error("startup failed: {0}")]
     Other(String),
 }
@@ -104,6 +108,7 @@ pub async fn build_state(
         dummy_hash: passwords::dummy_hash(),
         hash_pool: passwords::HashPool::per_core(),
         settings: Arc::new(settings),
+        metrics: Arc::new(app::backend::metrics::Metrics::new()),
     })
 }
 
@@ -124,15 +129,35 @@ pub async fn bind(addr: SocketAddr) -> Result<TcpListener, StartupError> {
         })
 }
 
-/// Serves until ctrl-c or SIGTERM, then lets in-flight requests finish.
-pub async fn serve(listener: TcpListener, state: AppState) -> std::io::Result<()> {
-    let app = crate::router(state);
+/// Serves until ctrl-c or SIGTERM, then lets in-flight requests finish and
+/// queued mail go out. With a `metrics` listener, `/metrics` is served there.
+pub async fn serve(
+    listener: TcpListener,
+    metrics: Option<TcpListener>,
+    state: AppState,
+    options: &crate::RouterOptions,
+) -> std::io::Result<()> {
+    let app = crate::router_with(state.clone(), options);
+    if let Some(metrics) = metrics {
+        let router = crate::metrics_router(state.clone());
+        tokio::spawn(async move {
+            if let Err(e) = axum::serve(metrics, router).await {
+                tracing::error!("the metrics listener stopped: {e}");
+            }
+        });
+    }
     axum::serve(
         listener,
         app.into_make_service_with_connect_info::<SocketAddr>(),
     )
     .with_graceful_shutdown(shutdown_signal())
-    .await
+    .await?;
+    state
+        .settings
+        .mailer
+        .drain(std::time::Duration::from_secs(10))
+        .await;
+    Ok(())
 }
 
 async fn shutdown_signal() {

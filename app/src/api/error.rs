@@ -32,6 +32,10 @@ pub enum AppError {
     NotFound,
     #[error("{message}")]
     Conflict { message: String },
+    #[error("Confirm it is you: enter your password (and a code) again to continue.")]
+    ReauthRequired,
+    #[error("Two-factor authentication is required for your account. Set it up to continue.")]
+    EnrolmentRequired,
     #[error("Something went wrong on our side. Please try again.")]
     Internal,
 }
@@ -64,7 +68,7 @@ impl AppError {
             AppError::InvalidCredentials | AppError::NotSignedIn | AppError::ChallengeExpired => {
                 401
             }
-            AppError::Forbidden => 403,
+            AppError::Forbidden | AppError::ReauthRequired | AppError::EnrolmentRequired => 403,
             AppError::NotFound => 404,
             AppError::EmailTaken | AppError::CodeAlreadyUsed | AppError::Conflict { .. } => 409,
             AppError::PayloadTooLarge => 413,
@@ -89,6 +93,8 @@ impl AppError {
             AppError::PayloadTooLarge => "PayloadTooLarge",
             AppError::NotFound => "NotFound",
             AppError::Conflict { .. } => "Conflict",
+            AppError::ReauthRequired => "ReauthRequired",
+            AppError::EnrolmentRequired => "EnrolmentRequired",
             AppError::Internal => "Internal",
         }
     }
@@ -143,6 +149,8 @@ impl From<ErrorBody> for AppError {
             "NotFound" => AppError::NotFound,
             "BadRequest" => AppError::BadRequest { message: b.message },
             "Conflict" => AppError::Conflict { message: b.message },
+            "ReauthRequired" => AppError::ReauthRequired,
+            "EnrolmentRequired" => AppError::EnrolmentRequired,
             _ => AppError::Internal,
         }
     }
@@ -171,6 +179,8 @@ mod tests {
             AppError::Conflict {
                 message: "already on".into(),
             },
+            AppError::ReauthRequired,
+            AppError::EnrolmentRequired,
             AppError::Internal,
         ]
     }

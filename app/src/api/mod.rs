@@ -29,4 +29,12 @@ pub mod paths {
     pub const EMAIL_CODE: &str = "/api/auth/email-code";
     pub const REPLACEMENT_CODE: &str = "/api/mfa/backup-codes/replacement";
     pub const DEVICES_REVOKE: &str = "/api/devices/revoke";
+    pub const REAUTH: &str = "/api/auth/reauth";
+    pub const CHANGE_PASSWORD: &str = "/api/auth/change-password";
+    pub const ADMIN_USERS: &str = "/api/admin/users";
+    pub const ADMIN_STATS: &str = "/api/admin/stats";
+    pub const ADMIN_POLICY: &str = "/api/admin/policy";
+    pub const ADMIN_RESET_MFA: &str = "/api/admin/users/reset-mfa";
+    pub const ADMIN_UNLOCK: &str = "/api/admin/users/unlock";
+    pub const METRICS: &str = "/metrics";
 }

@@ -95,6 +95,13 @@ pub struct Me {
     pub mfa: MfaState,
     pub backup_codes_left: u32,
     pub trusted_devices: u32,
+    /// Set when an MFA policy covers this account and it has not enrolled:
+    /// the date (unix seconds) by which it must.
+    #[serde(default)]
+    pub mfa_required_by: Option<i64>,
+    /// The deadline has passed: nothing but enrolment is allowed.
+    #[serde(default)]
+    pub mfa_enrolment_required: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -226,6 +233,128 @@ pub struct ReplacementCode {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct EmailCodeSent {
     pub expires_in_s: u64,
+}
+
+/// Who an organisation's policy requires to use two-factor authentication.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum MfaRequirement {
+    Nobody,
+    Admins,
+    Everyone,
+}
+
+impl MfaRequirement {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MfaRequirement::Nobody => "Nobody",
+            MfaRequirement::Admins => "Admins",
+            MfaRequirement::Everyone => "Everyone",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "Nobody" => Some(MfaRequirement::Nobody),
+            "Admins" => Some(MfaRequirement::Admins),
+            "Everyone" => Some(MfaRequirement::Everyone),
+            _ => None,
+        }
+    }
+
+    /// Whether an account with `role` falls under the requirement.
+    pub fn covers(self, role: Role) -> bool {
+        match self {
+            MfaRequirement::Nobody => false,
+            MfaRequirement::Admins => role == Role::Admin,
+            MfaRequirement::Everyone => true,
+        }
+    }
+}
+
+/// `GET/POST /api/admin/policy`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MfaPolicy {
+    pub require: MfaRequirement,
+    /// Days an account covered by the policy has to enrol (default 7).
+    #[serde(default = "default_grace_days")]
+    pub grace_days: u32,
+}
+
+fn default_grace_days() -> u32 {
+    7
+}
+
+/// `POST /api/auth/reauth`: the password again and, with MFA on, a code.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReauthRequest {
+    pub password: String,
+    #[serde(default)]
+    pub code: Option<String>,
+    /// For a plain form post: the page to return to (one of our own).
+    #[serde(default)]
+    pub next: Option<String>,
+}
+
+/// Sensitive actions are allowed until `fresh_until` (unix seconds).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReauthStatus {
+    pub fresh_until: i64,
+}
+
+/// `POST /api/auth/change-password`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChangePasswordRequest {
+    pub current_password: String,
+    pub new_password: String,
+    /// With MFA on and no fresh factor in this session: a current code.
+    #[serde(default)]
+    pub code: Option<String>,
+}
+
+/// One account as the admin dashboard lists it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AdminUser {
+    pub id: i64,
+    pub email: String,
+    pub role: Role,
+    pub mfa: MfaState,
+    pub created_at: i64,
+    pub last_sign_in_at: Option<i64>,
+    /// Password or second-factor sign-in is locked right now.
+    pub locked: bool,
+    pub mfa_required_by: Option<i64>,
+}
+
+/// `GET /api/admin/users?q=&page=&per_page=`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AdminUsersPage {
+    pub users: Vec<AdminUser>,
+    /// Accounts matching the search, over all pages.
+    pub total: u32,
+    pub page: u32,
+    pub per_page: u32,
+}
+
+/// `GET /api/admin/stats`: counts over the whole installation.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AdminStats {
+    pub accounts: u32,
+    pub admins: u32,
+    pub mfa_enabled: u32,
+    /// Share of accounts with MFA on, 0 to 100, one decimal.
+    pub mfa_enabled_percent: f64,
+    pub sign_ins_24h: u32,
+    pub sign_ins_7d: u32,
+    pub failed_factors_24h: u32,
+    pub failed_factors_7d: u32,
+    /// Accounts whose password or second-factor sign-in is locked now.
+    pub active_lockouts: u32,
+}
+
+/// Admin actions on one account, named by its email address.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UserEmailRequest {
+    pub email: String,
 }
 
 #[cfg(test)]

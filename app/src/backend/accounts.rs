@@ -7,16 +7,18 @@ use sqlx::SqlitePool;
 use super::alerts::{self, Alert};
 use super::audit::{self, EventKind};
 use super::challenges::{self, CHALLENGE_TTL_S};
+use super::metrics::SignIn;
 use super::passwords::{self, Password, PasswordHashString};
+use super::policy::{self, Standing};
 use super::rate_limit::{self, Scope};
 use super::sessions::{self, NewSession, SessionToken};
 use super::{
-    AppState, ClientMeta, UserId, backup_codes, cookies, devices, email_codes, internal, mfa,
-    validation,
+    AppState, ClientMeta, UserId, access, backup_codes, cookies, devices, email_codes, internal,
+    mfa, validation,
 };
 use crate::api::{
-    AppError, LoginOutcome, LoginRequest, Me, MfaState, RegisterRequest, Role, SecondFactor,
-    SecondFactorRequest,
+    AppError, ChangePasswordRequest, LoginOutcome, LoginRequest, Me, MfaState, RegisterRequest,
+    Role, SecondFactor, SecondFactorRequest,
 };
 
 /// Creates the account and signs it in.
@@ -52,7 +54,7 @@ pub async fn register(
         "",
     )
     .await;
-    let session = sessions::create(&state.pool, user, false, now, meta).await?;
+    let session = sessions::create(&state.pool, user, false, false, now, meta).await?;
     Ok((user, session))
 }
 
@@ -88,7 +90,10 @@ pub async fn login(
         .clone()
         .unwrap_or_else(|| req.email.trim().to_lowercase());
     let scopes = password_scopes(&scope_email, meta);
-    rate_limit::check(&state.pool, &state.settings.limits, &scopes, now).await?;
+    if let Err(e) = rate_limit::check(&state.pool, &state.settings.limits, &scopes, now).await {
+        state.metrics.sign_in(SignIn::Locked);
+        return Err(e);
+    }
     let row = match &email {
         Some(email) => find_credentials(&state.pool, email).await?,
         None => None,
@@ -101,6 +106,7 @@ pub async fn login(
     let user = match (user, ok) {
         (Some(user), true) => user,
         (user, _) => {
+            state.metrics.sign_in(SignIn::WrongPassword);
             rate_limit::record_failure(&state.pool, &scopes, now).await?;
             audit::record(
                 &state.pool,
@@ -122,6 +128,7 @@ pub async fn login(
                     "password",
                 )
                 .await;
+                state.metrics.lockout("password");
                 if let Some(user) = user {
                     alerts::send(state, user, Alert::LockedOut, meta).await?;
                 }
@@ -145,6 +152,7 @@ pub async fn login(
             "",
         )
         .await;
+        state.metrics.sign_in(SignIn::SecondFactorRequired);
         let outcome = LoginOutcome::SecondFactorRequired {
             methods: vec![
                 SecondFactor::Totp,
@@ -155,7 +163,8 @@ pub async fn login(
         };
         return Ok((outcome, Grant::Challenge(token)));
     }
-    let session = sessions::create(&state.pool, user, req.remember_me, now, meta).await?;
+    let session = sessions::create(&state.pool, user, req.remember_me, false, now, meta).await?;
+    state.metrics.sign_in(SignIn::SignedIn);
     let detail = if trusted { "trusted device" } else { "" };
     audit::record(
         &state.pool,
@@ -248,10 +257,12 @@ pub async fn second_factor(
         &state.pool,
         challenge.user,
         challenge.remember_me,
+        true,
         now,
         meta,
     )
     .await?;
+    state.metrics.sign_in(SignIn::SignedIn);
     audit::record(
         &state.pool,
         Some(challenge.user),
@@ -324,12 +335,10 @@ pub async fn logout(
     Ok(())
 }
 
-/// The user whose live session the request carries.
+/// The user whose live session the request carries, allowed past the MFA
+/// policy's enrolment gate (see `access::caller`).
 pub async fn current_user(state: &AppState, headers: &HeaderMap) -> Result<UserId, AppError> {
-    let token = cookies::session_token(headers).ok_or(AppError::NotSignedIn)?;
-    sessions::user_for(&state.pool, &token, state.clock.now())
-        .await?
-        .ok_or(AppError::NotSignedIn)
+    Ok(access::caller(state, headers).await?.user)
 }
 
 pub async fn me(state: &AppState, user: UserId) -> Result<Me, AppError> {
@@ -340,7 +349,9 @@ pub async fn me(state: &AppState, user: UserId) -> Result<Me, AppError> {
             .await
             .map_err(|e| internal("loading the account", e))?;
     let (email, role) = row.ok_or(AppError::NotSignedIn)?;
-    let mfa = mfa::state_of(&state.pool, user, state.clock.now()).await?;
+    let now = state.clock.now();
+    let mfa = mfa::state_of(&state.pool, user, now).await?;
+    let standing = policy::standing_of(&state.pool, user, now).await?;
     let backup_codes_left = if mfa == MfaState::Enabled {
         backup_codes::remaining(&state.pool, user).await?
     } else {
@@ -351,14 +362,91 @@ pub async fn me(state: &AppState, user: UserId) -> Result<Me, AppError> {
         role: Role::parse(&role).ok_or_else(|| internal("unknown role in database", &role))?,
         mfa,
         backup_codes_left,
-        trusted_devices: devices::count(&state.pool, user, state.clock.now()).await?,
+        trusted_devices: devices::count(&state.pool, user, now).await?,
+        mfa_required_by: standing.required_by(),
+        mfa_enrolment_required: matches!(standing, Standing::EnrolOnly { .. }),
     })
 }
 
-/// `GET /api/me` for the request's session.
+/// `GET /api/me` for the request's session. Reachable past the enrolment
+/// deadline: it is how the app learns it must send the person to enrol.
 pub async fn me_for_request(state: &AppState, headers: &HeaderMap) -> Result<Me, AppError> {
-    let user = current_user(state, headers).await?;
-    me(state, user).await
+    let live = access::signed_in(state, headers).await?;
+    me(state, live.user).await
+}
+
+/// `POST /api/auth/change-password`: needs the current password and, with MFA
+/// on, a second factor from the last 10 minutes or a code now. Every other
+/// session ends and every trusted device is forgotten; this one stays.
+pub async fn change_password(
+    state: &AppState,
+    headers: &HeaderMap,
+    req: ChangePasswordRequest,
+    meta: &ClientMeta,
+) -> Result<u32, AppError> {
+    let live = access::caller(state, headers).await?;
+    let user = live.user;
+    let now = state.clock.now();
+    let email: String = sqlx::query_scalar("SELECT email FROM users WHERE id = ?")
+        .bind(user.0)
+        .fetch_one(&state.pool)
+        .await
+        .map_err(|e| internal("reading the account", e))?;
+    // Bad input first: it must not cost a TOTP step or an attempt.
+    validation::check_password(&req.new_password, &email)
+        .map_err(|e| rename_field(e, "new_password"))?;
+    if req.new_password == req.current_password {
+        return Err(AppError::validation(
+            "new_password",
+            "Choose a password different from the current one.",
+        ));
+    }
+    let mfa_on = mfa::state_of(&state.pool, user, now).await? == MfaState::Enabled;
+    let code = req.code.filter(|c| !c.trim().is_empty());
+    if mfa_on && code.is_none() && !access::factor_fresh(&live, now) {
+        return Err(AppError::ReauthRequired);
+    }
+    mfa::check_password(state, user, req.current_password, meta, "change password").await?;
+    if let Some(code) = code.filter(|_| mfa_on && !access::factor_fresh(&live, now)) {
+        mfa::check_factor(state, user, mfa::method_of_code(&code), &code, meta).await?;
+    }
+    let hash = passwords::hash(&state.hash_pool, Password::new(req.new_password)).await?;
+    let mut tx = state.pool.begin().await.map_err(|e| internal("begin", e))?;
+    sqlx::query("UPDATE users SET password_hash = ? WHERE id = ?")
+        .bind(&hash.0)
+        .bind(user.0)
+        .execute(&mut *tx)
+        .await
+        .map_err(|e| internal("changing the password", e))?;
+    let ended = sqlx::query("DELETE FROM sessions WHERE user_id = ? AND id != ?")
+        .bind(user.0)
+        .bind(live.id)
+        .execute(&mut *tx)
+        .await
+        .map_err(|e| internal("ending other sessions", e))?
+        .rows_affected();
+    let forgotten = devices::revoke(&mut tx, user, None).await?;
+    tx.commit().await.map_err(|e| internal("commit", e))?;
+    sessions::mark_proven(&state.pool, live.id, false, now).await?;
+    audit::record(
+        &state.pool,
+        Some(user),
+        EventKind::PasswordChanged,
+        now,
+        meta,
+        &format!("{ended} other sessions ended, {forgotten} devices forgotten"),
+    )
+    .await;
+    alerts::send(state, user, Alert::PasswordChanged, meta).await?;
+    Ok(u32::try_from(ended).unwrap_or(u32::MAX))
+}
+
+/// Validation speaks of `password`; on the change form the field is another.
+fn rename_field(e: AppError, field: &str) -> AppError {
+    match e {
+        AppError::Validation { message, .. } => AppError::validation(field, message),
+        other => other,
+    }
 }
 
 /// `GET /api/sessions`: the caller's live sessions, theirs marked.

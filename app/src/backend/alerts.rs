@@ -16,6 +16,8 @@ pub enum Alert {
     DeviceTrusted { label: String },
     LockedOut,
     ReusedCode,
+    PasswordChanged,
+    MfaReset,
 }
 
 impl Alert {
@@ -28,6 +30,8 @@ impl Alert {
             Alert::DeviceTrusted { .. } => "DeviceTrusted",
             Alert::LockedOut => "LockedOut",
             Alert::ReusedCode => "ReusedCode",
+            Alert::PasswordChanged => "PasswordChanged",
+            Alert::MfaReset => "MfaReset",
         }
     }
 
@@ -40,6 +44,8 @@ impl Alert {
             Alert::DeviceTrusted { .. } => "A new device is trusted to skip codes",
             Alert::LockedOut => "Sign-in locked after failed attempts",
             Alert::ReusedCode => "An authenticator code was used twice",
+            Alert::PasswordChanged => "Your password was changed",
+            Alert::MfaReset => "Two-factor authentication was reset by an administrator",
         }
     }
 
@@ -53,6 +59,8 @@ impl Alert {
             Alert::DeviceTrusted { label } => format!("{label} is now trusted to sign in to your Twofold account with the password alone, for 30 days."),
             Alert::LockedOut => "Several wrong passwords or codes were tried on your Twofold account, so signing in is locked for 15 minutes.".to_string(),
             Alert::ReusedCode => "An authenticator code that had already been used was tried again on your Twofold account. Someone may have seen or phished your code.".to_string(),
+            Alert::PasswordChanged => "The password of your Twofold account was changed. Every other session was signed out and every trusted device forgotten.".to_string(),
+            Alert::MfaReset => "An administrator reset two-factor authentication on your Twofold account: your authenticator app, backup codes and trusted devices no longer work. Set up two-factor authentication again after you sign in.".to_string(),
         };
         format!(
             "{what}\n\nWhen: {}\nFrom: {}\nBrowser: {}\n\nIf this was you, there is nothing to do.\n\n\
@@ -115,6 +123,8 @@ mod tests {
             },
             Alert::LockedOut,
             Alert::ReusedCode,
+            Alert::PasswordChanged,
+            Alert::MfaReset,
         ] {
             let text = alert.text(1_800_000_000, &meta);
             assert!(text.contains("2027-01-15 08:00 UTC"), "{text}");

@@ -33,6 +33,13 @@ pub enum EventKind {
     DeviceRevoked,
     EmailCodeSent,
     AlertSent,
+    PasswordChanged,
+    Reauthenticated,
+    PolicyChanged,
+    MfaReset,
+    AccountUnlocked,
+    RoleChanged,
+    AdminAction,
 }
 
 impl EventKind {
@@ -58,6 +65,13 @@ impl EventKind {
             EventKind::DeviceRevoked => "DeviceRevoked",
             EventKind::EmailCodeSent => "EmailCodeSent",
             EventKind::AlertSent => "AlertSent",
+            EventKind::PasswordChanged => "PasswordChanged",
+            EventKind::Reauthenticated => "Reauthenticated",
+            EventKind::PolicyChanged => "PolicyChanged",
+            EventKind::MfaReset => "MfaReset",
+            EventKind::AccountUnlocked => "AccountUnlocked",
+            EventKind::RoleChanged => "RoleChanged",
+            EventKind::AdminAction => "AdminAction",
         }
     }
 }

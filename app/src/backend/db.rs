@@ -53,3 +53,30 @@ pub async fn ping(pool: &SqlitePool) -> bool {
         .await
         .is_ok()
 }
+
+#[derive(Debug, thiserror::Error)]
+pub enum BackupError {
+    #[error("{0} already exists; choose a new file, a backup never overwrites")]
+    Exists(String),
+    #[error("cannot write the backup to {path}: {source}")]
+    Write { path: String, source: sqlx::Error },
+}
+
+/// A consistent copy of the live database in one new file, taken while the
+/// server keeps running: `VACUUM INTO` reads one snapshot (WAL lets writers
+/// go on) and writes a compact, self-contained database.
+pub async fn backup_to(pool: &SqlitePool, to: &Path) -> Result<(), BackupError> {
+    let display = to.display().to_string();
+    if to.exists() {
+        return Err(BackupError::Exists(display));
+    }
+    sqlx::query("VACUUM INTO ?")
+        .bind(display.clone())
+        .execute(pool)
+        .await
+        .map_err(|source| BackupError::Write {
+            path: display,
+            source,
+        })?;
+    Ok(())
+}

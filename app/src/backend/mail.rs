@@ -37,6 +37,15 @@ pub struct Mailer {
     transport: Arc<Transport>,
     from: Mailbox,
     describe: String,
+    in_flight: Arc<InFlight>,
+}
+
+/// Messages queued but not yet sent or given up, so a short-lived process
+/// (the command line) can wait for them before it exits.
+#[derive(Default)]
+struct InFlight {
+    count: std::sync::atomic::AtomicUsize,
+    idle: tokio::sync::Notify,
 }
 
 impl std::fmt::Debug for Mailer {
@@ -59,6 +68,7 @@ impl Mailer {
             transport: Arc::new(Transport::Outbox(AsyncFileTransport::new(dir))),
             from: parse_from(from)?,
             describe: format!("outbox {}", dir.display()),
+            in_flight: Arc::default(),
         })
     }
 
@@ -98,6 +108,7 @@ impl Mailer {
             from: parse_from(from)?,
             // Never the URL itself: it may carry a password.
             describe: format!("smtp {host}"),
+            in_flight: Arc::default(),
         })
     }
 
@@ -112,32 +123,41 @@ impl Mailer {
             }
         };
         let transport = self.transport.clone();
+        let in_flight = self.in_flight.clone();
+        in_flight
+            .count
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         tokio::spawn(async move {
-            for attempt in 1..=ATTEMPTS {
-                let sent = tokio::time::timeout(TIMEOUT, async {
-                    match transport.as_ref() {
-                        Transport::Outbox(t) => t
-                            .send(message.clone())
-                            .await
-                            .map(|_| ())
-                            .map_err(|e| e.to_string()),
-                        Transport::Smtp(t) => t
-                            .send(message.clone())
-                            .await
-                            .map(|_| ())
-                            .map_err(|e| e.to_string()),
-                    }
-                })
-                .await;
-                match sent {
-                    Ok(Ok(())) => return,
-                    Ok(Err(e)) => tracing::warn!(attempt, "sending mail failed: {e}"),
-                    Err(_) => tracing::warn!(attempt, "sending mail timed out"),
-                }
-                tokio::time::sleep(Duration::from_secs(u64::from(attempt))).await;
+            deliver(&transport, message).await;
+            if in_flight
+                .count
+                .fetch_sub(1, std::sync::atomic::Ordering::SeqCst)
+                == 1
+            {
+                in_flight.idle.notify_waiters();
             }
-            tracing::error!("gave up sending a message after {ATTEMPTS} attempts");
         });
+    }
+
+    /// Waits until every queued message was sent or given up on, at most `limit`.
+    pub async fn drain(&self, limit: Duration) {
+        let wait = async {
+            loop {
+                let notified = self.in_flight.idle.notified();
+                tokio::pin!(notified);
+                notified.as_mut().enable();
+                if self
+                    .in_flight
+                    .count
+                    .load(std::sync::atomic::Ordering::SeqCst)
+                    == 0
+                {
+                    return;
+                }
+                notified.await;
+            }
+        };
+        let _ = tokio::time::timeout(limit, wait).await;
     }
 
     fn build(&self, to: &str, subject: &str, text: String) -> Result<Message, String> {
@@ -174,6 +194,34 @@ fn escape_html(s: &str) -> String {
         .replace('<', "&lt;")
         .replace('>', "&gt;")
         .replace('"', "&quot;")
+}
+
+/// Sends with a timeout, retrying with a growing pause; failures are logged.
+async fn deliver(transport: &Transport, message: Message) {
+    for attempt in 1..=ATTEMPTS {
+        let sent = tokio::time::timeout(TIMEOUT, async {
+            match transport {
+                Transport::Outbox(t) => t
+                    .send(message.clone())
+                    .await
+                    .map(|_| ())
+                    .map_err(|e| e.to_string()),
+                Transport::Smtp(t) => t
+                    .send(message.clone())
+                    .await
+                    .map(|_| ())
+                    .map_err(|e| e.to_string()),
+            }
+        })
+        .await;
+        match sent {
+            Ok(Ok(())) => return,
+            Ok(Err(e)) => tracing::warn!(attempt, "sending mail failed: {e}"),
+            Err(_) => tracing::warn!(attempt, "sending mail timed out"),
+        }
+        tokio::time::sleep(Duration::from_secs(u64::from(attempt))).await;
+    }
+    tracing::error!("gave up sending a message after {ATTEMPTS} attempts");
 }
 
 #[cfg(test)]

@@ -7,6 +7,7 @@ use super::alerts::{self, Alert};
 use super::audit::{self, EventKind};
 use super::clock::UnixTime;
 use super::crypto::SecretKey;
+use super::metrics::FactorOutcome;
 use super::passwords::{self, Password, PasswordHashString};
 use super::rate_limit::{self, Scope};
 use super::totp::{self, TotpSecret};
@@ -238,42 +239,21 @@ pub async fn disable(
             message: "Two-factor authentication is not on.".into(),
         });
     }
-    let method = if totp::parse_code(code).is_some() {
-        SecondFactor::Totp
-    } else {
-        SecondFactor::BackupCode
-    };
-    let scopes = factor_scopes(user, meta);
-    rate_limit::check(&state.pool, &state.settings.limits, &scopes, now).await?;
-    let hash: String = sqlx::query_scalar("SELECT password_hash FROM users WHERE id = ?")
-        .bind(user.0)
-        .fetch_one(&state.pool)
-        .await
-        .map_err(|e| internal("reading the password hash", e))?;
-    if !passwords::verify(
-        &state.hash_pool,
-        Password::new(password),
-        PasswordHashString(hash),
-    )
-    .await?
+    let policy = super::policy::load(&state.pool).await?;
+    if policy
+        .require
+        .covers(super::access::role_of(state, user).await?)
     {
-        fail_factor(state, user, &scopes, now, meta, "disable: wrong password").await?;
-        return Err(AppError::InvalidCredentials);
+        return Err(AppError::Conflict {
+            message:
+                "Your organisation requires two-factor authentication, so it cannot be turned off."
+                    .into(),
+        });
     }
-    check_factor(state, user, method, code, meta).await?;
+    check_password(state, user, password, meta, "disable").await?;
+    check_factor(state, user, method_of_code(code), code, meta).await?;
     let mut tx = state.pool.begin().await.map_err(|e| internal("begin", e))?;
-    for sql in [
-        "DELETE FROM totp_credentials WHERE user_id = ?",
-        "DELETE FROM backup_codes WHERE user_id = ?",
-        "UPDATE users SET mfa_state = 'Disabled' WHERE id = ?",
-    ] {
-        sqlx::query(sql)
-            .bind(user.0)
-            .execute(&mut *tx)
-            .await
-            .map_err(|e| internal("disabling MFA", e))?;
-    }
-    devices::revoke(&mut tx, user, None).await?;
+    remove_factors(&mut tx, user).await?;
     tx.commit().await.map_err(|e| internal("commit", e))?;
     audit::record(
         &state.pool,
@@ -288,15 +268,80 @@ pub async fn disable(
     Ok(MfaState::Disabled)
 }
 
-/// A new set of backup codes; needs a fresh TOTP code (a backup code cannot
-/// mint more backup codes). The old set dies with it.
-pub async fn regenerate(
+/// Everything second-factor about `user` goes: the TOTP secret, backup and
+/// email codes, trusted devices; the state is `Disabled`. Used by disable and
+/// by an admin's reset.
+pub async fn remove_factors(tx: &mut sqlx::SqliteConnection, user: UserId) -> Result<(), AppError> {
+    for sql in [
+        "DELETE FROM totp_credentials WHERE user_id = ?",
+        "DELETE FROM backup_codes WHERE user_id = ?",
+        "DELETE FROM email_codes WHERE user_id = ?",
+        "UPDATE users SET mfa_state = 'Disabled' WHERE id = ?",
+    ] {
+        sqlx::query(sql)
+            .bind(user.0)
+            .execute(&mut *tx)
+            .await
+            .map_err(|e| internal("removing second factors", e))?;
+    }
+    devices::revoke(tx, user, None).await?;
+    Ok(())
+}
+
+/// A 6-digit code is a TOTP code; anything else is tried as a backup code.
+pub fn method_of_code(code: &str) -> SecondFactor {
+    if totp::parse_code(code).is_some() {
+        SecondFactor::Totp
+    } else {
+        SecondFactor::BackupCode
+    }
+}
+
+/// Checks the account's password for a sensitive action, under the same
+/// lockout as second factors: a stolen session cannot guess it freely.
+pub async fn check_password(
     state: &AppState,
     user: UserId,
+    password: String,
+    meta: &ClientMeta,
+    action: &str,
+) -> Result<(), AppError> {
+    let now = state.clock.now();
+    let scopes = factor_scopes(user, meta);
+    rate_limit::check(&state.pool, &state.settings.limits, &scopes, now).await?;
+    let hash: String = sqlx::query_scalar("SELECT password_hash FROM users WHERE id = ?")
+        .bind(user.0)
+        .fetch_one(&state.pool)
+        .await
+        .map_err(|e| internal("reading the password hash", e))?;
+    if passwords::verify(
+        &state.hash_pool,
+        Password::new(password),
+        PasswordHashString(hash),
+    )
+    .await?
+    {
+        return Ok(());
+    }
+    let detail = format!("{action}: wrong password");
+    fail_factor(state, user, &scopes, now, meta, &detail).await?;
+    Err(AppError::InvalidCredentials)
+}
+
+/// A new set of backup codes; needs the password within the re-auth window
+/// and a current TOTP code (a backup code cannot mint more backup codes).
+/// The old set dies with it.
+pub async fn regenerate(
+    state: &AppState,
+    live: &super::sessions::Live,
     code: &str,
     meta: &ClientMeta,
 ) -> Result<BackupCodes, AppError> {
     let now = state.clock.now();
+    let user = live.user;
+    if !super::access::password_fresh(live, now) {
+        return Err(AppError::ReauthRequired);
+    }
     if state_of(&state.pool, user, now).await? != MfaState::Enabled {
         return Err(AppError::Conflict {
             message: "Two-factor authentication is not on.".into(),
@@ -401,6 +446,7 @@ async fn fail_factor(
             "second factor",
         )
         .await;
+        state.metrics.lockout("factor");
         alerts::send(state, user, Alert::LockedOut, meta).await?;
     }
     Ok(())
@@ -428,7 +474,10 @@ pub async fn check_factor(
         })?,
     };
     let scopes = factor_scopes(user, meta);
-    rate_limit::check(&state.pool, &state.settings.limits, &scopes, now).await?;
+    if let Err(e) = rate_limit::check(&state.pool, &state.settings.limits, &scopes, now).await {
+        state.metrics.factor_check(method, FactorOutcome::Locked);
+        return Err(e);
+    }
     let outcome = match method {
         SecondFactor::Totp => verify_totp(state, user, &normalized, now).await?,
         SecondFactor::EmailCode => {
@@ -461,6 +510,7 @@ pub async fn check_factor(
     };
     match outcome {
         Ok(()) => {
+            state.metrics.factor_check(method, FactorOutcome::Success);
             rate_limit::reset(&state.pool, &Scope::Factor(user.0)).await?;
             let detail = format!("{method:?}");
             audit::record(
@@ -475,6 +525,12 @@ pub async fn check_factor(
             Ok(())
         }
         Err(e) => {
+            let counted = if e == AppError::CodeAlreadyUsed {
+                FactorOutcome::Replayed
+            } else {
+                FactorOutcome::Invalid
+            };
+            state.metrics.factor_check(method, counted);
             let detail = format!("{method:?}: {}", e.kind());
             fail_factor(state, user, &scopes, now, meta, &detail).await?;
             if e == AppError::CodeAlreadyUsed {

@@ -1,7 +1,9 @@
 //! The server-side core: rules and repositories. Server functions and HTTP
 //! handlers are thin wrappers over the functions here.
 
+pub mod access;
 pub mod accounts;
+pub mod admin;
 pub mod alerts;
 pub mod audit;
 pub mod backup_codes;
@@ -14,8 +16,10 @@ pub mod devices;
 pub mod email_codes;
 pub mod http;
 pub mod mail;
+pub mod metrics;
 pub mod mfa;
 pub mod passwords;
+pub mod policy;
 pub mod rate_limit;
 pub mod sessions;
 pub mod state;

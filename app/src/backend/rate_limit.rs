@@ -124,6 +124,35 @@ pub async fn reset(pool: &SqlitePool, scope: &Scope) -> Result<(), AppError> {
     Ok(())
 }
 
+/// Account scopes (password by email, second factor by id) locked right now,
+/// as `(email, user id)` hints: one of the two is set per entry.
+pub async fn locked_accounts(
+    pool: &SqlitePool,
+    limits: &Limits,
+    now: UnixTime,
+) -> Result<Vec<(Option<String>, Option<i64>)>, AppError> {
+    // Inside the window every failure still counts, so "locked" is exactly
+    // "at least max failures in the window" (see `retry_after`).
+    let keys: Vec<String> = sqlx::query_scalar(
+        "SELECT scope FROM auth_failures WHERE at > ?
+         AND (scope LIKE 'password:%' OR scope LIKE 'factor:%')
+         GROUP BY scope HAVING COUNT(*) >= ?",
+    )
+    .bind(now - limits.window_s)
+    .bind(i64::from(limits.account_max.max(1)))
+    .fetch_all(pool)
+    .await
+    .map_err(|e| internal("counting lockouts", e))?;
+    Ok(keys
+        .into_iter()
+        .map(|k| match k.split_once(':') {
+            Some(("password", email)) => (Some(email.to_string()), None),
+            Some((_, id)) => (None, id.parse().ok()),
+            None => (None, None),
+        })
+        .collect())
+}
+
 /// Whether this failure is the one that locks the scope now (for the alert).
 pub async fn just_locked(
     pool: &SqlitePool,

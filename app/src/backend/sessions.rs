@@ -57,11 +57,14 @@ pub struct NewSession {
     pub persistent: bool,
 }
 
+/// Starts a session. Every session begins with a proven password; `factor`
+/// says whether a second factor was proven too (not so for a trusted device).
 #[tracing::instrument(skip(pool, meta))]
 pub async fn create(
     pool: &SqlitePool,
     user: UserId,
     remember_me: bool,
+    factor: bool,
     now: UnixTime,
     meta: &ClientMeta,
 ) -> Result<NewSession, AppError> {
@@ -72,8 +75,8 @@ pub async fn create(
         SESSION_TTL_S
     };
     sqlx::query(
-        "INSERT INTO sessions (token_hash, user_id, created_at, expires_at, last_seen_at, ip, user_agent)
-         VALUES (?, ?, ?, ?, ?, ?, ?)",
+        "INSERT INTO sessions (token_hash, user_id, created_at, expires_at, last_seen_at, ip, user_agent,
+         password_at, factor_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
     )
     .bind(token.hash())
     .bind(user.0)
@@ -82,6 +85,8 @@ pub async fn create(
     .bind(now)
     .bind(meta.ip.as_deref())
     .bind(meta.user_agent.as_deref())
+    .bind(now)
+    .bind(factor.then_some(now))
     .execute(pool)
     .await
     .map_err(|e| internal("creating a session", e))?;
@@ -95,22 +100,32 @@ pub async fn create(
 /// "Last seen" is refreshed at most this often, so reads stay reads.
 const LAST_SEEN_GRANULARITY_S: i64 = 60;
 
-/// The user a live session belongs to, or `None` when the token is unknown or
-/// expired.
-pub async fn user_for(
+/// A live session as the request's cookie names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Live {
+    pub id: i64,
+    pub user: UserId,
+    /// Last time this session proved the password, and a second factor.
+    pub password_at: Option<UnixTime>,
+    pub factor_at: Option<UnixTime>,
+}
+
+/// The live session holding `token`, or `None` when it is unknown or expired.
+pub async fn find(
     pool: &SqlitePool,
     token: &SessionToken,
     now: UnixTime,
-) -> Result<Option<UserId>, AppError> {
-    let row: Option<(i64, i64, i64)> = sqlx::query_as(
-        "SELECT id, user_id, last_seen_at FROM sessions WHERE token_hash = ? AND expires_at > ?",
+) -> Result<Option<Live>, AppError> {
+    let row: Option<(i64, i64, i64, Option<i64>, Option<i64>)> = sqlx::query_as(
+        "SELECT id, user_id, last_seen_at, password_at, factor_at FROM sessions
+         WHERE token_hash = ? AND expires_at > ?",
     )
     .bind(token.hash())
     .bind(now)
     .fetch_optional(pool)
     .await
     .map_err(|e| internal("looking up a session", e))?;
-    let Some((id, user, last_seen)) = row else {
+    let Some((id, user, last_seen, password_at, factor_at)) = row else {
         return Ok(None);
     };
     if now - last_seen >= LAST_SEEN_GRANULARITY_S {
@@ -121,7 +136,33 @@ pub async fn user_for(
             .await
             .map_err(|e| internal("refreshing last seen", e))?;
     }
-    Ok(Some(UserId(user)))
+    Ok(Some(Live {
+        id,
+        user: UserId(user),
+        password_at,
+        factor_at,
+    }))
+}
+
+/// Records a fresh proof in the session: the password, and a factor if given.
+pub async fn mark_proven(
+    pool: &SqlitePool,
+    id: i64,
+    factor: bool,
+    now: UnixTime,
+) -> Result<(), AppError> {
+    sqlx::query(
+        "UPDATE sessions SET password_at = ?, factor_at = CASE WHEN ? THEN ? ELSE factor_at END
+         WHERE id = ?",
+    )
+    .bind(now)
+    .bind(factor)
+    .bind(now)
+    .bind(id)
+    .execute(pool)
+    .await
+    .map_err(|e| internal("recording re-authentication", e))?;
+    Ok(())
 }
 
 #[derive(sqlx::FromRow)]

@@ -20,6 +20,8 @@ pub struct AppState {
     /// Bounds concurrent argon2 work (see `passwords::HashPool`).
     pub hash_pool: HashPool,
     pub settings: Arc<Settings>,
+    /// Counters for `GET /metrics`.
+    pub metrics: Arc<super::metrics::Metrics>,
 }
 
 /// Configuration the rules need, loaded once at startup.

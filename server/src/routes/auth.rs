@@ -1,16 +1,18 @@
 //! Register, sign in, sign out, who am I, health.
 
-use app::api::{AppError, Health, LoginRequest, RegisterRequest};
+use app::api::{
+    AppError, ChangePasswordRequest, Health, LoginRequest, ReauthRequest, RegisterRequest, Revoked,
+};
 use app::backend::accounts::Grant;
 use app::backend::sessions::NewSession;
-use app::backend::{AppState, accounts, cookies, db};
+use app::backend::{AppState, access, accounts, cookies, db};
 use axum::Json;
 use axum::extract::State;
 use axum::response::{IntoResponse, Redirect, Response};
 use http::header::SET_COOKIE;
 use http::{HeaderMap, HeaderValue, StatusCode};
 
-use super::input::{ClientInfo, Input, Mode, form_error_redirect};
+use super::input::{ClientInfo, Input, Mode, answer, form_error_redirect};
 
 /// Where a successful form post lands.
 const ACCOUNT_PAGE: &str = "/account";
@@ -139,4 +141,52 @@ pub async fn health(State(state): State<AppState>) -> Response {
         StatusCode::SERVICE_UNAVAILABLE
     };
     (status, Json(body)).into_response()
+}
+
+/// Proves it is still the account's owner: opens sensitive actions for 10
+/// minutes. A form post goes back to `?next=` (a local path) or the account.
+pub async fn reauth(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    ClientInfo(meta): ClientInfo,
+    Input { value, mode }: Input<ReauthRequest>,
+) -> Response {
+    let next = local_page(value.next.as_deref());
+    let result = access::reauthenticate(&state, &headers, value, &meta).await;
+    let page = match (&result, next) {
+        (Ok(_), next) => next,
+        (Err(_), "/account") => "/reauth",
+        (Err(_), "/admin") => "/reauth?next=/admin",
+        (Err(_), _) => "/reauth?next=/account/password",
+    };
+    answer(mode, result, page)
+}
+
+/// Where a re-auth form returns: only our own pages, so the form cannot be
+/// used to send people elsewhere.
+fn local_page(next: Option<&str>) -> &'static str {
+    match next {
+        Some("/admin") => "/admin",
+        Some("/account/password") => "/account/password",
+        _ => ACCOUNT_PAGE,
+    }
+}
+
+/// Signs out everywhere else and forgets trusted devices (see
+/// `accounts::change_password`); answers how many sessions ended.
+pub async fn change_password(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    ClientInfo(meta): ClientInfo,
+    Input { value, mode }: Input<ChangePasswordRequest>,
+) -> Response {
+    let result = accounts::change_password(&state, &headers, value, &meta)
+        .await
+        .map(|revoked| Revoked { revoked });
+    let page = if result.is_ok() {
+        "/account?changed=password"
+    } else {
+        "/account/password"
+    };
+    answer(mode, result, page)
 }

@@ -89,10 +89,26 @@ fn json_problem(e: &serde_json::Error) -> String {
     }
 }
 
+/// Answers a handler's result: JSON for scripts and the app; for a plain
+/// form post, a redirect back to `page` (with the error kind when it failed).
+pub fn answer<T: serde::Serialize>(
+    mode: Mode,
+    result: Result<T, AppError>,
+    page: &str,
+) -> Response {
+    match (result, mode) {
+        (Ok(v), Mode::Json) => axum::Json(v).into_response(),
+        (Ok(_), Mode::Form) => Redirect::to(page).into_response(),
+        (Err(e), Mode::Json) => e.into_response(),
+        (Err(e), Mode::Form) => form_error_redirect(page, &e),
+    }
+}
+
 /// Where a form post goes after an error: back to its page with the error kind
 /// (and field) in the query, never the message itself.
 pub fn form_error_redirect(page: &str, err: &AppError) -> Response {
-    let mut url = format!("{page}?error={}", err.kind());
+    let sep = if page.contains('?') { '&' } else { '?' };
+    let mut url = format!("{page}{sep}error={}", err.kind());
     if let AppError::Validation { field, .. } = err {
         // Field names come from our own validation code: plain identifiers.
         url.push_str("&field=");
@@ -108,10 +124,14 @@ impl<S: Send + Sync> FromRequestParts<S> for ClientInfo {
     type Rejection = std::convert::Infallible;
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
-        let ip = parts
-            .extensions
-            .get::<ConnectInfo<SocketAddr>>()
-            .map(|ConnectInfo(addr)| addr.ip().to_string());
+        // The proxy-aware address when the middleware ran, else the peer.
+        let ip = match parts.extensions.get::<crate::client_ip::ClientIp>() {
+            Some(crate::client_ip::ClientIp(ip)) => Some(ip.to_string()),
+            None => parts
+                .extensions
+                .get::<ConnectInfo<SocketAddr>>()
+                .map(|ConnectInfo(addr)| addr.ip().to_string()),
+        };
         let user_agent = parts
             .headers
             .get(USER_AGENT)

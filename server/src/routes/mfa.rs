@@ -4,7 +4,7 @@ use app::api::{
     AppError, BackupCodes, CodeRequest, DisableRequest, LoginOutcome, MfaStatus, ReplacementCode,
     SecondFactorRequest, TotpSetup,
 };
-use app::backend::{AppState, accounts, cookies, mfa};
+use app::backend::{AppState, access, accounts, cookies, mfa};
 use axum::Json;
 use axum::extract::State;
 use axum::response::{IntoResponse, Redirect, Response};
@@ -46,7 +46,8 @@ pub async fn totp_start(
     headers: HeaderMap,
     ClientInfo(meta): ClientInfo,
 ) -> Result<Json<TotpSetup>, AppError> {
-    let user = accounts::current_user(&state, &headers).await?;
+    // Enrolment stays open past a policy deadline: it is the way out.
+    let user = access::signed_in(&state, &headers).await?.user;
     let me = accounts::me(&state, user).await?;
     Ok(Json(mfa::start(&state, user, &me.email, &meta).await?))
 }
@@ -57,7 +58,7 @@ pub async fn totp_confirm(
     ClientInfo(meta): ClientInfo,
     Input { value, .. }: Input<CodeRequest>,
 ) -> Result<Json<BackupCodes>, AppError> {
-    let user = accounts::current_user(&state, &headers).await?;
+    let user = access::signed_in(&state, &headers).await?.user;
     Ok(Json(mfa::confirm(&state, user, &value.code, &meta).await?))
 }
 
@@ -66,7 +67,7 @@ pub async fn totp_cancel(
     headers: HeaderMap,
     ClientInfo(meta): ClientInfo,
 ) -> Result<Json<MfaStatus>, AppError> {
-    let user = accounts::current_user(&state, &headers).await?;
+    let user = access::signed_in(&state, &headers).await?.user;
     let mfa = mfa::cancel(&state, user, &meta).await?;
     Ok(Json(MfaStatus { mfa }))
 }
@@ -119,8 +120,8 @@ pub async fn regenerate(
     ClientInfo(meta): ClientInfo,
     Input { value, .. }: Input<CodeRequest>,
 ) -> Result<Json<BackupCodes>, AppError> {
-    let user = accounts::current_user(&state, &headers).await?;
+    let live = access::caller(&state, &headers).await?;
     Ok(Json(
-        mfa::regenerate(&state, user, &value.code, &meta).await?,
+        mfa::regenerate(&state, &live, &value.code, &meta).await?,
     ))
 }

@@ -1,6 +1,7 @@
 //! The JSON API. Each handler decodes the request, calls one function of the
 //! core (`app::backend`) and shapes the answer.
 
+mod admin;
 mod auth;
 mod input;
 mod mfa;
@@ -34,4 +35,14 @@ pub fn api_routes() -> Router<AppState> {
         .route(paths::EVENTS, get(sessions::events))
         .route(paths::DEVICES, get(sessions::devices))
         .route(paths::DEVICES_REVOKE, post(sessions::revoke_devices))
+        .route(paths::REAUTH, post(auth::reauth))
+        .route(paths::CHANGE_PASSWORD, post(auth::change_password))
+        .route(paths::ADMIN_USERS, get(admin::users))
+        .route(paths::ADMIN_STATS, get(admin::stats))
+        .route(
+            paths::ADMIN_POLICY,
+            get(admin::policy).post(admin::set_policy),
+        )
+        .route(paths::ADMIN_RESET_MFA, post(admin::reset_mfa))
+        .route(paths::ADMIN_UNLOCK, post(admin::unlock))
 }

@@ -12,6 +12,7 @@ use app::backend::clock::{Clock, FixedClock, SystemClock};
 use reqwest::{Client, Response, StatusCode};
 use serde_json::{Value, json};
 use tempfile::TempDir;
+use twofold_server::RouterOptions;
 use twofold_server::config::SecurityArgs;
 
 pub const PASSWORD: &str = "tuba lantern orbit 42";
@@ -50,6 +51,15 @@ impl TestServer {
         dir: Option<TempDir>,
         security: SecurityArgs,
     ) -> Self {
+        Self::start_custom(clock, dir, security, RouterOptions::default()).await
+    }
+
+    pub async fn start_custom(
+        clock: Arc<dyn Clock>,
+        dir: Option<TempDir>,
+        security: SecurityArgs,
+        options: RouterOptions,
+    ) -> Self {
         let dir = dir.unwrap_or_else(|| tempfile::tempdir().expect("temp dir"));
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
@@ -58,7 +68,7 @@ impl TestServer {
         let state = twofold_server::startup::build_state(dir.path(), addr, clock, &security)
             .await
             .expect("state");
-        let app = twofold_server::router(state);
+        let app = twofold_server::router_with(state, &options);
         let task = tokio::spawn(async move {
             axum::serve(
                 listener,
@@ -124,6 +134,20 @@ impl TestServer {
     pub async fn assert_healthy(&self) {
         let r = self.get(&self.client(), "/healthz").await;
         assert_eq!(r.status(), StatusCode::OK);
+    }
+
+    /// Registers `email` and makes it an admin in the database, as
+    /// `twofold admin create` would (that command is tested in binary.rs).
+    /// Returns a signed-in client.
+    pub async fn admin(&self, email: &str) -> Client {
+        let c = self.client();
+        assert_eq!(self.register(&c, email).await.status(), StatusCode::CREATED);
+        sqlx::query("UPDATE users SET role = 'Admin' WHERE email = ?")
+            .bind(email)
+            .execute(&self.db().await)
+            .await
+            .expect("promote");
+        c
     }
 
     pub async fn db(&self) -> sqlx::SqlitePool {

@@ -1,0 +1,229 @@
+//! The organisation's MFA policy: who must use two-factor authentication,
+//! and by when. Each covered account gets its own deadline, fixed the first
+//! time the requirement applies to it; after that it can only enrol.
+
+use sqlx::SqlitePool;
+
+use super::audit::{self, EventKind};
+use super::clock::UnixTime;
+use super::{AppState, ClientMeta, UserId, internal};
+use crate::api::{AppError, MfaPolicy, MfaRequirement, MfaState, Role};
+
+pub const DAY_S: i64 = 24 * 60 * 60;
+pub const MAX_GRACE_DAYS: u32 = 365;
+
+/// Where an account stands with the policy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Standing {
+    /// Not covered, or already enrolled.
+    Free,
+    /// Covered and not enrolled; free to do anything until `by`.
+    Grace { by: UnixTime },
+    /// The deadline `by` has passed: enrolment is the only thing allowed.
+    EnrolOnly { by: UnixTime },
+}
+
+impl Standing {
+    pub fn required_by(self) -> Option<UnixTime> {
+        match self {
+            Standing::Free => None,
+            Standing::Grace { by } | Standing::EnrolOnly { by } => Some(by),
+        }
+    }
+}
+
+/// The rule. Admins are never exempt from a policy that covers them.
+pub fn standing(
+    require: MfaRequirement,
+    role: Role,
+    mfa: MfaState,
+    required_by: Option<UnixTime>,
+    now: UnixTime,
+) -> Standing {
+    if !require.covers(role) || mfa == MfaState::Enabled {
+        return Standing::Free;
+    }
+    match required_by {
+        Some(by) if now >= by => Standing::EnrolOnly { by },
+        Some(by) => Standing::Grace { by },
+        // Not fixed yet: `standing_of` fixes it before asking.
+        None => Standing::Free,
+    }
+}
+
+pub async fn load(pool: &SqlitePool) -> Result<MfaPolicy, AppError> {
+    let (require, grace_days): (String, i64) =
+        sqlx::query_as("SELECT require, grace_days FROM mfa_policy WHERE id = 1")
+            .fetch_one(pool)
+            .await
+            .map_err(|e| internal("reading the MFA policy", e))?;
+    Ok(MfaPolicy {
+        require: MfaRequirement::parse(&require)
+            .ok_or_else(|| internal("unknown policy in database", &require))?,
+        grace_days: u32::try_from(grace_days).unwrap_or(0),
+    })
+}
+
+/// The account's standing now, fixing its deadline if the policy has just
+/// come to cover it (a new account, a promotion).
+pub async fn standing_of(
+    pool: &SqlitePool,
+    user: UserId,
+    now: UnixTime,
+) -> Result<Standing, AppError> {
+    let row: Option<(String, String, Option<i64>, String, i64)> = sqlx::query_as(
+        "SELECT u.role, u.mfa_state, u.mfa_required_by, p.require, p.grace_days
+         FROM users u JOIN mfa_policy p ON p.id = 1 WHERE u.id = ?",
+    )
+    .bind(user.0)
+    .fetch_optional(pool)
+    .await
+    .map_err(|e| internal("reading the policy standing", e))?;
+    let (role, mfa, mut required_by, require, grace_days) = row.ok_or(AppError::NotSignedIn)?;
+    let role = Role::parse(&role).ok_or_else(|| internal("unknown role", &role))?;
+    let require =
+        MfaRequirement::parse(&require).ok_or_else(|| internal("unknown policy", &require))?;
+    // A setup in progress is not enrolment; its exact state does not matter here.
+    let mfa = MfaState::parse(&mfa).unwrap_or(MfaState::Disabled);
+    if require.covers(role) && mfa != MfaState::Enabled && required_by.is_none() {
+        required_by = sqlx::query_scalar(
+            "UPDATE users SET mfa_required_by = COALESCE(mfa_required_by, ?) WHERE id = ?
+             RETURNING mfa_required_by",
+        )
+        .bind(now + grace_days * DAY_S)
+        .bind(user.0)
+        .fetch_one(pool)
+        .await
+        .map_err(|e| internal("fixing an enrolment deadline", e))?;
+    }
+    Ok(standing(require, role, mfa, required_by, now))
+}
+
+/// SQL condition on `users` for the accounts a requirement covers.
+fn covered_sql(require: MfaRequirement) -> &'static str {
+    match require {
+        MfaRequirement::Nobody => "0",
+        MfaRequirement::Admins => "role = 'Admin'",
+        MfaRequirement::Everyone => "1",
+    }
+}
+
+/// Sets the policy. Accounts it newly covers get their deadline now (today
+/// plus the grace period); accounts it no longer covers lose theirs; existing
+/// deadlines stay as they were fixed.
+pub async fn save(
+    state: &AppState,
+    admin: Option<UserId>,
+    policy: MfaPolicy,
+    meta: &ClientMeta,
+) -> Result<MfaPolicy, AppError> {
+    if policy.grace_days > MAX_GRACE_DAYS {
+        return Err(AppError::validation(
+            "grace_days",
+            format!("The grace period is 0 to {MAX_GRACE_DAYS} days."),
+        ));
+    }
+    let now = state.clock.now();
+    let covered = covered_sql(policy.require);
+    let mut tx = state.pool.begin().await.map_err(|e| internal("begin", e))?;
+    sqlx::query("UPDATE mfa_policy SET require = ?, grace_days = ?, updated_at = ? WHERE id = 1")
+        .bind(policy.require.as_str())
+        .bind(i64::from(policy.grace_days))
+        .bind(now)
+        .execute(&mut *tx)
+        .await
+        .map_err(|e| internal("saving the MFA policy", e))?;
+    sqlx::query(&format!(
+        "UPDATE users SET mfa_required_by = NULL WHERE NOT ({covered})"
+    ))
+    .execute(&mut *tx)
+    .await
+    .map_err(|e| internal("clearing deadlines", e))?;
+    sqlx::query(&format!(
+        "UPDATE users SET mfa_required_by = ? WHERE ({covered})
+         AND mfa_required_by IS NULL AND mfa_state != 'Enabled'"
+    ))
+    .bind(now + i64::from(policy.grace_days) * DAY_S)
+    .execute(&mut *tx)
+    .await
+    .map_err(|e| internal("fixing deadlines", e))?;
+    tx.commit().await.map_err(|e| internal("commit", e))?;
+    audit::record(
+        &state.pool,
+        admin,
+        EventKind::PolicyChanged,
+        now,
+        meta,
+        &format!(
+            "MFA required for {}, {} days to enrol",
+            policy.require.as_str(),
+            policy.grace_days
+        ),
+    )
+    .await;
+    Ok(policy)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const NOW: i64 = 1_800_000_000;
+
+    #[test]
+    fn who_is_covered() {
+        use MfaRequirement::*;
+        assert!(!Nobody.covers(Role::Admin));
+        assert!(Admins.covers(Role::Admin) && !Admins.covers(Role::User));
+        assert!(Everyone.covers(Role::User) && Everyone.covers(Role::Admin));
+    }
+
+    #[test]
+    fn grace_then_enrol_only() {
+        let by = NOW + 7 * DAY_S;
+        let s = |mfa, now| standing(MfaRequirement::Everyone, Role::User, mfa, Some(by), now);
+        assert_eq!(s(MfaState::Disabled, NOW), Standing::Grace { by });
+        assert_eq!(s(MfaState::Disabled, by - 1), Standing::Grace { by });
+        assert_eq!(s(MfaState::Disabled, by), Standing::EnrolOnly { by });
+        assert_eq!(
+            s(MfaState::SetupInProgress, by + 1),
+            Standing::EnrolOnly { by }
+        );
+        assert_eq!(s(MfaState::Enabled, by + 1), Standing::Free);
+    }
+
+    #[test]
+    fn admins_are_never_exempt_and_users_are_not_caught_by_admin_policy() {
+        let by = NOW - 1;
+        assert_eq!(
+            standing(
+                MfaRequirement::Admins,
+                Role::Admin,
+                MfaState::Disabled,
+                Some(by),
+                NOW
+            ),
+            Standing::EnrolOnly { by }
+        );
+        assert_eq!(
+            standing(
+                MfaRequirement::Admins,
+                Role::User,
+                MfaState::Disabled,
+                Some(by),
+                NOW
+            ),
+            Standing::Free
+        );
+        assert_eq!(
+            standing(
+                MfaRequirement::Nobody,
+                Role::Admin,
+                MfaState::Disabled,
+                Some(by),
+                NOW
+            ),
+            Standing::Free
+        );
+    }
+}

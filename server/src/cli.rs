@@ -1,0 +1,154 @@
+//! Operator commands: create an admin, reset a user's MFA, lift a lockout,
+//! back up the database. They work on the data directory directly, so they
+//! run on the server's machine (with the server up or down) and need no
+//! admin session: shell access is the credential.
+
+use std::io::{BufRead, IsTerminal, Write};
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use app::api::AppError;
+use app::backend::admin::{self, Actor, AdminCreated};
+use app::backend::clock::SystemClock;
+use app::backend::{AppState, ClientMeta, db};
+
+use crate::config::{BackupArgs, EmailArgs};
+use crate::startup::{self, StartupError};
+
+#[derive(Debug, thiserror::Error)]
+pub enum CliError {
+    #[error("{0}")]
+    Startup(#[from] StartupError),
+    /// The API's message is written for people; it fits here too.
+    #[error("{0}")]
+    App(#[from] AppError),
+    #[error("{0}")]
+    Backup(#[from] db::BackupError),
+    #[error("cannot read the password: {0}")]
+    Password(std::io::Error),
+    #[error("the two passwords differ")]
+    PasswordMismatch,
+    #[error("no account with the email {0}")]
+    NoSuchAccount(String),
+    #[error("no database in {0}; start the server or run `twofold migrate` first")]
+    NoDatabase(String),
+}
+
+/// The state the commands share with the server: same key, same mailer.
+async fn state(args: &EmailArgs) -> Result<AppState, CliError> {
+    let addr = SocketAddr::from(([127, 0, 0, 1], 0));
+    Ok(startup::build_state(
+        &args.data.data_dir,
+        addr,
+        Arc::new(SystemClock),
+        &args.security,
+    )
+    .await?)
+}
+
+/// Alerts go out in the background; a command waits for them before exiting.
+async fn finish(state: &AppState) {
+    state.settings.mailer.drain(Duration::from_secs(30)).await;
+}
+
+fn operator_meta() -> ClientMeta {
+    ClientMeta {
+        ip: None,
+        user_agent: Some("twofold command line".into()),
+    }
+}
+
+pub async fn admin_create(args: &EmailArgs) -> Result<String, CliError> {
+    let state = state(args).await?;
+    let exists = sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM users WHERE email = ?")
+        .bind(args.email.trim().to_ascii_lowercase())
+        .fetch_one(&state.pool)
+        .await
+        .map_err(|e| app::backend::internal("looking up the account", e))?
+        > 0;
+    // Promoting keeps the account's password, so none is asked for.
+    let password = if exists { None } else { Some(read_password()?) };
+    let done = admin::create_admin(&state, &args.email, password).await?;
+    finish(&state).await;
+    Ok(match done {
+        AdminCreated::Created => format!("created admin {}", args.email.trim()),
+        AdminCreated::Promoted => format!("{} is now an admin", args.email.trim()),
+        AdminCreated::AlreadyAdmin => format!("{} was already an admin", args.email.trim()),
+    })
+}
+
+/// On a terminal: asked twice without echo. Otherwise: the first line of
+/// standard input (for scripts: `echo "$PW" | twofold admin create ...`).
+fn read_password() -> Result<String, CliError> {
+    let stdin = std::io::stdin();
+    if stdin.is_terminal() {
+        let first = rpassword::prompt_password("Password for the new admin: ")
+            .map_err(CliError::Password)?;
+        let again =
+            rpassword::prompt_password("Same password again: ").map_err(CliError::Password)?;
+        if first != again {
+            return Err(CliError::PasswordMismatch);
+        }
+        return Ok(first);
+    }
+    let mut line = String::new();
+    stdin
+        .lock()
+        .read_line(&mut line)
+        .map_err(CliError::Password)?;
+    let _ = std::io::stderr().flush();
+    Ok(line.trim_end_matches(['\r', '\n']).to_string())
+}
+
+fn not_found_as_no_account(e: AppError, email: &str) -> CliError {
+    match e {
+        AppError::NotFound => CliError::NoSuchAccount(email.trim().to_string()),
+        other => CliError::App(other),
+    }
+}
+
+pub async fn reset_mfa(args: &EmailArgs) -> Result<String, CliError> {
+    let state = state(args).await?;
+    admin::reset_mfa(&state, &args.email, &Actor::Operator, &operator_meta())
+        .await
+        .map_err(|e| not_found_as_no_account(e, &args.email))?;
+    finish(&state).await;
+    Ok(format!(
+        "two-factor authentication of {} is reset to Disabled; they were emailed",
+        args.email.trim()
+    ))
+}
+
+pub async fn unlock(args: &EmailArgs) -> Result<String, CliError> {
+    let state = state(args).await?;
+    admin::unlock(&state, &args.email, &Actor::Operator, &operator_meta())
+        .await
+        .map_err(|e| not_found_as_no_account(e, &args.email))?;
+    finish(&state).await;
+    Ok(format!("{} can sign in again", args.email.trim()))
+}
+
+pub async fn backup(args: &BackupArgs) -> Result<String, CliError> {
+    let file = args.data.data_dir.join(startup::DB_FILE);
+    if !file.is_file() {
+        return Err(CliError::NoDatabase(
+            args.data.data_dir.display().to_string(),
+        ));
+    }
+    // Opened as is: a backup never migrates the live database.
+    let pool = db::open(&file).await.map_err(StartupError::from)?;
+    db::backup_to(&pool, &args.to).await?;
+    pool.close().await;
+    Ok(format!(
+        "backed up {} to {}; keep the key file ({}) safe separately: without it the TOTP secrets cannot be read",
+        file.display(),
+        args.to.display(),
+        key_hint(&args.data.data_dir)
+    ))
+}
+
+fn key_hint(data_dir: &Path) -> String {
+    data_dir.join("secret.key").display().to_string()
+}

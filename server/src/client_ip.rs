@@ -1,0 +1,191 @@
+//! The client's address. Behind a reverse proxy the TCP peer is the proxy,
+//! so `X-Forwarded-For` says who the client is, but only a configured proxy
+//! may say it: from anyone else the header is ignored, or a client could pick
+//! its own address and dodge the per-address lockout.
+
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+
+use axum::extract::{ConnectInfo, Request};
+use axum::middleware::Next;
+use axum::response::Response;
+
+/// The address requests are attributed to, set by [`resolve`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ClientIp(pub IpAddr);
+
+/// One IP address or CIDR range.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IpRange {
+    base: IpAddr,
+    prefix: u8,
+}
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[error("--trusted-proxies: '{0}' is not an IP address or CIDR range (e.g. 10.0.0.0/8)")]
+pub struct BadRange(pub String);
+
+impl std::str::FromStr for IpRange {
+    type Err = BadRange;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let bad = || BadRange(s.to_string());
+        let (ip, prefix) = match s.trim().split_once('/') {
+            Some((ip, p)) => (ip, Some(p)),
+            None => (s.trim(), None),
+        };
+        let base: IpAddr = ip.parse().map_err(|_| bad())?;
+        let max = if base.is_ipv4() { 32 } else { 128 };
+        let prefix = match prefix {
+            Some(p) => p.parse::<u8>().ok().filter(|p| *p <= max).ok_or_else(bad)?,
+            None => max,
+        };
+        Ok(IpRange { base, prefix })
+    }
+}
+
+impl IpRange {
+    pub fn contains(&self, ip: IpAddr) -> bool {
+        let ip = canonical(ip);
+        match (canonical(self.base), ip) {
+            (IpAddr::V4(base), IpAddr::V4(ip)) => {
+                masked(u128::from(u32::from(base)), 32, self.prefix)
+                    == masked(u128::from(u32::from(ip)), 32, self.prefix)
+            }
+            (IpAddr::V6(base), IpAddr::V6(ip)) => {
+                masked(u128::from(base), 128, self.prefix)
+                    == masked(u128::from(ip), 128, self.prefix)
+            }
+            _ => false,
+        }
+    }
+}
+
+/// IPv4-mapped IPv6 (`::ffff:10.0.0.1`) is the IPv4 address it maps.
+fn canonical(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
+        v4 => v4,
+    }
+}
+
+fn masked(bits: u128, width: u32, prefix: u8) -> u128 {
+    let prefix = u32::from(prefix).min(width);
+    if prefix == 0 {
+        return 0;
+    }
+    bits >> (width - prefix)
+}
+
+/// The configured proxies.
+#[derive(Debug, Clone, Default)]
+pub struct TrustedProxies(Arc<Vec<IpRange>>);
+
+impl TrustedProxies {
+    pub fn parse(list: &[String]) -> Result<Self, BadRange> {
+        let ranges = list
+            .iter()
+            .filter(|s| !s.trim().is_empty())
+            .map(|s| s.parse())
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(TrustedProxies(Arc::new(ranges)))
+    }
+
+    fn trusts(&self, ip: IpAddr) -> bool {
+        self.0.iter().any(|r| r.contains(ip))
+    }
+
+    /// The rule: walk `X-Forwarded-For` from the right (the hop nearest to
+    /// us) past trusted proxies; the first untrusted address is the client.
+    pub fn client(&self, peer: IpAddr, forwarded_for: Option<&str>) -> IpAddr {
+        if !self.trusts(peer) {
+            return peer;
+        }
+        let Some(header) = forwarded_for else {
+            return peer;
+        };
+        let mut client = peer;
+        for hop in header.rsplit(',') {
+            let Ok(ip) = hop.trim().parse::<IpAddr>() else {
+                // Junk in the chain: stop at the last address we could trust.
+                break;
+            };
+            client = ip;
+            if !self.trusts(ip) {
+                break;
+            }
+        }
+        client
+    }
+}
+
+/// Middleware: puts the request's [`ClientIp`] in its extensions.
+pub async fn resolve(proxies: TrustedProxies, mut req: Request, next: Next) -> Response {
+    if let Some(ConnectInfo(peer)) = req.extensions().get::<ConnectInfo<SocketAddr>>().copied() {
+        let xff = req
+            .headers()
+            .get("x-forwarded-for")
+            .and_then(|v| v.to_str().ok());
+        let ip = proxies.client(peer.ip(), xff);
+        req.extensions_mut().insert(ClientIp(canonical(ip)));
+    }
+    next.run(req).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ip(s: &str) -> IpAddr {
+        s.parse().unwrap_or(IpAddr::from([0, 0, 0, 0]))
+    }
+
+    fn proxies(list: &[&str]) -> TrustedProxies {
+        TrustedProxies::parse(&list.iter().map(|s| s.to_string()).collect::<Vec<_>>())
+            .unwrap_or_default()
+    }
+
+    #[test]
+    fn ranges() {
+        let r: Result<IpRange, _> = "10.0.0.0/8".parse();
+        assert!(r.as_ref().is_ok_and(|r| r.contains(ip("10.200.1.2"))));
+        assert!(r.as_ref().is_ok_and(|r| !r.contains(ip("11.0.0.1"))));
+        assert!(r.is_ok_and(|r| r.contains(ip("::ffff:10.0.0.1"))));
+        let one: Result<IpRange, _> = "127.0.0.1".parse();
+        assert!(one.is_ok_and(|r| r.contains(ip("127.0.0.1")) && !r.contains(ip("127.0.0.2"))));
+        let v6: Result<IpRange, _> = "fd00::/8".parse();
+        assert!(v6.is_ok_and(|r| r.contains(ip("fd12::1"))));
+        for bad in ["10.0.0.0/33", "example.com", "10.0.0/8", ""] {
+            assert!(bad.parse::<IpRange>().is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn header_from_an_untrusted_peer_is_ignored() {
+        let p = proxies(&["10.0.0.1"]);
+        assert_eq!(
+            p.client(ip("203.0.113.9"), Some("1.2.3.4")),
+            ip("203.0.113.9")
+        );
+        assert_eq!(
+            proxies(&[]).client(ip("10.0.0.1"), Some("1.2.3.4")),
+            ip("10.0.0.1")
+        );
+    }
+
+    #[test]
+    fn the_first_untrusted_hop_from_the_right_is_the_client() {
+        let p = proxies(&["10.0.0.0/8"]);
+        // The client prepended a fake address; the proxy appended the real one.
+        assert_eq!(
+            p.client(ip("10.0.0.1"), Some("6.6.6.6, 198.51.100.7, 10.0.0.2")),
+            ip("198.51.100.7")
+        );
+        assert_eq!(p.client(ip("10.0.0.1"), None), ip("10.0.0.1"));
+        assert_eq!(p.client(ip("10.0.0.1"), Some("10.1.1.1")), ip("10.1.1.1"));
+        assert_eq!(
+            p.client(ip("10.0.0.1"), Some("198.51.100.7, junk")),
+            ip("10.0.0.1")
+        );
+    }
+}

@@ -1,0 +1,128 @@
+//! `/api/admin/*`: only for the admin role (403 for anyone else, whatever
+//! the body), and every change needs a re-authentication from the last 10
+//! minutes. Plain form posts from the admin page are answered with a
+//! redirect back to it.
+
+use app::api::{AdminStats, AdminUsersPage, AppError, MfaPolicy, MfaStatus, UserEmailRequest};
+use app::backend::admin::{self, Actor};
+use app::backend::sessions::Live;
+use app::backend::{AppState, access, policy};
+use axum::Json;
+use axum::extract::{Query, State};
+use axum::response::Response;
+use http::HeaderMap;
+use serde::Deserialize;
+
+use super::input::{ClientInfo, Input, answer};
+
+const ADMIN_PAGE: &str = "/admin";
+
+#[derive(Debug, Deserialize)]
+pub struct UsersQuery {
+    q: Option<String>,
+    page: Option<u32>,
+    per_page: Option<u32>,
+}
+
+pub async fn users(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    query: Result<Query<UsersQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Json<AdminUsersPage>, AppError> {
+    access::admin(&state, &headers).await?;
+    let Query(q) = query.map_err(|_| AppError::BadRequest {
+        message: "Use ?q=<text>&page=<1..>&per_page=<1-100>.".into(),
+    })?;
+    Ok(Json(
+        admin::list_users(
+            &state,
+            q.q.as_deref(),
+            q.page.unwrap_or(1),
+            q.per_page.unwrap_or(20),
+        )
+        .await?,
+    ))
+}
+
+pub async fn stats(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+) -> Result<Json<AdminStats>, AppError> {
+    access::admin(&state, &headers).await?;
+    Ok(Json(admin::stats(&state).await?))
+}
+
+pub async fn policy(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+) -> Result<Json<MfaPolicy>, AppError> {
+    access::admin(&state, &headers).await?;
+    Ok(Json(policy::load(&state.pool).await?))
+}
+
+/// The admin behind a change: role first (403), then the body, then the
+/// re-authentication window.
+async fn acting_admin<T>(
+    state: &AppState,
+    headers: &HeaderMap,
+    input: Result<Input<T>, AppError>,
+) -> Result<(Live, Input<T>), AppError> {
+    let live = access::admin(state, headers).await?;
+    let input = input?;
+    access::require_fresh(state, &live).await?;
+    Ok((live, input))
+}
+
+pub async fn set_policy(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    ClientInfo(meta): ClientInfo,
+    input: Result<Input<MfaPolicy>, AppError>,
+) -> Response {
+    let mode = mode_of(&input);
+    let result = async {
+        let (live, Input { value, .. }) = acting_admin(&state, &headers, input).await?;
+        policy::save(&state, Some(live.user), value, &meta).await
+    }
+    .await;
+    answer(mode, result, ADMIN_PAGE)
+}
+
+pub async fn reset_mfa(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    ClientInfo(meta): ClientInfo,
+    input: Result<Input<UserEmailRequest>, AppError>,
+) -> Response {
+    let mode = mode_of(&input);
+    let result = async {
+        let (live, Input { value, .. }) = acting_admin(&state, &headers, input).await?;
+        let actor = Actor::admin(&state, live.user).await?;
+        let mfa = admin::reset_mfa(&state, &value.email, &actor, &meta).await?;
+        Ok(MfaStatus { mfa })
+    }
+    .await;
+    answer(mode, result, ADMIN_PAGE)
+}
+
+pub async fn unlock(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    ClientInfo(meta): ClientInfo,
+    input: Result<Input<UserEmailRequest>, AppError>,
+) -> Response {
+    let mode = mode_of(&input);
+    let result = async {
+        let (live, Input { value, .. }) = acting_admin(&state, &headers, input).await?;
+        let actor = Actor::admin(&state, live.user).await?;
+        admin::unlock(&state, &value.email, &actor, &meta).await?;
+        Ok(serde_json::json!({ "locked": false }))
+    }
+    .await;
+    answer(mode, result, ADMIN_PAGE)
+}
+
+/// A body that could not be read is answered as JSON.
+fn mode_of<T>(input: &Result<Input<T>, AppError>) -> super::input::Mode {
+    input.as_ref().map_or(super::input::Mode::Json, |i| i.mode)
+}
