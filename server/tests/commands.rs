@@ -1,0 +1,299 @@
+//! The operator commands of the `twofold` binary, run as a process on the
+//! data directory a live server uses: `admin create`, `user reset-mfa`,
+//! `user unlock`, `backup`; and JSON logs that never carry secrets.
+
+mod common;
+
+use std::io::Write;
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::sync::Arc;
+
+use app::backend::clock::FixedClock;
+use common::twofactor::{T0, enrol};
+use common::{PASSWORD, TestServer, json_of};
+use reqwest::StatusCode;
+
+/// Runs `twofold ARGS --data-dir DIR` with `stdin` piped in.
+fn twofold(dir: &Path, args: &[&str], stdin: &str) -> (i32, String, String) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_twofold"))
+        .args(args)
+        .arg("--data-dir")
+        .arg(dir)
+        .env_remove("TWOFOLD_DATA_DIR")
+        .env_remove("TWOFOLD_SMTP_URL")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run twofold");
+    if let Some(mut input) = child.stdin.take() {
+        let _ = input.write_all(stdin.as_bytes());
+    }
+    let out = child.wait_with_output().expect("wait");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[tokio::test]
+async fn admin_create_makes_an_admin_and_nothing_else_does() {
+    let dir = tempfile::tempdir().expect("temp");
+    let (code, _, err) = twofold(
+        dir.path(),
+        &["admin", "create", "--email", "boss@example.com"],
+        "short\n",
+    );
+    assert_eq!(code, 2, "a weak password is refused");
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+    let (code, out, err) = twofold(
+        dir.path(),
+        &["admin", "create", "--email", "Boss@Example.com"],
+        &format!("{PASSWORD}\n"),
+    );
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("created admin"), "{out}");
+
+    let s = TestServer::start_with(Arc::new(app::backend::clock::SystemClock), Some(dir)).await;
+    let c = s.client();
+    assert_eq!(
+        s.login(&c, "boss@example.com", PASSWORD).await.status(),
+        StatusCode::OK
+    );
+    assert_eq!(json_of(s.get(&c, "/api/me").await).await["role"], "Admin");
+    assert_eq!(s.get(&c, "/api/admin/stats").await.status(), StatusCode::OK);
+
+    // An existing account is promoted, its password kept, none read.
+    let u = s.client();
+    s.register(&u, "ann@example.com").await;
+    assert_eq!(
+        s.get(&u, "/api/admin/stats").await.status(),
+        StatusCode::FORBIDDEN
+    );
+    let (code, out, _) = twofold(
+        s.dir.path(),
+        &["admin", "create", "--email", "ann@example.com"],
+        "",
+    );
+    assert_eq!(code, 0);
+    assert!(out.contains("is now an admin"), "{out}");
+    assert_eq!(s.get(&u, "/api/admin/stats").await.status(), StatusCode::OK);
+    let (_, out, _) = twofold(
+        s.dir.path(),
+        &["admin", "create", "--email", "ann@example.com"],
+        "",
+    );
+    assert!(out.contains("already an admin"), "{out}");
+}
+
+fn outbox_subjects(dir: &Path) -> Vec<String> {
+    std::fs::read_dir(dir.join("outbox"))
+        .map(|d| {
+            d.filter_map(|e| e.ok())
+                .filter_map(|e| std::fs::read_to_string(e.path()).ok())
+                .filter_map(|m| {
+                    m.lines()
+                        .find_map(|l| l.strip_prefix("Subject: ").map(String::from))
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+#[tokio::test]
+async fn reset_mfa_and_unlock_from_the_command_line() {
+    let clock = FixedClock::new(T0);
+    let s = TestServer::start_with_clock(clock.clone()).await;
+    let e = enrol(&s, &clock, "lost@example.com").await;
+
+    let (code, _, err) = twofold(
+        s.dir.path(),
+        &["user", "reset-mfa", "--email", "nobody@example.com"],
+        "",
+    );
+    assert_eq!(code, 2);
+    assert!(
+        err.contains("no account with the email nobody@example.com"),
+        "{err}"
+    );
+
+    let (code, out, err) = twofold(
+        s.dir.path(),
+        &["user", "reset-mfa", "--email", &e.email],
+        "",
+    );
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("reset to Disabled"), "{out}");
+    let c = s.client();
+    let r = s.login(&c, &e.email, PASSWORD).await;
+    assert_eq!(
+        json_of(r).await,
+        serde_json::json!("SignedIn"),
+        "no second factor any more"
+    );
+    let events = json_of(s.get(&c, "/api/security/events?limit=100").await).await;
+    let reset = events["events"]
+        .as_array()
+        .and_then(|v| v.iter().find(|e| e["kind"] == "MfaReset").cloned())
+        .expect("MfaReset event");
+    assert!(
+        reset["detail"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("operator")
+    );
+    assert!(
+        outbox_subjects(s.dir.path())
+            .iter()
+            .any(|s| s.contains("reset by an administrator")),
+        "{:?}",
+        outbox_subjects(s.dir.path())
+    );
+
+    for _ in 0..5 {
+        s.login(&s.client(), &e.email, "wrong password 1").await;
+    }
+    assert_eq!(
+        s.login(&s.client(), &e.email, PASSWORD).await.status(),
+        StatusCode::TOO_MANY_REQUESTS
+    );
+    let (code, _, err) = twofold(s.dir.path(), &["user", "unlock", "--email", &e.email], "");
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(
+        s.login(&s.client(), &e.email, PASSWORD).await.status(),
+        StatusCode::OK
+    );
+}
+
+#[tokio::test]
+async fn backup_command_writes_a_database_that_opens() {
+    let s = TestServer::start().await;
+    s.register(&s.client(), "a@example.com").await;
+    let out = tempfile::tempdir().expect("temp");
+    let to = out.path().join("copy.db");
+    let to_str = to.to_string_lossy().to_string();
+    let (code, stdout, err) = twofold(s.dir.path(), &["backup", "--to", &to_str], "");
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        stdout.contains("secret.key"),
+        "reminds of the key file: {stdout}"
+    );
+    let pool = app::backend::db::open(&to).await.expect("open");
+    let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM users")
+        .fetch_one(&pool)
+        .await
+        .expect("count");
+    assert_eq!(n, 1);
+    let (code, _, err) = twofold(s.dir.path(), &["backup", "--to", &to_str], "");
+    assert_eq!(code, 2);
+    assert!(err.contains("already exists"), "{err}");
+    let empty = tempfile::tempdir().expect("temp");
+    let (code, _, err) = twofold(empty.path(), &["backup", "--to", &to_str], "");
+    assert_eq!((code, err.lines().count()), (2, 1), "{err}");
+}
+
+#[tokio::test]
+async fn json_logs_are_json_and_hold_no_secrets() {
+    let dir = tempfile::tempdir().expect("temp");
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("port");
+    let metrics_port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("port");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_twofold"))
+        .args([
+            "serve",
+            "--log-format",
+            "json",
+            "--addr",
+            &format!("127.0.0.1:{port}"),
+        ])
+        .args(["--metrics-addr", &format!("127.0.0.1:{metrics_port}")])
+        .arg("--data-dir")
+        .arg(dir.path())
+        .env("RUST_LOG", "debug")
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("serve");
+    let base = format!("http://127.0.0.1:{port}");
+    let c = reqwest::Client::builder()
+        .cookie_store(true)
+        .build()
+        .expect("client");
+    let mut up = false;
+    for _ in 0..100 {
+        if c.get(format!("{base}/healthz"))
+            .send()
+            .await
+            .is_ok_and(|r| r.status() == 200)
+        {
+            up = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(up, "server did not start");
+    let secret_password = "zebra-canyon-secret-991";
+    let r = c
+        .post(format!("{base}/api/auth/register"))
+        .json(&serde_json::json!({"email": "log@example.com", "password": secret_password}))
+        .send()
+        .await
+        .expect("register");
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let r = c
+        .post(format!("{base}/api/auth/login"))
+        .json(&serde_json::json!({"email": "log@example.com", "password": "wrong-secret-xyz-123"}))
+        .send()
+        .await
+        .expect("login");
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    // /metrics lives on its own address, not on the main one.
+    let m = c
+        .get(format!("http://127.0.0.1:{metrics_port}/metrics"))
+        .send()
+        .await
+        .expect("metrics");
+    assert_eq!(m.status(), StatusCode::OK);
+    assert!(
+        m.text()
+            .await
+            .unwrap_or_default()
+            .contains("twofold_sign_ins_total{outcome=\"wrong_password\"} 1")
+    );
+    assert_ne!(
+        c.get(format!("{base}/metrics"))
+            .send()
+            .await
+            .map(|r| r.status())
+            .ok(),
+        Some(StatusCode::OK)
+    );
+
+    let _ = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    let out = child.wait_with_output().expect("wait");
+    let log = String::from_utf8_lossy(&out.stderr);
+    assert!(log.lines().count() >= 2, "{log}");
+    for line in log.lines() {
+        let v: serde_json::Value =
+            serde_json::from_str(line).unwrap_or_else(|e| panic!("not JSON ({e}): {line}"));
+        assert!(
+            v.get("level").is_some() && v.get("timestamp").is_some(),
+            "{line}"
+        );
+    }
+    assert!(
+        log.contains("/api/auth/login"),
+        "request lines are logged at debug: {log}"
+    );
+    for secret in [secret_password, "wrong-secret-xyz-123", "twofold_session="] {
+        assert!(!log.contains(secret), "{secret} leaked into the log");
+    }
+}
