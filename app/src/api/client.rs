@@ -235,3 +235,63 @@ pub async fn regenerate_codes(code: &str) -> Result<super::BackupCodes, AppError
     )
     .await
 }
+
+/// Everything the admin dashboard shows, for one search and page.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct AdminView {
+    pub stats: super::AdminStats,
+    pub policy: super::MfaPolicy,
+    pub users: super::AdminUsersPage,
+}
+
+/// Users shown per dashboard page.
+pub const ADMIN_PAGE_SIZE: u32 = 20;
+
+pub async fn load_admin(q: String, page: u32) -> Result<AdminView, AppError> {
+    #[cfg(feature = "ssr")]
+    {
+        use crate::backend::{access, admin, policy};
+        let (state, parts) = server_context()?;
+        access::admin(&state, &parts.headers).await?;
+        let q = Some(q.as_str()).filter(|q| !q.trim().is_empty());
+        Ok(AdminView {
+            stats: admin::stats(&state).await?,
+            policy: policy::load(&state.pool).await?,
+            users: admin::list_users(&state, q, page, ADMIN_PAGE_SIZE).await?,
+        })
+    }
+    #[cfg(not(feature = "ssr"))]
+    {
+        let query = format!(
+            "{}?q={}&page={page}&per_page={ADMIN_PAGE_SIZE}",
+            paths::ADMIN_USERS,
+            encode_query(&q)
+        );
+        Ok(AdminView {
+            stats: browser::get_json(paths::ADMIN_STATS).await?,
+            policy: browser::get_json(paths::ADMIN_POLICY).await?,
+            users: browser::get_json(&query).await?,
+        })
+    }
+}
+
+/// Percent-encodes a query value (everything but unreserved characters).
+pub fn encode_query(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn query_values_are_encoded() {
+        assert_eq!(super::encode_query("a b&c=d@x.y"), "a%20b%26c%3Dd%40x.y");
+    }
+}

@@ -375,6 +375,15 @@ pub async fn me_for_request(state: &AppState, headers: &HeaderMap) -> Result<Me,
     me(state, live.user).await
 }
 
+/// Where a browser goes after signing in: the enrolment wizard while an MFA
+/// policy asks this account to enrol, else the account page.
+pub async fn landing_page(state: &AppState, user: UserId) -> &'static str {
+    match policy::standing_of(&state.pool, user, state.clock.now()).await {
+        Ok(Standing::Grace { .. } | Standing::EnrolOnly { .. }) => "/account/two-factor",
+        _ => "/account",
+    }
+}
+
 /// `POST /api/auth/change-password`: needs the current password and, with MFA
 /// on, a second factor from the last 10 minutes or a code now. Every other
 /// session ends and every trusted device is forgotten; this one stays.

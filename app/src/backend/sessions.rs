@@ -51,6 +51,7 @@ impl std::fmt::Debug for SessionToken {
 /// A new session and how long its cookie should live.
 #[derive(Debug)]
 pub struct NewSession {
+    pub user: UserId,
     pub token: SessionToken,
     pub ttl_s: i64,
     /// Whether the cookie should outlive the browser (remember me).
@@ -91,6 +92,7 @@ pub async fn create(
     .await
     .map_err(|e| internal("creating a session", e))?;
     Ok(NewSession {
+        user,
         token,
         ttl_s,
         persistent: remember_me,

@@ -17,6 +17,9 @@ pub fn CodeInput(
     /// Backup codes are letters and digits: no numeric keyboard, no auto-submit.
     #[prop(optional)]
     backup: bool,
+    /// Not needed in every case (e.g. a code is only asked when stale).
+    #[prop(optional)]
+    optional: bool,
     #[prop(optional, into)] on_complete: Option<Callback<()>>,
 ) -> impl IntoView {
     let on_input = move |_| {
@@ -40,7 +43,7 @@ pub fn CodeInput(
             inputmode=if backup { "text" } else { "numeric" }
             spellcheck="false"
             autocapitalize="off"
-            required
+            required=!optional
             node_ref=node_ref
             on:input=on_input
         />

@@ -1,5 +1,5 @@
 use leptos::prelude::*;
-use leptos_router::hooks::use_query_map;
+use leptos_router::hooks::{use_location, use_query_map};
 
 use crate::api::AppError;
 
@@ -8,11 +8,21 @@ use crate::api::AppError;
 /// redirected back with.
 #[component]
 pub fn ErrorNotice(#[prop(into)] error: Signal<Option<AppError>>) -> impl IntoView {
+    let location = use_location();
     move || {
         error.get().map(|e| {
+            // A sensitive action asked for a fresh password: offer the way.
+            let reauth = (e == AppError::ReauthRequired).then(|| {
+                let next = location.pathname.get();
+                view! {
+                    " "
+                    <a href=format!("/reauth?next={next}")>"Confirm it is you"</a>
+                }
+            });
             view! {
                 <p class="notice error" role="alert">
                     {e.to_string()}
+                    {reauth}
                 </p>
             }
         })

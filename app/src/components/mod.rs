@@ -4,9 +4,11 @@ pub mod clipboard;
 mod code_input;
 mod codes_list;
 mod error_notice;
+mod policy_banner;
 mod submit_button;
 
 pub use code_input::{CodeInput, digits_only};
 pub use codes_list::{CodesList, codes_file};
 pub use error_notice::{ErrorNotice, redirect_error};
+pub use policy_banner::{PolicyBanner, policy_banner_text};
 pub use submit_button::SubmitButton;

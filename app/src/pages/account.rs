@@ -9,7 +9,9 @@ use leptos_router::hooks::use_navigate;
 
 use super::account_activity::{ActivitySection, DevicesSection, SessionsSection};
 use crate::api::{AppError, DisableRequest, Me, MfaState, client, paths};
-use crate::components::{CodeInput, CodesList, ErrorNotice, SubmitButton};
+use crate::components::{CodeInput, CodesList, ErrorNotice, PolicyBanner, SubmitButton};
+use leptos_router::components::Redirect;
+use leptos_router::hooks::use_query_map;
 
 /// Backup codes at or below this count get a warning.
 pub const FEW_CODES_LEFT: u32 = 3;
@@ -23,6 +25,10 @@ pub fn AccountPage() -> impl IntoView {
         <Suspense fallback=|| view! { <p class="card">"Loading your account…"</p> }>
             {move || Suspend::new(async move {
                 match me.await {
+                    Ok(me) if me.mfa_enrolment_required => view! {
+                    <Redirect path="/account/two-factor" />
+                    <PolicyBanner me />
+                }.into_any(),
                     Ok(me) => view! {
                     <Overview me />
                     <DevicesSection />
@@ -63,9 +69,18 @@ pub fn mfa_label(state: MfaState) -> &'static str {
 fn Overview(me: Me) -> impl IntoView {
     let state = RwSignal::new(me.mfa);
     let codes_left = RwSignal::new(me.backup_codes_left);
+    let query = use_query_map();
+    let changed = move || query.read().get("changed").as_deref() == Some("password");
+    let is_admin = me.role == crate::api::Role::Admin;
     view! {
         <section class="card">
             <h1>"Account security"</h1>
+            {move || changed().then(|| view! {
+                <p class="notice ok" role="status">
+                    "Your password was changed. Every other session was signed out."
+                </p>
+            })}
+            <PolicyBanner me=me.clone() />
             <dl class="facts">
                 <dt>"Signed in as"</dt>
                 <dd data-testid="account-email">{me.email.clone()}</dd>
@@ -100,6 +115,10 @@ fn Overview(me: Me) -> impl IntoView {
                     <Disable state />
                 }.into_any(),
             }}
+            <p class="actions">
+                <A href="/account/password">"Change password"</A>
+                {is_admin.then(|| view! { <A href="/admin">"Administration"</A> })}
+            </p>
             <SignOut />
         </section>
     }

@@ -2,8 +2,11 @@
 
 mod account;
 mod account_activity;
+mod admin;
+mod change_password;
 mod home;
 mod not_found;
+mod reauth;
 mod second_factor;
 mod sign_in;
 mod sign_up;
@@ -15,8 +18,11 @@ use leptos_router::components::{A, Route, Router, Routes};
 use leptos_router::{SsrMode, path};
 
 pub use account::AccountPage;
+pub use admin::AdminPage;
+pub use change_password::ChangePasswordPage;
 pub use home::HomePage;
 pub use not_found::NotFound;
+pub use reauth::ReauthPage;
 pub use second_factor::SecondFactorPage;
 pub use sign_in::SignInPage;
 pub use sign_up::SignUpPage;
@@ -65,6 +71,9 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/account/two-factor") view=TwoFactorSetupPage />
                     // Rendered whole before sending, so it reads right without JavaScript.
                     <Route path=path!("/account") view=AccountPage ssr=SsrMode::Async />
+                    <Route path=path!("/account/password") view=ChangePasswordPage ssr=SsrMode::Async />
+                    <Route path=path!("/reauth") view=ReauthPage ssr=SsrMode::Async />
+                    <Route path=path!("/admin") view=AdminPage ssr=SsrMode::Async />
                 </Routes>
             </main>
         </Router>

@@ -39,7 +39,14 @@ pub fn SignInPage() -> impl IntoView {
         let navigate = navigate.clone();
         spawn_local(async move {
             match client::login(&req).await {
-                Ok(LoginOutcome::SignedIn) => navigate("/account", NavigateOptions::default()),
+                Ok(LoginOutcome::SignedIn) => {
+                    // A policy asks this account to enrol: straight to the wizard.
+                    let required = client::load_me()
+                        .await
+                        .is_ok_and(|me| me.mfa_required_by.is_some());
+                    let page = if required { "/account/two-factor" } else { "/account" };
+                    navigate(page, NavigateOptions::default())
+                }
                 Ok(LoginOutcome::SecondFactorRequired { .. }) => {
                     navigate("/login/second-factor", NavigateOptions::default())
                 }

@@ -8,7 +8,9 @@ use leptos_router::NavigateOptions;
 use leptos_router::hooks::use_navigate;
 
 use crate::api::{AppError, TotpSetup, client};
-use crate::components::{CodeInput, CodesList, ErrorNotice, SubmitButton, clipboard};
+use crate::components::{
+    CodeInput, CodesList, ErrorNotice, PolicyBanner, SubmitButton, clipboard,
+};
 
 #[derive(Clone, Debug, PartialEq)]
 enum Step {
@@ -45,9 +47,15 @@ pub fn TwoFactorSetupPage() -> impl IntoView {
         Step::Verify(_) => 2,
         Step::SaveCodes(_) => 3,
     };
+    let me = Resource::new(|| (), |_| client::sendable(client::load_me()));
     view! {
         <Title text="Set up two-factor authentication" />
         <section class="card">
+            <Suspense>
+                {move || Suspend::new(async move {
+                    me.await.ok().map(|me| view! { <PolicyBanner me /> })
+                })}
+            </Suspense>
             <p class="step-count">{move || format!("Step {} of 3", step_number())}</p>
             <ErrorNotice error=error />
             {move || match step.get() {

@@ -85,7 +85,7 @@ pub async fn set_policy(
         policy::save(&state, Some(live.user), value, &meta).await
     }
     .await;
-    answer(mode, result, ADMIN_PAGE)
+    answer_admin(mode, result, "policy")
 }
 
 pub async fn reset_mfa(
@@ -102,7 +102,7 @@ pub async fn reset_mfa(
         Ok(MfaStatus { mfa })
     }
     .await;
-    answer(mode, result, ADMIN_PAGE)
+    answer_admin(mode, result, "reset")
 }
 
 pub async fn unlock(
@@ -119,7 +119,23 @@ pub async fn unlock(
         Ok(serde_json::json!({ "locked": false }))
     }
     .await;
-    answer(mode, result, ADMIN_PAGE)
+    answer_admin(mode, result, "unlock")
+}
+
+/// JSON, or for the admin page's forms a redirect saying what was done.
+fn answer_admin<T: serde::Serialize>(
+    mode: super::input::Mode,
+    result: Result<T, AppError>,
+    done: &str,
+) -> Response {
+    match (&result, mode) {
+        (Ok(_), super::input::Mode::Form) => {
+            axum::response::IntoResponse::into_response(axum::response::Redirect::to(&format!(
+                "{ADMIN_PAGE}?done={done}"
+            )))
+        }
+        _ => answer(mode, result, ADMIN_PAGE),
+    }
 }
 
 /// A body that could not be read is answered as JSON.

@@ -52,8 +52,8 @@ pub async fn register(
                 session_cookie(&headers, &session),
             )
         }
-        (Ok((_, session)), Mode::Form) => with_cookie(
-            Redirect::to(ACCOUNT_PAGE).into_response(),
+        (Ok((user, session)), Mode::Form) => with_cookie(
+            Redirect::to(accounts::landing_page(&state, user).await).into_response(),
             session_cookie(&headers, &session),
         ),
         (Err(e), Mode::Json) => e.into_response(),
@@ -79,7 +79,10 @@ pub async fn login(
     ) {
         (Ok((outcome, grant)), mode) => {
             let (page, cookie) = match &grant {
-                Grant::Session(session) => (ACCOUNT_PAGE, session_cookie(&headers, session)),
+                Grant::Session(session) => (
+                    accounts::landing_page(&state, session.user).await,
+                    session_cookie(&headers, session),
+                ),
                 Grant::Challenge(token) => (
                     SECOND_FACTOR_PAGE,
                     cookies::challenge_set_cookie(token, secure),

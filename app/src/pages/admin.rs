@@ -1,0 +1,200 @@
+//! The admin dashboard: statistics, the MFA policy, and the accounts with
+//! their help actions. Every action is a plain form posting to the admin
+//! API, so it works with or without JavaScript; the server answers with a
+//! redirect back here (`?done=` or `?error=`).
+
+use leptos::prelude::*;
+use leptos_meta::Title;
+use leptos_router::components::A;
+use leptos_router::hooks::use_query_map;
+
+use crate::api::client::{self, AdminView};
+use crate::api::display::format_utc;
+use crate::api::{AdminUser, AppError, MfaRequirement, Role, paths};
+use crate::components::{ErrorNotice, redirect_error};
+use crate::pages::account::mfa_label;
+
+#[component]
+pub fn AdminPage() -> impl IntoView {
+    let query = use_query_map();
+    let search = move || query.read().get("q").unwrap_or_default();
+    let page = move || {
+        query
+            .read()
+            .get("page")
+            .and_then(|p| p.parse::<u32>().ok())
+            .unwrap_or(1)
+    };
+    let data = Resource::new(
+        move || (search(), page()),
+        |(q, page)| client::sendable(client::load_admin(q, page)),
+    );
+    let done = move || {
+        query.read().get("done").and_then(|d| match d.as_str() {
+            "policy" => Some("The policy is saved."),
+            "reset" => Some("Two-factor authentication was reset; the user was emailed."),
+            "unlock" => Some("The account is unlocked."),
+            _ => None,
+        })
+    };
+    let error = redirect_error();
+    view! {
+        <Title text="Administration" />
+        <Suspense fallback=|| view! { <p class="card">"Loading…"</p> }>
+            {move || Suspend::new(async move {
+                match data.await {
+                    Ok(view) => view! {
+                        <section class="card wide">
+                            <h1>"Administration"</h1>
+                            {move || done().map(|d| view! { <p class="notice ok" role="status">{d}</p> })}
+                            <ErrorNotice error />
+                            <Stats view=view.clone() />
+                        </section>
+                        <PolicyForm view=view.clone() />
+                        <Users view search=search() />
+                    }.into_any(),
+                    Err(AppError::NotSignedIn) => view! {
+                        <section class="card narrow">
+                            <h1>"You are signed out"</h1>
+                            <p><A href="/login" attr:class="button primary">"Sign in"</A></p>
+                        </section>
+                    }.into_any(),
+                    Err(e) => view! { <p class="card notice error" role="alert">{e.to_string()}</p> }.into_any(),
+                }
+            })}
+        </Suspense>
+    }
+}
+
+#[component]
+fn Stats(view: AdminView) -> impl IntoView {
+    let s = view.stats;
+    view! {
+        <h2>"Statistics"</h2>
+        <dl class="facts stats" data-testid="stats">
+            <dt>"Accounts"</dt>
+            <dd data-testid="stat-accounts">{format!("{} ({} admins)", s.accounts, s.admins)}</dd>
+            <dt>"Two-factor on"</dt>
+            <dd data-testid="stat-mfa">{format!("{} ({}%)", s.mfa_enabled, s.mfa_enabled_percent)}</dd>
+            <dt>"Sign-ins"</dt>
+            <dd>{format!("{} in 24 h, {} in 7 days", s.sign_ins_24h, s.sign_ins_7d)}</dd>
+            <dt>"Failed codes"</dt>
+            <dd>{format!("{} in 24 h, {} in 7 days", s.failed_factors_24h, s.failed_factors_7d)}</dd>
+            <dt>"Locked now"</dt>
+            <dd data-testid="stat-locked">{s.active_lockouts}</dd>
+        </dl>
+    }
+}
+
+fn requirement_label(r: MfaRequirement) -> &'static str {
+    match r {
+        MfaRequirement::Nobody => "Nobody (optional for everyone)",
+        MfaRequirement::Admins => "Admins",
+        MfaRequirement::Everyone => "Everyone",
+    }
+}
+
+#[component]
+fn PolicyForm(view: AdminView) -> impl IntoView {
+    let current = view.policy;
+    view! {
+        <section class="card wide" aria-labelledby="policy-title">
+            <h2 id="policy-title">"Two-factor policy"</h2>
+            <form method="post" action=paths::ADMIN_POLICY>
+                <label for="require">"Require two-factor authentication for"</label>
+                <select id="require" name="require">
+                    {[MfaRequirement::Nobody, MfaRequirement::Admins, MfaRequirement::Everyone]
+                        .into_iter()
+                        .map(|r| view! {
+                            <option value=r.as_str() selected=r == current.require>{requirement_label(r)}</option>
+                        })
+                        .collect_view()}
+                </select>
+                <label for="grace_days">"Days to set it up"</label>
+                <input id="grace_days" name="grace_days" type="number" min="0" max="365"
+                    value=current.grace_days.to_string() required />
+                <p class="hint">
+                    "Each account gets its own date when the rule first covers it; after it, the account can do nothing but set up two-factor authentication."
+                </p>
+                <button type="submit" class="primary">"Save policy"</button>
+            </form>
+        </section>
+    }
+}
+
+#[component]
+fn Users(view: AdminView, search: String) -> impl IntoView {
+    let users = view.users;
+    let pages = users.total.div_ceil(users.per_page.max(1)).max(1);
+    let page = users.page;
+    let q = client::encode_query(&search);
+    let link = move |p: u32| format!("/admin?q={q}&page={p}");
+    view! {
+        <section class="card wide" aria-labelledby="users-title">
+            <h2 id="users-title">"Accounts"</h2>
+            <form method="get" action="/admin" class="search" role="search">
+                <label for="q">"Search by email"</label>
+                <input id="q" name="q" type="text" value=search.clone() />
+                <button type="submit">"Search"</button>
+            </form>
+            <p class="hint">{format!("{} accounts found", users.total)}</p>
+            <div class="table-wrap">
+                <table class="users">
+                    <thead>
+                        <tr>
+                            <th scope="col">"Email"</th>
+                            <th scope="col">"Role"</th>
+                            <th scope="col">"Two-factor"</th>
+                            <th scope="col">"Last sign-in"</th>
+                            <th scope="col">"Status"</th>
+                            <th scope="col">"Help"</th>
+                        </tr>
+                    </thead>
+                    <tbody>
+                        {users.users.into_iter().map(|u| view! { <UserRow user=u /> }).collect_view()}
+                    </tbody>
+                </table>
+            </div>
+            <nav class="actions" aria-label="Pages">
+                {(page > 1).then(|| view! { <a href=link(page - 1)>"Previous page"</a> })}
+                <span class="hint">{format!("Page {page} of {pages}")}</span>
+                {(page < pages).then(|| view! { <a href=link(page + 1)>"Next page"</a> })}
+            </nav>
+        </section>
+    }
+}
+
+#[component]
+fn UserRow(user: AdminUser) -> impl IntoView {
+    let email = user.email.clone();
+    let required = user
+        .mfa_required_by
+        .map(|by| format!(" · required by {}", format_utc(by)));
+    view! {
+        <tr data-testid="user-row" data-email=user.email.clone()>
+            <td>{user.email.clone()}</td>
+            <td>{match user.role { Role::Admin => "Admin", Role::User => "User" }}</td>
+            <td>{mfa_label(user.mfa)}{required}</td>
+            <td>{user.last_sign_in_at.map_or_else(|| "never".to_string(), format_utc)}</td>
+            <td>{if user.locked { "locked" } else { "ok" }}</td>
+            <td class="help">
+                {user.locked.then(|| view! {
+                    <form method="post" action=paths::ADMIN_UNLOCK class="inline">
+                        <input type="hidden" name="email" value=email.clone() />
+                        <button type="submit">"Unlock"</button>
+                    </form>
+                })}
+                <details>
+                    <summary>"Reset two-factor"</summary>
+                    <form method="post" action=paths::ADMIN_RESET_MFA class="inline">
+                        <input type="hidden" name="email" value=email.clone() />
+                        <p class="hint">
+                            "Only when they lost every factor, and you made sure it is them. Their app, backup codes and trusted devices stop working; they get an email."
+                        </p>
+                        <button type="submit" class="danger">{format!("Reset two-factor for {email}")}</button>
+                    </form>
+                </details>
+            </td>
+        </tr>
+    }
+}

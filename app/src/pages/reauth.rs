@@ -1,0 +1,54 @@
+//! "Confirm it is you": the password again (and a code with MFA on), which
+//! opens sensitive actions for 10 minutes. A plain form post; the server
+//! sends the person back to the page they came from.
+
+use leptos::prelude::*;
+use leptos_meta::Title;
+use leptos_router::hooks::use_query_map;
+
+use crate::api::{AppError, MfaState, client, paths};
+use crate::components::{CodeInput, ErrorNotice, redirect_error};
+
+#[component]
+pub fn ReauthPage() -> impl IntoView {
+    let me = Resource::new(|| (), |_| client::sendable(client::load_me()));
+    let query = use_query_map();
+    // Only our own pages; the server checks again.
+    let next = move || match query.read().get("next").as_deref() {
+        Some("/admin") => "/admin",
+        Some("/account/password") => "/account/password",
+        _ => "/account",
+    };
+    let error = redirect_error();
+    view! {
+        <Title text="Confirm it is you" />
+        <Suspense fallback=|| view! { <p class="card">"Loading…"</p> }>
+            {move || Suspend::new(async move {
+                match me.await {
+                    Ok(me) => view! {
+                        <section class="card narrow">
+                            <h1>"Confirm it is you"</h1>
+                            <p>"For your safety, this needs your password again."</p>
+                            <form method="post" action=paths::REAUTH>
+                                <ErrorNotice error />
+                                <input type="hidden" name="next" value=next() />
+                                <label for="reauth-password">"Password"</label>
+                                <input id="reauth-password" name="password" type="password"
+                                    autocomplete="current-password" required />
+                                {(me.mfa == MfaState::Enabled).then(|| view! {
+                                    <CodeInput id="reauth-code" node_ref=NodeRef::new()
+                                        label="Code from your app or a backup code" backup=true />
+                                })}
+                                <button type="submit" class="primary">"Continue"</button>
+                            </form>
+                        </section>
+                    }.into_any(),
+                    Err(AppError::NotSignedIn) => view! {
+                        <p class="card">"You are signed out. " <a href="/login">"Sign in"</a></p>
+                    }.into_any(),
+                    Err(e) => view! { <p class="card notice error" role="alert">{e.to_string()}</p> }.into_any(),
+                }
+            })}
+        </Suspense>
+    }
+}
