@@ -31,7 +31,7 @@ data=$(mktemp -d)
 target/release/twofold serve --addr "127.0.0.1:$port" --data-dir "$data" >"$data/server.log" 2>&1 &
 server=$!
 trap 'kill $server 2>/dev/null || true; rm -rf "$data"' EXIT
-if ! (cd end2end && CI=1 BASE_URL="http://127.0.0.1:$port" DATA_DIR="$data" npx playwright test); then
+if ! (cd end2end && CI=1 BASE_URL="http://127.0.0.1:$port" DATA_DIR="$data" TWOFOLD_BIN="$PWD/../target/release/twofold" npx playwright test); then
   echo "--- server log ---"; tail -50 "$data/server.log"; exit 1
 fi
 

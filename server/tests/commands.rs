@@ -205,7 +205,7 @@ async fn json_logs_are_json_and_hold_no_secrets() {
         .and_then(|l| l.local_addr())
         .map(|a| a.port())
         .expect("port");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_twofold"))
+    let child = Command::new(env!("CARGO_BIN_EXE_twofold"))
         .args([
             "serve",
             "--log-format",

@@ -53,13 +53,13 @@ fn parse_prometheus(text: &str) -> BTreeMap<String, f64> {
                 .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == ':'),
             "{line}"
         );
-        if let Some(labels) = series.strip_prefix(name) {
-            if !labels.is_empty() {
-                assert!(labels.starts_with('{') && labels.ends_with('}'), "{line}");
-                for pair in labels[1..labels.len() - 1].split("\",") {
-                    let (k, v) = pair.split_once("=\"").expect("label=\"value\"");
-                    assert!(!k.is_empty() && !v.contains('\n'), "{line}");
-                }
+        if let Some(labels) = series.strip_prefix(name)
+            && !labels.is_empty()
+        {
+            assert!(labels.starts_with('{') && labels.ends_with('}'), "{line}");
+            for pair in labels[1..labels.len() - 1].split("\",") {
+                let (k, v) = pair.split_once("=\"").expect("label=\"value\"");
+                assert!(!k.is_empty() && !v.contains('\n'), "{line}");
             }
         }
         let family = ["_bucket", "_sum", "_count"]

@@ -134,6 +134,7 @@ mod tests {
     #[test]
     fn set_cookie_flags() {
         let s = NewSession {
+            user: crate::backend::UserId(1),
             token: SessionToken::from_cookie("t"),
             ttl_s: 100,
             persistent: true,

@@ -112,13 +112,22 @@ pub struct Live {
     pub factor_at: Option<UnixTime>,
 }
 
+#[derive(sqlx::FromRow)]
+struct LiveRow {
+    id: i64,
+    user_id: i64,
+    last_seen_at: i64,
+    password_at: Option<i64>,
+    factor_at: Option<i64>,
+}
+
 /// The live session holding `token`, or `None` when it is unknown or expired.
 pub async fn find(
     pool: &SqlitePool,
     token: &SessionToken,
     now: UnixTime,
 ) -> Result<Option<Live>, AppError> {
-    let row: Option<(i64, i64, i64, Option<i64>, Option<i64>)> = sqlx::query_as(
+    let row: Option<LiveRow> = sqlx::query_as(
         "SELECT id, user_id, last_seen_at, password_at, factor_at FROM sessions
          WHERE token_hash = ? AND expires_at > ?",
     )
@@ -127,7 +136,14 @@ pub async fn find(
     .fetch_optional(pool)
     .await
     .map_err(|e| internal("looking up a session", e))?;
-    let Some((id, user, last_seen, password_at, factor_at)) = row else {
+    let Some(LiveRow {
+        id,
+        user_id: user,
+        last_seen_at: last_seen,
+        password_at,
+        factor_at,
+    }) = row
+    else {
         return Ok(None);
     };
     if now - last_seen >= LAST_SEEN_GRANULARITY_S {

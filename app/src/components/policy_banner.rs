@@ -12,7 +12,10 @@ pub fn policy_banner_text(me: &Me) -> Option<String> {
             format_utc(by)
         )
     } else {
-        format!("Two-factor authentication is required by {}.", format_utc(by))
+        format!(
+            "Two-factor authentication is required by {}.",
+            format_utc(by)
+        )
     })
 }
 
@@ -54,7 +57,13 @@ mod tests {
             policy_banner_text(&me(MfaState::Disabled, Some(t), true))
                 .is_some_and(|s| s.contains("Set it up to continue"))
         );
-        assert_eq!(policy_banner_text(&me(MfaState::Disabled, None, false)), None);
-        assert_eq!(policy_banner_text(&me(MfaState::Enabled, Some(t), false)), None);
+        assert_eq!(
+            policy_banner_text(&me(MfaState::Disabled, None, false)),
+            None
+        );
+        assert_eq!(
+            policy_banner_text(&me(MfaState::Enabled, Some(t), false)),
+            None
+        );
     }
 }

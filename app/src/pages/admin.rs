@@ -84,6 +84,7 @@ fn Stats(view: AdminView) -> impl IntoView {
             <dd data-testid="stat-locked">{s.active_lockouts}</dd>
         </dl>
     }
+    .into_any()
 }
 
 fn requirement_label(r: MfaRequirement) -> &'static str {
@@ -120,6 +121,7 @@ fn PolicyForm(view: AdminView) -> impl IntoView {
             </form>
         </section>
     }
+    .into_any()
 }
 
 #[component]
@@ -162,6 +164,7 @@ fn Users(view: AdminView, search: String) -> impl IntoView {
             </nav>
         </section>
     }
+    .into_any()
 }
 
 #[component]
@@ -197,4 +200,5 @@ fn UserRow(user: AdminUser) -> impl IntoView {
             </td>
         </tr>
     }
+    .into_any()
 }

@@ -44,7 +44,11 @@ pub fn SignInPage() -> impl IntoView {
                     let required = client::load_me()
                         .await
                         .is_ok_and(|me| me.mfa_required_by.is_some());
-                    let page = if required { "/account/two-factor" } else { "/account" };
+                    let page = if required {
+                        "/account/two-factor"
+                    } else {
+                        "/account"
+                    };
                     navigate(page, NavigateOptions::default())
                 }
                 Ok(LoginOutcome::SecondFactorRequired { .. }) => {

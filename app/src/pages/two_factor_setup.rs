@@ -8,9 +8,7 @@ use leptos_router::NavigateOptions;
 use leptos_router::hooks::use_navigate;
 
 use crate::api::{AppError, TotpSetup, client};
-use crate::components::{
-    CodeInput, CodesList, ErrorNotice, PolicyBanner, SubmitButton, clipboard,
-};
+use crate::components::{CodeInput, CodesList, ErrorNotice, PolicyBanner, SubmitButton, clipboard};
 
 #[derive(Clone, Debug, PartialEq)]
 enum Step {

@@ -129,11 +129,9 @@ fn answer_admin<T: serde::Serialize>(
     done: &str,
 ) -> Response {
     match (&result, mode) {
-        (Ok(_), super::input::Mode::Form) => {
-            axum::response::IntoResponse::into_response(axum::response::Redirect::to(&format!(
-                "{ADMIN_PAGE}?done={done}"
-            )))
-        }
+        (Ok(_), super::input::Mode::Form) => axum::response::IntoResponse::into_response(
+            axum::response::Redirect::to(&format!("{ADMIN_PAGE}?done={done}")),
+        ),
         _ => answer(mode, result, ADMIN_PAGE),
     }
 }
