@@ -124,6 +124,26 @@ async fn admin_endpoints_refuse_everyone_but_admins() {
 }
 
 #[tokio::test]
+async fn the_admin_page_is_403_for_others() {
+    let s = TestServer::start().await;
+    let user = s.client();
+    s.register(&user, "user@example.com").await;
+    let r = s.get(&user, "/admin").await;
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    let html = r.text().await.unwrap_or_default();
+    assert!(html.contains("not allowed") && !html.contains("Two-factor policy"));
+    assert_eq!(
+        s.get(&s.client(), "/admin").await.status(),
+        StatusCode::UNAUTHORIZED
+    );
+    let admin = s.admin("boss@example.com").await;
+    let r = s.get(&admin, "/admin?q=user").await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let html = r.text().await.unwrap_or_default();
+    assert!(html.contains("Two-factor policy") && html.contains("user@example.com"));
+}
+
+#[tokio::test]
 async fn policy_gives_a_grace_period_then_allows_only_enrolment() {
     let clock = FixedClock::new(T0);
     let s = TestServer::start_with_clock(clock.clone()).await;

@@ -252,13 +252,24 @@ pub async fn load_admin(q: String, page: u32) -> Result<AdminView, AppError> {
     {
         use crate::backend::{access, admin, policy};
         let (state, parts) = server_context()?;
-        access::admin(&state, &parts.headers).await?;
         let q = Some(q.as_str()).filter(|q| !q.trim().is_empty());
-        Ok(AdminView {
-            stats: admin::stats(&state).await?,
-            policy: policy::load(&state.pool).await?,
-            users: admin::list_users(&state, q, page, ADMIN_PAGE_SIZE).await?,
-        })
+        let view: Result<AdminView, AppError> = async {
+            access::admin(&state, &parts.headers).await?;
+            Ok(AdminView {
+                stats: admin::stats(&state).await?,
+                policy: policy::load(&state.pool).await?,
+                users: admin::list_users(&state, q, page, ADMIN_PAGE_SIZE).await?,
+            })
+        }
+        .await;
+        // The page answers with the API's status: 403 for non-admins.
+        if let Err(e) = &view
+            && let Some(options) = leptos::prelude::use_context::<leptos_axum::ResponseOptions>()
+            && let Ok(status) = http::StatusCode::from_u16(e.status())
+        {
+            options.set_status(status);
+        }
+        view
     }
     #[cfg(not(feature = "ssr"))]
     {
