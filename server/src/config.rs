@@ -193,6 +193,11 @@ pub struct SecurityArgs {
     #[arg(long, env = "TWOFOLD_SMTP_URL", value_name = "URL")]
     pub smtp_url: Option<String>,
 
+    /// CA certificate(s) in PEM to trust for the SMTP server's TLS, besides
+    /// the public roots (for a mail server with a private CA).
+    #[arg(long, env = "TWOFOLD_SMTP_CA_FILE", value_name = "FILE")]
+    pub smtp_ca_file: Option<PathBuf>,
+
     /// Sender of Twofold's mail.
     #[arg(
         long,
@@ -221,6 +226,7 @@ impl Default for SecurityArgs {
             ip_max_failures: 50,
             failure_window_s: 900,
             smtp_url: None,
+            smtp_ca_file: None,
             mail_from: "Twofold <twofold@localhost>".into(),
         }
     }

@@ -87,7 +87,15 @@ pub async fn build_state(
     let pool = open_database(data_dir).await?;
     let key = SecretKey::load_or_create(security.secret_key_file.as_deref(), data_dir)?;
     let mailer = match &security.smtp_url {
-        Some(url) => Mailer::smtp(url, &security.mail_from, smtp_credentials())?,
+        Some(url) => {
+            let ca = match &security.smtp_ca_file {
+                Some(path) => Some(std::fs::read(path).map_err(|e| {
+                    app::backend::mail::MailError::BadCa(format!("{}: {e}", path.display()))
+                })?),
+                None => None,
+            };
+            Mailer::smtp(url, &security.mail_from, smtp_credentials(), ca.as_deref())?
+        }
         None => Mailer::outbox(&data_dir.join("outbox"), &security.mail_from)?,
     };
     let settings = Settings {

@@ -10,6 +10,7 @@ use std::time::Duration;
 use lettre::message::header::ContentType;
 use lettre::message::{Mailbox, MultiPart, SinglePart};
 use lettre::transport::smtp::authentication::Credentials;
+use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
 use lettre::{AsyncFileTransport, AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 
 const ATTEMPTS: u32 = 3;
@@ -25,6 +26,8 @@ pub enum MailError {
     BadFrom(String),
     #[error("cannot create the outbox {0}: {1}")]
     Outbox(String, std::io::Error),
+    #[error("--smtp-ca-file: {0}")]
+    BadCa(String),
 }
 
 enum Transport {
@@ -76,10 +79,14 @@ impl Mailer {
     /// `smtp://host:587?tls=required` upgrades with STARTTLS, and
     /// `smtps://host:465` is TLS from the start. Credentials, when given, are
     /// sent with AUTH (only ever do that over TLS).
+    ///
+    /// `ca_pem`: certificates (PEM) to trust for the server's TLS besides the
+    /// public roots, for mail servers with a private CA.
     pub fn smtp(
         url: &str,
         from: &str,
         credentials: Option<(String, String)>,
+        ca_pem: Option<&[u8]>,
     ) -> Result<Self, MailError> {
         let bad = || MailError::BadUrl(url.to_string());
         if !(url.starts_with("smtp://") || url.starts_with("smtps://")) {
@@ -100,6 +107,10 @@ impl Mailer {
             return Err(bad());
         }
         let mut builder = AsyncSmtpTransport::<Tokio1Executor>::from_url(url).map_err(|_| bad())?;
+        if let Some(pem) = ca_pem {
+            let domain = host.rsplit_once(':').map_or(host, |(h, _)| h);
+            builder = builder.tls(tls_with_ca(url, domain, pem)?);
+        }
         if let Some((user, password)) = credentials {
             builder = builder.credentials(Credentials::new(user, password));
         }
@@ -196,6 +207,34 @@ fn escape_html(s: &str) -> String {
         .replace('"', "&quot;")
 }
 
+/// The TLS mode the URL asks for, trusting `pem` as well as the public roots.
+fn tls_with_ca(url: &str, domain: &str, pem: &[u8]) -> Result<Tls, MailError> {
+    let bad = |m: String| MailError::BadCa(m);
+    // The parser skips anything that is not a certificate; an empty trust
+    // list would be a silent misconfiguration.
+    if !String::from_utf8_lossy(pem).contains("-----BEGIN CERTIFICATE-----") {
+        return Err(bad("no PEM certificate in it".into()));
+    }
+    let cert =
+        Certificate::from_pem(pem).map_err(|e| bad(format!("not a PEM certificate ({e})")))?;
+    let params = TlsParameters::builder(domain.to_string())
+        .add_root_certificate(cert)
+        .build()
+        .map_err(|e| bad(e.to_string()))?;
+    let query = url.split_once('?').map_or("", |(_, q)| q);
+    if url.starts_with("smtps://") {
+        Ok(Tls::Wrapper(params))
+    } else if query.split('&').any(|p| p == "tls=required") {
+        Ok(Tls::Required(params))
+    } else if query.split('&').any(|p| p == "tls=opportunistic") {
+        Ok(Tls::Opportunistic(params))
+    } else {
+        Err(bad(
+            "it only applies to TLS: use smtps:// or ?tls=required in --smtp-url".into(),
+        ))
+    }
+}
+
 /// Sends with a timeout, retrying with a growing pause; failures are logged.
 async fn deliver(transport: &Transport, message: Message) {
     for attempt in 1..=ATTEMPTS {
@@ -237,7 +276,7 @@ mod tests {
             "smtps://mail.example.com:465",
             "smtps://mail.example.com",
         ] {
-            assert!(Mailer::smtp(good, from, None).is_ok(), "{good}");
+            assert!(Mailer::smtp(good, from, None, None).is_ok(), "{good}");
         }
         for bad in [
             "127.0.0.1:25",
@@ -247,15 +286,18 @@ mod tests {
             "smtp://",
         ] {
             assert!(
-                matches!(Mailer::smtp(bad, from, None), Err(MailError::BadUrl(_))),
+                matches!(
+                    Mailer::smtp(bad, from, None, None),
+                    Err(MailError::BadUrl(_))
+                ),
                 "{bad}"
             );
         }
         assert!(matches!(
-            Mailer::smtp("smtp://h:25", "not an address", None),
+            Mailer::smtp("smtp://h:25", "not an address", None, None),
             Err(MailError::BadFrom(_))
         ));
-        let with_password = Mailer::smtp("smtps://u:secret@mail.example.com:465", from, None);
+        let with_password = Mailer::smtp("smtps://u:secret@mail.example.com:465", from, None, None);
         assert!(!format!("{with_password:?}").contains("secret"));
     }
 
