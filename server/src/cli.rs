@@ -62,8 +62,9 @@ fn operator_meta() -> ClientMeta {
 
 pub async fn admin_create(args: &EmailArgs) -> Result<String, CliError> {
     let state = state(args).await?;
+    let email = app::backend::validation::normalize_email(&args.email)?;
     let exists = sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM users WHERE email = ?")
-        .bind(args.email.trim().to_ascii_lowercase())
+        .bind(&email)
         .fetch_one(&state.pool)
         .await
         .map_err(|e| app::backend::internal("looking up the account", e))?

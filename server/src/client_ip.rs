@@ -122,11 +122,17 @@ impl TrustedProxies {
 /// Middleware: puts the request's [`ClientIp`] in its extensions.
 pub async fn resolve(proxies: TrustedProxies, mut req: Request, next: Next) -> Response {
     if let Some(ConnectInfo(peer)) = req.extensions().get::<ConnectInfo<SocketAddr>>().copied() {
-        let xff = req
+        // Every X-Forwarded-For line, in order (some proxies add a line
+        // rather than extend one), read leniently: one bad byte a client
+        // put in must not hide the address the proxy appended.
+        let lines: Vec<String> = req
             .headers()
-            .get("x-forwarded-for")
-            .and_then(|v| v.to_str().ok());
-        let ip = proxies.client(peer.ip(), xff);
+            .get_all("x-forwarded-for")
+            .iter()
+            .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
+            .collect();
+        let xff = (!lines.is_empty()).then(|| lines.join(","));
+        let ip = proxies.client(peer.ip(), xff.as_deref());
         req.extensions_mut().insert(ClientIp(canonical(ip)));
     }
     next.run(req).await

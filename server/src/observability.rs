@@ -7,8 +7,8 @@ use app::backend::AppState;
 use axum::extract::{MatchedPath, Request, State};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use http::HeaderValue;
 use http::header::CONTENT_TYPE;
+use http::{HeaderValue, Method};
 
 use crate::config::LogFormat;
 
@@ -30,7 +30,18 @@ pub fn init_logs(format: LogFormat) {
 /// may carry tokens and passwords.
 pub async fn track(State(state): State<AppState>, req: Request, next: Next) -> Response {
     let started = Instant::now();
-    let method = req.method().clone();
+    // Only standard methods become labels: made-up ones would each add a
+    // series, and `/metrics` would grow without bound.
+    let method = match *req.method() {
+        Method::GET => "GET",
+        Method::HEAD => "HEAD",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::DELETE => "DELETE",
+        Method::PATCH => "PATCH",
+        Method::OPTIONS => "OPTIONS",
+        _ => "OTHER",
+    };
     let route = req
         .extensions()
         .get::<MatchedPath>()
@@ -38,9 +49,7 @@ pub async fn track(State(state): State<AppState>, req: Request, next: Next) -> R
     let resp = next.run(req).await;
     let elapsed = started.elapsed().as_secs_f64();
     let status = resp.status().as_u16();
-    state
-        .metrics
-        .http_request(&route, method.as_str(), status, elapsed);
+    state.metrics.http_request(&route, method, status, elapsed);
     tracing::debug!(
         method = %method,
         route = %route,

@@ -120,11 +120,19 @@ async fn metrics_are_prometheus_text_and_counters_move() {
     assert_eq!(after.get(logins), Some(&1.0));
     let count = "twofold_http_request_duration_seconds_count{route=\"/api/me\",method=\"GET\"}";
     assert_eq!(after.get(count), Some(&1.0));
-    // Raw paths never become labels: unknown URLs share one series.
+    // Raw paths and made-up methods never become labels: they would add a
+    // series each.
     s.get(&c, "/no/such/page/123").await;
     s.get(&c, "/no/such/page/456").await;
+    let made_up = reqwest::Method::from_bytes(b"FROBNICATE").expect("method");
+    let _ = c.request(made_up, s.url("/healthz")).send().await;
     let after = scrape(&s).await;
     assert!(!after.keys().any(|k| k.contains("/no/such")), "{after:?}");
+    assert!(!after.keys().any(|k| k.contains("FROBNICATE")), "{after:?}");
+    assert!(
+        after.keys().any(|k| k.contains("method=\"OTHER\"")),
+        "{after:?}"
+    );
 }
 
 #[tokio::test]
@@ -169,11 +177,25 @@ async fn forwarded_for_is_believed_only_from_trusted_proxies() {
         session_ip(&behind_proxy, "203.0.113.5").await,
         "203.0.113.5"
     );
-    // A client-supplied entry left of the real one does not fool it.
+    // A client-supplied entry left of the real one does not fool it, nor
+    // does a header line of its own, nor a byte that is not text.
     assert_eq!(
         session_ip(&behind_proxy, "6.6.6.6, 198.51.100.7").await,
         "198.51.100.7"
     );
+    let c = behind_proxy.client();
+    let fake = reqwest::header::HeaderValue::from_bytes(b"6.6.6.6\xff").expect("bytes");
+    let r = c
+        .post(behind_proxy.url("/api/auth/register"))
+        .header("x-forwarded-for", fake)
+        .header("x-forwarded-for", "198.51.100.9")
+        .json(&json!({"email": "lines@example.com", "password": PASSWORD}))
+        .send()
+        .await
+        .expect("register");
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let sessions = json_of(behind_proxy.get(&c, "/api/sessions").await).await;
+    assert_eq!(sessions[0]["ip"], "198.51.100.9");
 }
 
 #[tokio::test]

@@ -87,6 +87,14 @@ pub fn event_text(kind: &str) -> &'static str {
         "DeviceRevoked" => "Trusted device removed",
         "EmailCodeSent" => "Sign-in code sent by email",
         "AlertSent" => "Security alert emailed to you",
+        "PasswordChanged" => "Password changed",
+        "PasswordFailed" => "Wrong password when confirming an action",
+        "Reauthenticated" => "Confirmed it was you for a sensitive action",
+        "PolicyChanged" => "Two-factor policy changed",
+        "MfaReset" => "Two-factor authentication reset by an administrator",
+        "AccountUnlocked" => "Sign-in lock lifted by an administrator",
+        "RoleChanged" => "Role changed",
+        "AdminAction" => "Administrator action",
         _ => "Security event",
     }
 }

@@ -416,8 +416,10 @@ pub async fn change_password(
         return Err(AppError::ReauthRequired);
     }
     mfa::check_password(state, user, req.current_password, meta, "change password").await?;
+    let mut code_checked = false;
     if let Some(code) = code.filter(|_| mfa_on && !access::factor_fresh(&live, now)) {
         mfa::check_factor(state, user, mfa::method_of_code(&code), &code, meta).await?;
+        code_checked = true;
     }
     let hash = passwords::hash(&state.hash_pool, Password::new(req.new_password)).await?;
     let mut tx = state.pool.begin().await.map_err(|e| internal("begin", e))?;
@@ -436,7 +438,7 @@ pub async fn change_password(
         .rows_affected();
     let forgotten = devices::revoke(&mut tx, user, None).await?;
     tx.commit().await.map_err(|e| internal("commit", e))?;
-    sessions::mark_proven(&state.pool, live.id, false, now).await?;
+    sessions::mark_proven(&state.pool, live.id, code_checked, now).await?;
     audit::record(
         &state.pool,
         Some(user),

@@ -163,6 +163,7 @@ pub async fn reset_mfa(
     let before = mfa::state_of(&state.pool, user, now).await?;
     let mut tx = state.pool.begin().await.map_err(|e| internal("begin", e))?;
     mfa::remove_factors(&mut tx, user).await?;
+    policy::due_now_if_covered(&mut tx, user, now).await?;
     tx.commit().await.map_err(|e| internal("commit", e))?;
     audit::record(
         &state.pool,

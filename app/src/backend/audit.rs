@@ -40,9 +40,42 @@ pub enum EventKind {
     AccountUnlocked,
     RoleChanged,
     AdminAction,
+    PasswordFailed,
 }
 
 impl EventKind {
+    /// Every kind, for checks that must cover them all.
+    pub const ALL: [EventKind; 28] = [
+        EventKind::Registered,
+        EventKind::LoginSucceeded,
+        EventKind::LoginFailed,
+        EventKind::LoggedOut,
+        EventKind::ChallengeIssued,
+        EventKind::FactorSucceeded,
+        EventKind::FactorFailed,
+        EventKind::MfaSetupStarted,
+        EventKind::MfaSetupConfirmed,
+        EventKind::MfaSetupCancelled,
+        EventKind::MfaDisabled,
+        EventKind::BackupCodesRegenerated,
+        EventKind::BackupCodeUsed,
+        EventKind::LockedOut,
+        EventKind::SessionRevoked,
+        EventKind::LoggedOutEverywhere,
+        EventKind::DeviceTrusted,
+        EventKind::DeviceRevoked,
+        EventKind::EmailCodeSent,
+        EventKind::AlertSent,
+        EventKind::PasswordChanged,
+        EventKind::Reauthenticated,
+        EventKind::PolicyChanged,
+        EventKind::MfaReset,
+        EventKind::AccountUnlocked,
+        EventKind::RoleChanged,
+        EventKind::AdminAction,
+        EventKind::PasswordFailed,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             EventKind::Registered => "Registered",
@@ -72,6 +105,7 @@ impl EventKind {
             EventKind::AccountUnlocked => "AccountUnlocked",
             EventKind::RoleChanged => "RoleChanged",
             EventKind::AdminAction => "AdminAction",
+            EventKind::PasswordFailed => "PasswordFailed",
         }
     }
 }
@@ -156,4 +190,20 @@ pub async fn list(
         events,
         next_before,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_kind_has_words_for_the_activity_list() {
+        for kind in EventKind::ALL {
+            assert_ne!(
+                crate::api::display::event_text(kind.as_str()),
+                "Security event",
+                "{kind:?}"
+            );
+        }
+    }
 }

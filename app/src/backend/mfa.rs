@@ -147,7 +147,16 @@ pub async fn confirm(
     rate_limit::check(&state.pool, &state.settings.limits, &scopes, now).await?;
     let secret = load_secret(state, user, Slot::Pending).await?;
     let Some(step) = totp::matching_step(&secret, &code, now) else {
-        fail_factor(state, user, &scopes, now, meta, "setup code wrong").await?;
+        fail_factor(
+            state,
+            user,
+            &scopes,
+            now,
+            meta,
+            EventKind::FactorFailed,
+            "setup code wrong",
+        )
+        .await?;
         return Err(AppError::InvalidCode);
     };
     let mut tx = state.pool.begin().await.map_err(|e| internal("begin", e))?;
@@ -166,6 +175,12 @@ pub async fn confirm(
         });
     }
     set_state(&mut tx, user, MfaState::Enabled).await?;
+    // Enrolled: a policy deadline is met and done with.
+    sqlx::query("UPDATE users SET mfa_required_by = NULL WHERE id = ?")
+        .bind(user.0)
+        .execute(&mut *tx)
+        .await
+        .map_err(|e| internal("clearing the enrolment deadline", e))?;
     // A new secret: browsers trusted under an old one are trusted no more.
     devices::revoke(&mut tx, user, None).await?;
     let codes = backup_codes::replace_set(&mut tx, &state.settings.key, user).await?;
@@ -324,7 +339,16 @@ pub async fn check_password(
         return Ok(());
     }
     let detail = format!("{action}: wrong password");
-    fail_factor(state, user, &scopes, now, meta, &detail).await?;
+    fail_factor(
+        state,
+        user,
+        &scopes,
+        now,
+        meta,
+        EventKind::PasswordFailed,
+        &detail,
+    )
+    .await?;
     Err(AppError::InvalidCredentials)
 }
 
@@ -411,24 +435,19 @@ async fn load_secret(state: &AppState, user: UserId, slot: Slot) -> Result<TotpS
     Ok(TotpSecret::from_bytes(plain))
 }
 
+/// Counts a failed proof (a code, or the password for a sensitive action)
+/// against the account's second-factor lockout, and records it as `kind`.
 async fn fail_factor(
     state: &AppState,
     user: UserId,
     scopes: &[Scope],
     now: UnixTime,
     meta: &ClientMeta,
+    kind: EventKind,
     detail: &str,
 ) -> Result<(), AppError> {
     rate_limit::record_failure(&state.pool, scopes, now).await?;
-    audit::record(
-        &state.pool,
-        Some(user),
-        EventKind::FactorFailed,
-        now,
-        meta,
-        detail,
-    )
-    .await;
+    audit::record(&state.pool, Some(user), kind, now, meta, detail).await;
     if rate_limit::just_locked(
         &state.pool,
         &state.settings.limits,
@@ -532,7 +551,16 @@ pub async fn check_factor(
             };
             state.metrics.factor_check(method, counted);
             let detail = format!("{method:?}: {}", e.kind());
-            fail_factor(state, user, &scopes, now, meta, &detail).await?;
+            fail_factor(
+                state,
+                user,
+                &scopes,
+                now,
+                meta,
+                EventKind::FactorFailed,
+                &detail,
+            )
+            .await?;
             if e == AppError::CodeAlreadyUsed {
                 // A code seen twice: someone else may have it (ASVS 2.8.5).
                 alerts::send(state, user, Alert::ReusedCode, meta).await?;

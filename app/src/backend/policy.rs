@@ -86,26 +86,58 @@ pub async fn standing_of(
     // A setup in progress is not enrolment; its exact state does not matter here.
     let mfa = MfaState::parse(&mfa).unwrap_or(MfaState::Disabled);
     if require.covers(role) && mfa != MfaState::Enabled && required_by.is_none() {
-        required_by = sqlx::query_scalar(
+        // Only while the policy read above is still the policy: a change in
+        // between must not leave a deadline behind.
+        required_by = sqlx::query_scalar::<_, Option<i64>>(
             "UPDATE users SET mfa_required_by = COALESCE(mfa_required_by, ?) WHERE id = ?
+             AND EXISTS (SELECT 1 FROM mfa_policy WHERE id = 1 AND require = ? AND grace_days = ?)
              RETURNING mfa_required_by",
         )
         .bind(now + grace_days * DAY_S)
         .bind(user.0)
-        .fetch_one(pool)
+        .bind(require.as_str())
+        .bind(grace_days)
+        .fetch_optional(pool)
         .await
-        .map_err(|e| internal("fixing an enrolment deadline", e))?;
+        .map_err(|e| internal("fixing an enrolment deadline", e))?
+        .flatten();
     }
     Ok(standing(require, role, mfa, required_by, now))
 }
 
 /// SQL condition on `users` for the accounts a requirement covers.
-fn covered_sql(require: MfaRequirement) -> &'static str {
+pub(super) fn covered_sql(require: MfaRequirement) -> &'static str {
     match require {
         MfaRequirement::Nobody => "0",
         MfaRequirement::Admins => "role = 'Admin'",
         MfaRequirement::Everyone => "1",
     }
+}
+
+/// After an admin's reset of `user`'s factors: under a policy that covers
+/// them, enrolment is due at once (they lost their factors, so the next
+/// sign-in leads straight into the wizard); otherwise no deadline.
+pub async fn due_now_if_covered(
+    tx: &mut sqlx::SqliteConnection,
+    user: UserId,
+    now: UnixTime,
+) -> Result<(), AppError> {
+    let policy = sqlx::query_scalar::<_, String>("SELECT require FROM mfa_policy WHERE id = 1")
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(|e| internal("reading the MFA policy", e))?;
+    let require =
+        MfaRequirement::parse(&policy).ok_or_else(|| internal("unknown policy", &policy))?;
+    sqlx::query(&format!(
+        "UPDATE users SET mfa_required_by = CASE WHEN ({}) THEN ? ELSE NULL END WHERE id = ?",
+        covered_sql(require)
+    ))
+    .bind(now)
+    .bind(user.0)
+    .execute(&mut *tx)
+    .await
+    .map_err(|e| internal("setting an enrolment deadline", e))?;
+    Ok(())
 }
 
 /// Sets the policy. Accounts it newly covers get their deadline now (today
