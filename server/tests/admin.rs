@@ -110,6 +110,15 @@ async fn admin_endpoints_refuse_everyone_but_admins() {
             StatusCode::UNAUTHORIZED,
             "{path}"
         );
+        // A plain form post (what the admin page sends) is refused the same way.
+        let r = user
+            .post(s.url(path))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body("email=user%40example.com&require=Everyone&grace_days=7")
+            .send()
+            .await
+            .expect("request");
+        assert_eq!(r.status(), StatusCode::FORBIDDEN, "form post to {path}");
     }
     // Nothing changed: the policy is still the default.
     let admin = s.admin("boss@example.com").await;
@@ -258,6 +267,42 @@ async fn policy_gives_a_grace_period_then_allows_only_enrolment() {
     assert_eq!(
         error_kind(r).await,
         (StatusCode::CONFLICT, "Conflict".into())
+    );
+
+    // Lost every factor: an admin resets them, and under the policy
+    // enrolment is due at once, not after a new grace period.
+    let admin = s.client();
+    assert_eq!(
+        s.login(&admin, "boss@example.com", PASSWORD).await.status(),
+        StatusCode::OK
+    );
+    // (The admin is covered too, and past the date: enrol first.)
+    let setup = json_of(s.post(&admin, "/api/mfa/totp/start", json!({})).await).await;
+    let admin_secret = common::twofactor::secret_of(&setup);
+    let r = s
+        .post(
+            &admin,
+            "/api/mfa/totp/confirm",
+            json!({"code": admin_secret.code_at(clock.now_for_tests())}),
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let r = s
+        .post(
+            &admin,
+            "/api/admin/users/reset-mfa",
+            json!({"email": "ann@example.com"}),
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let me = json_of(s.get(&c, "/api/me").await).await;
+    assert_eq!(
+        (me["mfa"].clone(), me["mfa_enrolment_required"].clone()),
+        (json!("Disabled"), json!(true))
+    );
+    assert_eq!(
+        s.get(&c, "/api/sessions").await.status(),
+        StatusCode::FORBIDDEN
     );
 }
 
@@ -642,6 +687,15 @@ async fn statistics_match_the_database() {
         s.login(&s.client(), "new@example.com", "wrong password 1")
             .await;
     }
+    // A wrong password when confirming an action is not a failed factor.
+    let r = s
+        .post(
+            &admin,
+            "/api/auth/reauth",
+            json!({"password": "not the password"}),
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
     let stats = json_of(s.get(&admin, "/api/admin/stats").await).await;
     assert_eq!(
         stats,

@@ -162,6 +162,18 @@ pub async fn find(
     }))
 }
 
+/// Records a second factor proven in the session without the password
+/// again (confirming a new authenticator is such a proof).
+pub async fn mark_factor(pool: &SqlitePool, id: i64, now: UnixTime) -> Result<(), AppError> {
+    sqlx::query("UPDATE sessions SET factor_at = ? WHERE id = ?")
+        .bind(now)
+        .bind(id)
+        .execute(pool)
+        .await
+        .map_err(|e| internal("recording a proven factor", e))?;
+    Ok(())
+}
+
 /// Records a fresh proof in the session: the password, and a factor if given.
 pub async fn mark_proven(
     pool: &SqlitePool,

@@ -9,7 +9,9 @@ use leptos_router::hooks::use_navigate;
 
 use super::account_activity::{ActivitySection, DevicesSection, SessionsSection};
 use crate::api::{AppError, DisableRequest, Me, MfaState, client, paths};
-use crate::components::{CodeInput, CodesList, ErrorNotice, PolicyBanner, SubmitButton};
+use crate::components::{
+    CodeInput, CodesList, ErrorNotice, PolicyBanner, SubmitButton, load_failed,
+};
 use leptos_router::components::Redirect;
 use leptos_router::hooks::use_query_map;
 
@@ -35,24 +37,10 @@ pub fn AccountPage() -> impl IntoView {
                     <SessionsSection />
                     <ActivitySection />
                 }.into_any(),
-                    Err(AppError::NotSignedIn) => view! { <SignedOut /> }.into_any(),
-                    Err(e) => view! { <p class="card notice error" role="alert">{e.to_string()}</p> }.into_any(),
+                    Err(e) => load_failed(e),
                 }
             })}
         </Suspense>
-    }
-}
-
-#[component]
-fn SignedOut() -> impl IntoView {
-    view! {
-        <section class="card narrow">
-            <h1>"You are signed out"</h1>
-            <p>"Sign in to see your account security."</p>
-            <p>
-                <A href="/login" attr:class="button primary">"Sign in"</A>
-            </p>
-        </section>
     }
 }
 

@@ -5,13 +5,12 @@
 
 use leptos::prelude::*;
 use leptos_meta::Title;
-use leptos_router::components::A;
 use leptos_router::hooks::use_query_map;
 
 use crate::api::client::{self, AdminView};
 use crate::api::display::format_utc;
-use crate::api::{AdminUser, AppError, MfaRequirement, Role, paths};
-use crate::components::{ErrorNotice, redirect_error};
+use crate::api::{AdminUser, MfaRequirement, Role, paths};
+use crate::components::{ErrorNotice, load_failed, redirect_error};
 use crate::pages::account::mfa_label;
 
 #[component]
@@ -53,13 +52,7 @@ pub fn AdminPage() -> impl IntoView {
                         <PolicyForm view=view.clone() />
                         <Users view search=search() />
                     }.into_any(),
-                    Err(AppError::NotSignedIn) => view! {
-                        <section class="card narrow">
-                            <h1>"You are signed out"</h1>
-                            <p><A href="/login" attr:class="button primary">"Sign in"</A></p>
-                        </section>
-                    }.into_any(),
-                    Err(e) => view! { <p class="card notice error" role="alert">{e.to_string()}</p> }.into_any(),
+                    Err(e) => load_failed(e),
                 }
             })}
         </Suspense>

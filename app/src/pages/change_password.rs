@@ -4,8 +4,8 @@
 use leptos::prelude::*;
 use leptos_meta::Title;
 
-use crate::api::{AppError, MfaState, client, paths};
-use crate::components::{CodeInput, ErrorNotice, redirect_error};
+use crate::api::{MfaState, client, paths};
+use crate::components::{CodeInput, ErrorNotice, load_failed, redirect_error};
 
 #[component]
 pub fn ChangePasswordPage() -> impl IntoView {
@@ -43,10 +43,7 @@ pub fn ChangePasswordPage() -> impl IntoView {
                             </form>
                         </section>
                     }.into_any(),
-                    Err(AppError::NotSignedIn) => view! {
-                        <p class="card">"You are signed out. " <a href="/login">"Sign in"</a></p>
-                    }.into_any(),
-                    Err(e) => view! { <p class="card notice error" role="alert">{e.to_string()}</p> }.into_any(),
+                    Err(e) => load_failed(e),
                 }
             })}
         </Suspense>

@@ -6,7 +6,7 @@
 use app::api::{AdminStats, AdminUsersPage, AppError, MfaPolicy, MfaStatus, UserEmailRequest};
 use app::backend::admin::{self, Actor};
 use app::backend::sessions::Live;
-use app::backend::{AppState, access, policy};
+use app::backend::{AppState, ClientMeta, access, policy};
 use axum::Json;
 use axum::extract::{Query, State};
 use axum::response::Response;
@@ -88,21 +88,20 @@ pub async fn set_policy(
     answer_admin(mode, result, "policy")
 }
 
+/// What an admin does for one account, named in the request body.
+#[derive(Debug, Clone, Copy)]
+enum UserAction {
+    ResetMfa,
+    Unlock,
+}
+
 pub async fn reset_mfa(
     State(state): State<AppState>,
     headers: HeaderMap,
     ClientInfo(meta): ClientInfo,
     input: Result<Input<UserEmailRequest>, AppError>,
 ) -> Response {
-    let mode = mode_of(&input);
-    let result = async {
-        let (live, Input { value, .. }) = acting_admin(&state, &headers, input).await?;
-        let actor = Actor::admin(&state, live.user).await?;
-        let mfa = admin::reset_mfa(&state, &value.email, &actor, &meta).await?;
-        Ok(MfaStatus { mfa })
-    }
-    .await;
-    answer_admin(mode, result, "reset")
+    user_action(&state, &headers, &meta, input, UserAction::ResetMfa).await
 }
 
 pub async fn unlock(
@@ -111,15 +110,37 @@ pub async fn unlock(
     ClientInfo(meta): ClientInfo,
     input: Result<Input<UserEmailRequest>, AppError>,
 ) -> Response {
+    user_action(&state, &headers, &meta, input, UserAction::Unlock).await
+}
+
+async fn user_action(
+    state: &AppState,
+    headers: &HeaderMap,
+    meta: &ClientMeta,
+    input: Result<Input<UserEmailRequest>, AppError>,
+    action: UserAction,
+) -> Response {
     let mode = mode_of(&input);
     let result = async {
-        let (live, Input { value, .. }) = acting_admin(&state, &headers, input).await?;
-        let actor = Actor::admin(&state, live.user).await?;
-        admin::unlock(&state, &value.email, &actor, &meta).await?;
-        Ok(serde_json::json!({ "locked": false }))
+        let (live, Input { value, .. }) = acting_admin(state, headers, input).await?;
+        let actor = Actor::admin(state, live.user).await?;
+        match action {
+            UserAction::ResetMfa => {
+                let mfa = admin::reset_mfa(state, &value.email, &actor, meta).await?;
+                Ok(serde_json::json!(MfaStatus { mfa }))
+            }
+            UserAction::Unlock => {
+                admin::unlock(state, &value.email, &actor, meta).await?;
+                Ok(serde_json::json!({ "locked": false }))
+            }
+        }
     }
     .await;
-    answer_admin(mode, result, "unlock")
+    let done = match action {
+        UserAction::ResetMfa => "reset",
+        UserAction::Unlock => "unlock",
+    };
+    answer_admin(mode, result, done)
 }
 
 /// JSON, or for the admin page's forms a redirect saying what was done.
@@ -129,6 +150,11 @@ fn answer_admin<T: serde::Serialize>(
     done: &str,
 ) -> Response {
     match (&result, mode) {
+        // Who may not use this at all hears so plainly, whatever the body.
+        (
+            Err(e @ (AppError::Forbidden | AppError::NotSignedIn | AppError::EnrolmentRequired)),
+            _,
+        ) => axum::response::IntoResponse::into_response(e.clone()),
         (Ok(_), super::input::Mode::Form) => axum::response::IntoResponse::into_response(
             axum::response::Redirect::to(&format!("{ADMIN_PAGE}?done={done}")),
         ),

@@ -4,7 +4,7 @@ use app::api::{
     AppError, BackupCodes, CodeRequest, DisableRequest, LoginOutcome, MfaStatus, ReplacementCode,
     SecondFactorRequest, TotpSetup,
 };
-use app::backend::{AppState, access, accounts, cookies, mfa};
+use app::backend::{AppState, access, accounts, cookies, mfa, sessions};
 use axum::Json;
 use axum::extract::State;
 use axum::response::{IntoResponse, Redirect, Response};
@@ -58,8 +58,11 @@ pub async fn totp_confirm(
     ClientInfo(meta): ClientInfo,
     Input { value, .. }: Input<CodeRequest>,
 ) -> Result<Json<BackupCodes>, AppError> {
-    let user = access::signed_in(&state, &headers).await?.user;
-    Ok(Json(mfa::confirm(&state, user, &value.code, &meta).await?))
+    let live = access::signed_in(&state, &headers).await?;
+    let codes = mfa::confirm(&state, live.user, &value.code, &meta).await?;
+    // The code just proved the new authenticator: a fresh second factor.
+    sessions::mark_factor(&state.pool, live.id, state.clock.now()).await?;
+    Ok(Json(codes))
 }
 
 pub async fn totp_cancel(
