@@ -44,14 +44,22 @@ fn has_event(events: &[Value], kind: &str) -> bool {
     events.iter().any(|e| e["kind"] == kind)
 }
 
-async fn set_policy(s: &TestServer, admin: &Client, require: &str, days: u32) -> StatusCode {
+async fn post_policy(
+    s: &TestServer,
+    admin: &Client,
+    require: &str,
+    days: u32,
+) -> reqwest::Response {
     s.post(
         admin,
         "/api/admin/policy",
         json!({"require": require, "grace_days": days}),
     )
     .await
-    .status()
+}
+
+async fn set_policy(s: &TestServer, admin: &Client, require: &str, days: u32) -> StatusCode {
+    post_policy(s, admin, require, days).await.status()
 }
 
 #[tokio::test]
@@ -166,21 +174,9 @@ async fn policy_gives_a_grace_period_then_allows_only_enrolment() {
     assert_eq!(me["mfa_required_by"], Value::Null);
 
     // Bad input changes nothing.
-    let r = s
-        .post(
-            &admin,
-            "/api/admin/policy",
-            json!({"require": "Everybody", "grace_days": 7}),
-        )
-        .await;
+    let r = post_policy(&s, &admin, "Everybody", 7).await;
     assert_eq!(r.status(), StatusCode::BAD_REQUEST);
-    let r = s
-        .post(
-            &admin,
-            "/api/admin/policy",
-            json!({"require": "Everyone", "grace_days": 9999}),
-        )
-        .await;
+    let r = post_policy(&s, &admin, "Everyone", 9999).await;
     assert_eq!(
         error_kind(r).await,
         (StatusCode::BAD_REQUEST, "Validation".into())
@@ -335,13 +331,7 @@ async fn sensitive_actions_need_a_reauth_within_ten_minutes() {
     assert_eq!(set_policy(&s, &admin, "Nobody", 7).await, StatusCode::OK);
     clock.advance(10 * 60);
     // Exactly ten minutes after the password: too late, whatever the session's age.
-    let r = s
-        .post(
-            &admin,
-            "/api/admin/policy",
-            json!({"require": "Everyone", "grace_days": 7}),
-        )
-        .await;
+    let r = post_policy(&s, &admin, "Everyone", 7).await;
     assert_eq!(
         error_kind(r).await,
         (StatusCode::FORBIDDEN, "ReauthRequired".into())
