@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use app::backend::clock::FixedClock;
 use common::smtp_sink::SmtpSink;
-use common::twofactor::{T0, answer, challenge, enrol};
+use common::twofactor::{T0, answer, challenge, clock_now, enrol};
 use common::{PASSWORD, TestServer, json_of};
 use reqwest::{Client, StatusCode};
 use serde_json::{Value, json};
@@ -104,29 +104,33 @@ async fn admin_endpoints_refuse_everyone_but_admins() {
             (StatusCode::FORBIDDEN, "Forbidden".into()),
             "{path}"
         );
-        // A body that does not even parse is still answered 403 first.
-        let r = user
-            .post(s.url(path))
-            .header("content-type", "application/json")
-            .body("{nonsense")
-            .send()
-            .await
-            .expect("request");
-        assert_eq!(r.status(), StatusCode::FORBIDDEN, "{path}");
         assert_eq!(
             s.post(&anonymous, path, body.clone()).await.status(),
             StatusCode::UNAUTHORIZED,
             "{path}"
         );
-        // A plain form post (what the admin page sends) is refused the same way.
-        let r = user
-            .post(s.url(path))
-            .header("content-type", "application/x-www-form-urlencoded")
-            .body("email=user%40example.com&require=Everyone&grace_days=7")
-            .send()
-            .await
-            .expect("request");
-        assert_eq!(r.status(), StatusCode::FORBIDDEN, "form post to {path}");
+        // A body that does not even parse, and a plain form post (what the
+        // admin page sends), are refused the same way, before anything else.
+        for (content_type, raw) in [
+            ("application/json", "{nonsense"),
+            (
+                "application/x-www-form-urlencoded",
+                "email=user%40example.com&require=Everyone&grace_days=7",
+            ),
+        ] {
+            let r = user
+                .post(s.url(path))
+                .header("content-type", content_type)
+                .body(raw)
+                .send()
+                .await
+                .expect("request");
+            assert_eq!(
+                r.status(),
+                StatusCode::FORBIDDEN,
+                "{content_type} to {path}"
+            );
+        }
     }
     // Nothing changed: the policy is still the default.
     let admin = s.admin("boss@example.com").await;
@@ -201,6 +205,19 @@ async fn policy_gives_a_grace_period_then_allows_only_enrolment() {
     assert_eq!(me["mfa_required_by"], deadline);
     assert_eq!(me["mfa_enrolment_required"], false);
     assert_eq!(s.get(&c, "/api/sessions").await.status(), StatusCode::OK);
+    // The sign-in form (no JavaScript) leads straight into the wizard.
+    let r = s
+        .client()
+        .post(s.url("/api/auth/login"))
+        .form(&[("email", "ann@example.com"), ("password", PASSWORD)])
+        .send()
+        .await
+        .expect("form login");
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    assert_eq!(
+        r.headers().get("location").and_then(|v| v.to_str().ok()),
+        Some("/account/two-factor")
+    );
 
     // A later, longer grace period does not move a date already fixed.
     assert_eq!(
@@ -241,7 +258,7 @@ async fn policy_gives_a_grace_period_then_allows_only_enrolment() {
         .post(
             &c,
             "/api/mfa/totp/confirm",
-            json!({"code": secret.code_at(clock.now_for_tests())}),
+            json!({"code": secret.code_at(clock_now(&clock))}),
         )
         .await;
     assert_eq!(r.status(), StatusCode::OK);
@@ -257,7 +274,7 @@ async fn policy_gives_a_grace_period_then_allows_only_enrolment() {
         .post(
             &c,
             "/api/mfa/disable",
-            json!({"password": PASSWORD, "code": secret.code_at(clock.now_for_tests())}),
+            json!({"password": PASSWORD, "code": secret.code_at(clock_now(&clock))}),
         )
         .await;
     assert_eq!(
@@ -279,7 +296,7 @@ async fn policy_gives_a_grace_period_then_allows_only_enrolment() {
         .post(
             &admin,
             "/api/mfa/totp/confirm",
-            json!({"code": admin_secret.code_at(clock.now_for_tests())}),
+            json!({"code": admin_secret.code_at(clock_now(&clock))}),
         )
         .await;
     assert_eq!(r.status(), StatusCode::OK);
@@ -372,10 +389,10 @@ async fn with_mfa_on_reauth_needs_a_code_and_regenerate_needs_a_recent_password(
     let e = enrol(&s, &clock, "mo@example.com").await;
     clock.advance(30);
     let c = challenge(&s, &e.email).await;
-    let code = e.secret.code_at(clock.now_for_tests());
+    let code = e.secret.code_at(clock_now(&clock));
     assert_eq!(answer(&s, &c, "Totp", &code).await.status(), StatusCode::OK);
     clock.advance(11 * 60);
-    let code = e.secret.code_at(clock.now_for_tests());
+    let code = e.secret.code_at(clock_now(&clock));
     let r = s
         .post(
             &c,
@@ -404,7 +421,7 @@ async fn with_mfa_on_reauth_needs_a_code_and_regenerate_needs_a_recent_password(
         .await;
     assert_eq!(r.status(), StatusCode::OK);
     clock.advance(30);
-    let code = e.secret.code_at(clock.now_for_tests());
+    let code = e.secret.code_at(clock_now(&clock));
     let r = s
         .post(
             &c,
@@ -424,12 +441,12 @@ async fn changing_the_password_ends_other_sessions_and_devices_and_alerts() {
     // Browser A trusts itself; browser B is another session.
     clock.advance(30);
     let a = challenge(&s, &e.email).await;
-    let r = s.post(&a, "/api/auth/second-factor", json!({"method": "Totp", "code": e.secret.code_at(clock.now_for_tests()), "trust_device": true})).await;
+    let r = s.post(&a, "/api/auth/second-factor", json!({"method": "Totp", "code": e.secret.code_at(clock_now(&clock)), "trust_device": true})).await;
     assert_eq!(r.status(), StatusCode::OK);
     clock.advance(30);
     let b = challenge(&s, &e.email).await;
     assert_eq!(
-        answer(&s, &b, "Totp", &e.secret.code_at(clock.now_for_tests()))
+        answer(&s, &b, "Totp", &e.secret.code_at(clock_now(&clock)))
             .await
             .status(),
         StatusCode::OK
@@ -471,7 +488,7 @@ async fn changing_the_password_ends_other_sessions_and_devices_and_alerts() {
     );
     assert_eq!(s.get(&a, "/api/me").await.status(), StatusCode::OK);
 
-    let r = s.post(&b, "/api/auth/change-password", json!({"current_password": PASSWORD, "new_password": NEW_PASSWORD, "code": e.secret.code_at(clock.now_for_tests())})).await;
+    let r = s.post(&b, "/api/auth/change-password", json!({"current_password": PASSWORD, "new_password": NEW_PASSWORD, "code": e.secret.code_at(clock_now(&clock))})).await;
     assert_eq!(r.status(), StatusCode::OK);
     assert_eq!(json_of(r).await["revoked"], 1);
     // B goes on, A is signed out, and A's browser is no longer trusted.
@@ -501,7 +518,7 @@ async fn admin_resets_a_users_mfa_with_audit_and_alert() {
     let e = enrol(&s, &clock, "lost@example.com").await;
     clock.advance(30);
     let c = challenge(&s, &e.email).await;
-    let r = s.post(&c, "/api/auth/second-factor", json!({"method": "Totp", "code": e.secret.code_at(clock.now_for_tests()), "trust_device": true})).await;
+    let r = s.post(&c, "/api/auth/second-factor", json!({"method": "Totp", "code": e.secret.code_at(clock_now(&clock)), "trust_device": true})).await;
     assert_eq!(r.status(), StatusCode::OK);
     let admin = s.admin("boss@example.com").await;
     let r = s
@@ -646,7 +663,7 @@ async fn statistics_match_the_database() {
         StatusCode::BAD_REQUEST
     );
     assert_eq!(
-        answer(&s, &c, "Totp", &e.secret.code_at(clock.now_for_tests()))
+        answer(&s, &c, "Totp", &e.secret.code_at(clock_now(&clock)))
             .await
             .status(),
         StatusCode::OK
@@ -696,15 +713,4 @@ async fn statistics_match_the_database() {
             "active_lockouts": 1
         })
     );
-}
-
-trait NowForTests {
-    fn now_for_tests(&self) -> i64;
-}
-
-impl NowForTests for FixedClock {
-    fn now_for_tests(&self) -> i64 {
-        use app::backend::clock::Clock;
-        self.now()
-    }
 }

@@ -8,6 +8,16 @@ mod types;
 pub use error::{AppError, ErrorBody, human_wait};
 pub use types::*;
 
+/// Where the re-auth form returns after success: only our own pages, so
+/// `?next=` cannot send anyone elsewhere. Used by the page and the server.
+pub fn reauth_return_page(next: Option<&str>) -> &'static str {
+    match next {
+        Some("/admin") => "/admin",
+        Some("/account/password") => "/account/password",
+        _ => "/account",
+    }
+}
+
 /// Stable endpoint paths, used by the router, the pages' forms and the client.
 pub mod paths {
     pub const REGISTER: &str = "/api/auth/register";

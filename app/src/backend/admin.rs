@@ -207,6 +207,8 @@ struct UserRow {
     id: i64,
     email: String,
     role: String,
+    mfa_state: String,
+    pending_since: Option<i64>,
     created_at: i64,
     mfa_required_by: Option<i64>,
     last_sign_in_at: Option<i64>,
@@ -247,10 +249,12 @@ pub async fn list_users(
             .await
             .map_err(|e| internal("counting accounts", e))?;
     let rows: Vec<UserRow> = sqlx::query_as(
-        "SELECT u.id, u.email, u.role, u.created_at, u.mfa_required_by,
+        "SELECT u.id, u.email, u.role, u.mfa_state, t.pending_since, u.created_at,
+                u.mfa_required_by,
                 (SELECT MAX(at) FROM security_events e
                   WHERE e.user_id = u.id AND e.kind = 'LoginSucceeded') AS last_sign_in_at
-         FROM users u WHERE u.email LIKE ? ESCAPE '\\'
+         FROM users u LEFT JOIN totp_credentials t ON t.user_id = u.id
+         WHERE u.email LIKE ? ESCAPE '\\'
          ORDER BY u.email LIMIT ? OFFSET ?",
     )
     .bind(&pattern)
@@ -267,7 +271,9 @@ pub async fn list_users(
         let locked = rate_limit::check(&state.pool, limits, &scopes, now)
             .await
             .is_err();
-        let mfa = mfa::state_of(&state.pool, UserId(r.id), now).await?;
+        // The same rule `mfa::state_of` applies, from the row already read.
+        let stored = MfaState::parse(&r.mfa_state).unwrap_or(MfaState::Disabled);
+        let mfa = mfa::effective_state(stored, r.pending_since, now);
         let role = Role::parse(&r.role).unwrap_or(Role::User);
         let policy = policy::standing(require, role, mfa, r.mfa_required_by, now);
         users.push(AdminUser {

@@ -51,10 +51,11 @@ pub fn standing(
     }
 }
 
-pub async fn load(pool: &SqlitePool) -> Result<MfaPolicy, AppError> {
+/// The policy, from the pool or inside a transaction.
+pub async fn load<'e>(db: impl sqlx::SqliteExecutor<'e>) -> Result<MfaPolicy, AppError> {
     let (require, grace_days): (String, i64) =
         sqlx::query_as("SELECT require, grace_days FROM mfa_policy WHERE id = 1")
-            .fetch_one(pool)
+            .fetch_one(db)
             .await
             .map_err(|e| internal("reading the MFA policy", e))?;
     Ok(MfaPolicy {
@@ -122,12 +123,7 @@ pub async fn due_now_if_covered(
     user: UserId,
     now: UnixTime,
 ) -> Result<(), AppError> {
-    let policy = sqlx::query_scalar::<_, String>("SELECT require FROM mfa_policy WHERE id = 1")
-        .fetch_one(&mut *tx)
-        .await
-        .map_err(|e| internal("reading the MFA policy", e))?;
-    let require =
-        MfaRequirement::parse(&policy).ok_or_else(|| internal("unknown policy", &policy))?;
+    let require = load(&mut *tx).await?.require;
     sqlx::query(&format!(
         "UPDATE users SET mfa_required_by = CASE WHEN ({}) THEN ? ELSE NULL END WHERE id = ?",
         covered_sql(require)

@@ -6,19 +6,14 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_query_map;
 
-use crate::api::{MfaState, client, paths};
+use crate::api::{MfaState, client, paths, reauth_return_page};
 use crate::components::{CodeInput, ErrorNotice, load_failed, redirect_error};
 
 #[component]
 pub fn ReauthPage() -> impl IntoView {
     let me = Resource::new(|| (), |_| client::sendable(client::load_me()));
     let query = use_query_map();
-    // Only our own pages; the server checks again.
-    let next = move || match query.read().get("next").as_deref() {
-        Some("/admin") => "/admin",
-        Some("/account/password") => "/account/password",
-        _ => "/account",
-    };
+    let next = move || reauth_return_page(query.read().get("next").as_deref());
     let error = redirect_error();
     view! {
         <Title text="Confirm it is you" />

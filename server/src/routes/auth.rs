@@ -14,8 +14,6 @@ use http::{HeaderMap, HeaderValue, StatusCode};
 
 use super::input::{ClientInfo, Input, Mode, answer, form_error_redirect};
 
-/// Where a successful form post lands.
-const ACCOUNT_PAGE: &str = "/account";
 /// Where a form sign-in goes when a second factor is needed.
 const SECOND_FACTOR_PAGE: &str = "/login/second-factor";
 
@@ -154,7 +152,7 @@ pub async fn reauth(
     ClientInfo(meta): ClientInfo,
     Input { value, mode }: Input<ReauthRequest>,
 ) -> Response {
-    let next = local_page(value.next.as_deref());
+    let next = app::api::reauth_return_page(value.next.as_deref());
     let result = access::reauthenticate(&state, &headers, value, &meta).await;
     let page = match (&result, next) {
         (Ok(_), next) => next,
@@ -163,16 +161,6 @@ pub async fn reauth(
         (Err(_), _) => "/reauth?next=/account/password",
     };
     answer(mode, result, page)
-}
-
-/// Where a re-auth form returns: only our own pages, so the form cannot be
-/// used to send people elsewhere.
-fn local_page(next: Option<&str>) -> &'static str {
-    match next {
-        Some("/admin") => "/admin",
-        Some("/account/password") => "/account/password",
-        _ => ACCOUNT_PAGE,
-    }
 }
 
 /// Signs out everywhere else and forgets trusted devices (see
