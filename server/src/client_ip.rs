@@ -9,17 +9,15 @@ use std::sync::Arc;
 use axum::extract::{ConnectInfo, Request};
 use axum::middleware::Next;
 use axum::response::Response;
+use ipnet::IpNet;
 
 /// The address requests are attributed to, set by [`resolve`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ClientIp(pub IpAddr);
 
-/// One IP address or CIDR range.
+/// One IP address or CIDR range (prefix math by the `ipnet` crate).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct IpRange {
-    base: IpAddr,
-    prefix: u8,
-}
+pub struct IpRange(IpNet);
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 #[error("--trusted-proxies: '{0}' is not an IP address or CIDR range (e.g. 10.0.0.0/8)")]
@@ -29,35 +27,29 @@ impl std::str::FromStr for IpRange {
     type Err = BadRange;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let bad = || BadRange(s.to_string());
-        let (ip, prefix) = match s.trim().split_once('/') {
-            Some((ip, p)) => (ip, Some(p)),
-            None => (s.trim(), None),
+        let s = s.trim();
+        let net = match s.parse::<IpNet>() {
+            Ok(net) => net,
+            // A bare address is a range of one.
+            Err(_) => IpNet::from(s.parse::<IpAddr>().map_err(|_| BadRange(s.to_string()))?),
         };
-        let base: IpAddr = ip.parse().map_err(|_| bad())?;
-        let max = if base.is_ipv4() { 32 } else { 128 };
-        let prefix = match prefix {
-            Some(p) => p.parse::<u8>().ok().filter(|p| *p <= max).ok_or_else(bad)?,
-            None => max,
+        // An IPv4-mapped IPv6 range is the IPv4 range it maps.
+        let net = match net {
+            IpNet::V6(v6) => match (v6.network().to_ipv4_mapped(), v6.prefix_len()) {
+                (Some(v4), len) if len >= 96 => {
+                    IpNet::new(IpAddr::V4(v4), len - 96).map_err(|_| BadRange(s.to_string()))?
+                }
+                _ => IpNet::V6(v6),
+            },
+            v4 => v4,
         };
-        Ok(IpRange { base, prefix })
+        Ok(IpRange(net.trunc()))
     }
 }
 
 impl IpRange {
     pub fn contains(&self, ip: IpAddr) -> bool {
-        let ip = canonical(ip);
-        match (canonical(self.base), ip) {
-            (IpAddr::V4(base), IpAddr::V4(ip)) => {
-                masked(u128::from(u32::from(base)), 32, self.prefix)
-                    == masked(u128::from(u32::from(ip)), 32, self.prefix)
-            }
-            (IpAddr::V6(base), IpAddr::V6(ip)) => {
-                masked(u128::from(base), 128, self.prefix)
-                    == masked(u128::from(ip), 128, self.prefix)
-            }
-            _ => false,
-        }
+        self.0.contains(&canonical(ip))
     }
 }
 
@@ -67,14 +59,6 @@ fn canonical(ip: IpAddr) -> IpAddr {
         IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
         v4 => v4,
     }
-}
-
-fn masked(bits: u128, width: u32, prefix: u8) -> u128 {
-    let prefix = u32::from(prefix).min(width);
-    if prefix == 0 {
-        return 0;
-    }
-    bits >> (width - prefix)
 }
 
 /// The configured proxies.

@@ -1,6 +1,15 @@
 //! Brute-force protection, kept in the database so it survives restarts and
-//! holds across instances: failures are rows, and a scope is locked while it
-//! has `max` failures inside the sliding window.
+//! holds across instances.
+//!
+//! Every guess is *reserved* before the work (argon2, a code check) in one
+//! transaction that counts and refuses together: of N parallel guesses, never
+//! more than the budget get through. A reservation is a failure row already;
+//! a success deletes it again (and clears the account's counter), a failure
+//! just keeps it. Each account budget also has a streak of failures in a row
+//! (NIST SP 800-63B-4 3.2.2): at the cap only a success, an emailed unlock
+//! link or an admin opens it again.
+
+use std::net::IpAddr;
 
 use sqlx::SqlitePool;
 
@@ -10,11 +19,15 @@ use crate::api::AppError;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Limits {
-    /// Failures per account (password, or second factor) before lockout.
+    /// Failures per account budget (password, or second factor) in the window.
     pub account_max: u32,
-    /// Failures per client address before it is locked out.
+    /// Failures per client address (IPv4, or an IPv6 /64) in the window.
     pub ip_max: u32,
     pub window_s: i64,
+    /// Failures in a row per account budget before only an unlock helps.
+    pub streak_cap: u32,
+    /// Sign-up attempts per address per hour (each costs an argon2 hash).
+    pub signup_per_hour: u32,
 }
 
 impl Default for Limits {
@@ -23,27 +36,87 @@ impl Default for Limits {
             account_max: 5,
             ip_max: 50,
             window_s: 15 * 60,
+            streak_cap: 100,
+            signup_per_hour: 20,
         }
     }
 }
 
-/// What a failure counts against. Password failures are keyed by the email
-/// typed, not the account, so unknown emails lock out exactly like known ones
-/// and lockouts reveal nothing.
+/// What a guess counts against. Each account has separate budgets, so that
+/// failures by a stranger never lock its owner out:
+/// - password sign-in by anyone (keyed by the email typed, so unknown emails
+///   lock out exactly like known ones and lockouts reveal nothing), and by the
+///   owner (a trusted device, or an address that signed in within 30 days);
+/// - second factors at the sign-in challenge, by anyone and by the owner;
+/// - the password and codes asked again inside a signed-in session.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Scope {
     Password(String),
+    OwnerPassword(i64),
     Factor(i64),
+    OwnerFactor(i64),
+    SessionPassword(i64),
+    SessionFactor(i64),
+    /// A client address bucket (see [`address_bucket`]).
     Ip(String),
+    /// Sign-ups from an address bucket.
+    SignUp(String),
 }
 
 impl Scope {
-    fn key(&self) -> String {
+    pub fn key(&self) -> String {
         match self {
             Scope::Password(email) => format!("password:{email}"),
+            Scope::OwnerPassword(user) => format!("owner-password:{user}"),
             Scope::Factor(user) => format!("factor:{user}"),
+            Scope::OwnerFactor(user) => format!("owner-factor:{user}"),
+            Scope::SessionPassword(user) => format!("session-password:{user}"),
+            Scope::SessionFactor(user) => format!("session-factor:{user}"),
             Scope::Ip(ip) => format!("ip:{ip}"),
+            Scope::SignUp(ip) => format!("signup:{ip}"),
         }
+    }
+
+    /// `(max in window, window)` for this scope.
+    fn budget(&self, limits: &Limits) -> (u32, i64) {
+        match self {
+            Scope::Ip(_) => (limits.ip_max, limits.window_s),
+            Scope::SignUp(_) => (limits.signup_per_hour, 3600),
+            _ => (limits.account_max, limits.window_s),
+        }
+    }
+
+    /// Account budgets lock (alert, streak); address budgets only slow down.
+    pub fn is_account(&self) -> bool {
+        !matches!(self, Scope::Ip(_) | Scope::SignUp(_))
+    }
+
+    /// Every account scope of a user (and the email typed at sign-in).
+    pub fn all_of(user: i64, email: &str) -> Vec<Scope> {
+        vec![
+            Scope::Password(email.to_string()),
+            Scope::OwnerPassword(user),
+            Scope::Factor(user),
+            Scope::OwnerFactor(user),
+            Scope::SessionPassword(user),
+            Scope::SessionFactor(user),
+        ]
+    }
+}
+
+/// The address a budget is kept for: an IPv4 address as is, an IPv6 address
+/// by its /64 (one customer's block: an attacker holds all of it). IPv4-mapped
+/// IPv6 is the IPv4 address. Anything unparsable is kept verbatim.
+pub fn address_bucket(ip: &str) -> String {
+    match ip.parse::<IpAddr>() {
+        Ok(IpAddr::V6(v6)) => match v6.to_ipv4_mapped() {
+            Some(v4) => v4.to_string(),
+            None => ipnet::Ipv6Net::new(v6, 64)
+                .map(|n| n.trunc().to_string())
+                .unwrap_or_else(|_| v6.to_string()),
+        },
+        Ok(IpAddr::V4(v4)) => v4.to_string(),
+        Err(_) => ip.to_string(),
     }
 }
 
@@ -60,72 +133,230 @@ pub fn retry_after(times: &[UnixTime], max: u32, window_s: i64, now: UnixTime) -
     (wait > 0).then_some(wait as u64)
 }
 
-async fn failures_in_window(
-    pool: &SqlitePool,
-    scope: &Scope,
+async fn times_in_window(
+    conn: &mut sqlx::SqliteConnection,
+    key: &str,
     window_s: i64,
     now: UnixTime,
 ) -> Result<Vec<UnixTime>, AppError> {
     sqlx::query_scalar("SELECT at FROM auth_failures WHERE scope = ? AND at > ? ORDER BY at")
-        .bind(scope.key())
+        .bind(key)
         .bind(now - window_s)
-        .fetch_all(pool)
+        .fetch_all(conn)
         .await
         .map_err(|e| internal("reading failures", e))
 }
 
-/// Refuses with `TooManyAttempts` when any of the scopes is locked.
-pub async fn check(
+/// An attempt that has been counted already; say how it ended.
+#[derive(Debug)]
+#[must_use = "a reservation is a failure until it is released or succeeds"]
+pub struct Reservation {
+    rows: Vec<i64>,
+    streaks: Vec<String>,
+    account: Option<Scope>,
+    /// This attempt took the account budget's last slot in the window.
+    last_slot: bool,
+    /// This attempt took the streak's last slot before the cap.
+    streak_full: bool,
+}
+
+/// What a failed attempt did to the account budget, for alerts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Failure {
+    /// The account is locked for the rest of the window, as of this failure.
+    pub locked_now: bool,
+    /// The failures in a row reached the cap: only an unlock helps now.
+    pub capped_now: bool,
+}
+
+/// Counts an attempt against every scope, or refuses it: one transaction
+/// checks and writes, so racing requests cannot all pass the check. Refused
+/// with `TooManyAttempts` (a window is full) or `AccountLocked` (a streak is
+/// at the cap); then nothing is counted.
+pub async fn reserve(
     pool: &SqlitePool,
     limits: &Limits,
     scopes: &[Scope],
     now: UnixTime,
-) -> Result<(), AppError> {
-    let mut longest: Option<u64> = None;
+) -> Result<Reservation, AppError> {
+    let mut tx = pool.begin().await.map_err(|e| internal("begin", e))?;
+    let mut reservation = Reservation {
+        rows: Vec::with_capacity(scopes.len()),
+        streaks: Vec::new(),
+        account: None,
+        last_slot: false,
+        streak_full: false,
+    };
     for scope in scopes {
-        let max = match scope {
-            Scope::Ip(_) => limits.ip_max,
-            _ => limits.account_max,
+        let key = scope.key();
+        let (max, window_s) = scope.budget(limits);
+        let max = max.max(1);
+        // The first statement writes, so the transaction holds SQLite's write
+        // lock from here on: the count below cannot be raced.
+        let row: Option<(i64,)> = sqlx::query_as(
+            "INSERT INTO auth_failures (scope, at)
+             SELECT ?1, ?2 WHERE (SELECT COUNT(*) FROM auth_failures
+                                  WHERE scope = ?1 AND at > ?3) < ?4
+             RETURNING id",
+        )
+        .bind(&key)
+        .bind(now)
+        .bind(now - window_s)
+        .bind(i64::from(max))
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(|e| internal("reserving an attempt", e))?;
+        let Some((id,)) = row else {
+            let times = times_in_window(&mut tx, &key, window_s, now).await?;
+            let retry_after_s = retry_after(&times, max, window_s, now).unwrap_or(1);
+            tx.rollback().await.map_err(|e| internal("rollback", e))?;
+            return Err(AppError::TooManyAttempts { retry_after_s });
         };
-        let times = failures_in_window(pool, scope, limits.window_s, now).await?;
-        if let Some(wait) = retry_after(&times, max, limits.window_s, now) {
-            longest = Some(longest.map_or(wait, |l| l.max(wait)));
+        reservation.rows.push(id);
+        if !scope.is_account() {
+            continue;
+        }
+        let count: i64 =
+            sqlx::query_scalar("SELECT COUNT(*) FROM auth_failures WHERE scope = ? AND at > ?")
+                .bind(&key)
+                .bind(now - window_s)
+                .fetch_one(&mut *tx)
+                .await
+                .map_err(|e| internal("counting failures", e))?;
+        let cap = i64::from(limits.streak_cap.max(1));
+        let streak: Option<(i64,)> = sqlx::query_as(
+            "INSERT INTO failure_streaks (scope, count, updated_at) VALUES (?1, 1, ?2)
+             ON CONFLICT (scope) DO UPDATE SET count = count + 1, updated_at = excluded.updated_at
+             WHERE count < ?3
+             RETURNING count",
+        )
+        .bind(&key)
+        .bind(now)
+        .bind(cap)
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(|e| internal("counting failures in a row", e))?;
+        let Some((streak,)) = streak else {
+            tx.rollback().await.map_err(|e| internal("rollback", e))?;
+            return Err(AppError::AccountLocked);
+        };
+        reservation.streaks.push(key);
+        if reservation.account.is_none() {
+            reservation.account = Some(scope.clone());
+            reservation.last_slot = count == i64::from(max);
+            reservation.streak_full = streak == cap;
         }
     }
-    match longest {
-        Some(retry_after_s) => Err(AppError::TooManyAttempts { retry_after_s }),
-        None => Ok(()),
-    }
+    tx.commit().await.map_err(|e| internal("commit", e))?;
+    Ok(reservation)
 }
 
-pub async fn record_failure(
+impl Reservation {
+    /// The attempt failed: it stays counted.
+    pub fn failed(self) -> Failure {
+        Failure {
+            locked_now: self.last_slot,
+            capped_now: self.streak_full,
+        }
+    }
+
+    /// The attempt succeeded: it is not a failure, and the account budget it
+    /// was counted against starts over (the address's does not).
+    pub async fn succeeded(self, pool: &SqlitePool) -> Result<(), AppError> {
+        let mut tx = pool.begin().await.map_err(|e| internal("begin", e))?;
+        delete_rows(&mut tx, &self.rows).await?;
+        if let Some(scope) = &self.account {
+            clear(&mut tx, scope).await?;
+        }
+        tx.commit().await.map_err(|e| internal("commit", e))
+    }
+
+    /// Nothing was checked after all (bad input, a gone challenge): the
+    /// attempt is taken back.
+    pub async fn release(self, pool: &SqlitePool) -> Result<(), AppError> {
+        let mut tx = pool.begin().await.map_err(|e| internal("begin", e))?;
+        delete_rows(&mut tx, &self.rows).await?;
+        for key in &self.streaks {
+            sqlx::query("UPDATE failure_streaks SET count = MAX(count - 1, 0) WHERE scope = ?")
+                .bind(key)
+                .execute(&mut *tx)
+                .await
+                .map_err(|e| internal("releasing an attempt", e))?;
+        }
+        tx.commit().await.map_err(|e| internal("commit", e))
+    }
+
+    /// For budgets of events rather than failures (sign-ups, sends): the
+    /// attempt stays counted whatever happens.
+    pub fn keep(self) {}
+}
+
+async fn delete_rows(conn: &mut sqlx::SqliteConnection, rows: &[i64]) -> Result<(), AppError> {
+    for id in rows {
+        sqlx::query("DELETE FROM auth_failures WHERE id = ?")
+            .bind(id)
+            .execute(&mut *conn)
+            .await
+            .map_err(|e| internal("releasing an attempt", e))?;
+    }
+    Ok(())
+}
+
+/// Clears a scope's window and streak.
+async fn clear(conn: &mut sqlx::SqliteConnection, scope: &Scope) -> Result<(), AppError> {
+    let key = scope.key();
+    for sql in [
+        "DELETE FROM auth_failures WHERE scope = ?",
+        "DELETE FROM failure_streaks WHERE scope = ?",
+    ] {
+        sqlx::query(sql)
+            .bind(&key)
+            .execute(&mut *conn)
+            .await
+            .map_err(|e| internal("resetting failures", e))?;
+    }
+    Ok(())
+}
+
+/// Clears the scopes (an admin's or an emailed unlock).
+pub async fn reset(pool: &SqlitePool, scopes: &[Scope]) -> Result<(), AppError> {
+    let mut tx = pool.begin().await.map_err(|e| internal("begin", e))?;
+    for scope in scopes {
+        clear(&mut tx, scope).await?;
+    }
+    tx.commit().await.map_err(|e| internal("commit", e))
+}
+
+/// Whether any of the scopes would refuse an attempt now (read only).
+pub async fn is_locked(
     pool: &SqlitePool,
+    limits: &Limits,
     scopes: &[Scope],
     now: UnixTime,
-) -> Result<(), AppError> {
+) -> Result<bool, AppError> {
+    let mut conn = pool.acquire().await.map_err(|e| internal("acquire", e))?;
     for scope in scopes {
-        sqlx::query("INSERT INTO auth_failures (scope, at) VALUES (?, ?)")
-            .bind(scope.key())
-            .bind(now)
-            .execute(pool)
-            .await
-            .map_err(|e| internal("recording a failure", e))?;
+        let key = scope.key();
+        let (max, window_s) = scope.budget(limits);
+        let times = times_in_window(&mut conn, &key, window_s, now).await?;
+        if retry_after(&times, max, window_s, now).is_some() {
+            return Ok(true);
+        }
+        let streak: Option<i64> =
+            sqlx::query_scalar("SELECT count FROM failure_streaks WHERE scope = ?")
+                .bind(&key)
+                .fetch_optional(&mut *conn)
+                .await
+                .map_err(|e| internal("reading failures in a row", e))?;
+        if scope.is_account() && streak.unwrap_or(0) >= i64::from(limits.streak_cap.max(1)) {
+            return Ok(true);
+        }
     }
-    Ok(())
+    Ok(false)
 }
 
-/// A success clears the account's counter (not the address's).
-pub async fn reset(pool: &SqlitePool, scope: &Scope) -> Result<(), AppError> {
-    sqlx::query("DELETE FROM auth_failures WHERE scope = ?")
-        .bind(scope.key())
-        .execute(pool)
-        .await
-        .map_err(|e| internal("resetting failures", e))?;
-    Ok(())
-}
-
-/// Account scopes (password by email, second factor by id) locked right now,
-/// as `(email, user id)` hints: one of the two is set per entry.
+/// Account scopes locked right now (window full, or streak at the cap), as
+/// `(email, user id)` hints: one of the two is set per entry.
 pub async fn locked_accounts(
     pool: &SqlitePool,
     limits: &Limits,
@@ -134,12 +365,14 @@ pub async fn locked_accounts(
     // Inside the window every failure still counts, so "locked" is exactly
     // "at least max failures in the window" (see `retry_after`).
     let keys: Vec<String> = sqlx::query_scalar(
-        "SELECT scope FROM auth_failures WHERE at > ?
-         AND (scope LIKE 'password:%' OR scope LIKE 'factor:%')
-         GROUP BY scope HAVING COUNT(*) >= ?",
+        "SELECT scope FROM auth_failures WHERE at > ?1
+         AND scope NOT LIKE 'ip:%' AND scope NOT LIKE 'signup:%'
+         GROUP BY scope HAVING COUNT(*) >= ?2
+         UNION SELECT scope FROM failure_streaks WHERE count >= ?3",
     )
     .bind(now - limits.window_s)
     .bind(i64::from(limits.account_max.max(1)))
+    .bind(i64::from(limits.streak_cap.max(1)))
     .fetch_all(pool)
     .await
     .map_err(|e| internal("counting lockouts", e))?;
@@ -151,17 +384,6 @@ pub async fn locked_accounts(
             None => (None, None),
         })
         .collect())
-}
-
-/// Whether this failure is the one that locks the scope now (for the alert).
-pub async fn just_locked(
-    pool: &SqlitePool,
-    limits: &Limits,
-    scope: &Scope,
-    now: UnixTime,
-) -> Result<bool, AppError> {
-    let times = failures_in_window(pool, scope, limits.window_s, now).await?;
-    Ok(times.len() == limits.account_max as usize)
 }
 
 #[cfg(test)]
@@ -194,7 +416,34 @@ mod tests {
 
     #[test]
     fn scope_keys_do_not_collide() {
-        assert_ne!(Scope::Factor(1).key(), Scope::Password("1".into()).key());
-        assert_ne!(Scope::Ip("1".into()).key(), Scope::Factor(1).key());
+        let all = [
+            Scope::Password("1".into()),
+            Scope::OwnerPassword(1),
+            Scope::Factor(1),
+            Scope::OwnerFactor(1),
+            Scope::SessionPassword(1),
+            Scope::SessionFactor(1),
+            Scope::Ip("1".into()),
+            Scope::SignUp("1".into()),
+        ];
+        let keys: std::collections::BTreeSet<String> = all.iter().map(Scope::key).collect();
+        assert_eq!(keys.len(), all.len());
+    }
+
+    #[test]
+    fn ipv6_counts_by_its_64_and_ipv4_by_address() {
+        assert_eq!(
+            address_bucket("2001:db8:1:2:aaaa::1"),
+            address_bucket("2001:db8:1:2:ffff:ffff:ffff:ffff")
+        );
+        assert_eq!(address_bucket("2001:db8:1:2:aaaa::1"), "2001:db8:1:2::/64");
+        assert_ne!(
+            address_bucket("2001:db8:1:2::1"),
+            address_bucket("2001:db8:1:3::1")
+        );
+        assert_eq!(address_bucket("192.0.2.7"), "192.0.2.7");
+        assert_ne!(address_bucket("192.0.2.7"), address_bucket("192.0.2.8"));
+        assert_eq!(address_bucket("::ffff:192.0.2.7"), "192.0.2.7");
+        assert_eq!(address_bucket("not an ip"), "not an ip");
     }
 }
