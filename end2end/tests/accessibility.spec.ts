@@ -12,7 +12,7 @@ async function expectAccessible(page: Page, what: string): Promise<void> {
 }
 
 test("every page has no axe-core violations", async ({ page, browser }) => {
-  for (const path of ["/", "/signup", "/login"]) {
+  for (const path of ["/", "/signup", "/signup?sent=1", "/login", "/confirm-email?token=x", "/set-password?token=x", "/unlock?token=x"]) {
     await page.goto(path);
     await waitForHydration(page);
     await expectAccessible(page, path);

@@ -1,5 +1,5 @@
 import { expect, test } from "@playwright/test";
-import { PASSWORD, signUp, uniqueEmail, waitForHydration } from "./setups/accounts";
+import { confirmSignUp, PASSWORD, signUp, uniqueEmail, waitForHydration } from "./setups/accounts";
 
 test("sign up, see MFA off, sign out, sign in again", async ({ page }) => {
   const email = uniqueEmail();
@@ -69,10 +69,16 @@ test("the sign-in form works without JavaScript", async ({ browser }) => {
   const context = await browser.newContext({ javaScriptEnabled: false });
   const page = await context.newPage();
   const email = uniqueEmail("nojs");
+  const after = Date.now() - 1000;
   await page.goto("/signup");
   await page.getByLabel("Email").fill(email);
   await page.getByLabel("Password").fill(PASSWORD);
   await page.getByRole("button", { name: "Create account" }).click();
+  // Sign-up is confirmed by email: the form post lands on the notice, and the
+  // mailed link's page is a plain form too.
+  await expect(page).toHaveURL(/\/signup\?sent=1$/);
+  await expect(page.getByTestId("signup-sent")).toContainText("Check your email");
+  await confirmSignUp(page, email, after);
   await expect(page).toHaveURL(/\/account$/);
   await expect(page.getByTestId("account-email")).toHaveText(email);
 

@@ -14,7 +14,7 @@ use app::backend::admin::{self, Actor, AdminCreated};
 use app::backend::clock::SystemClock;
 use app::backend::{AppState, ClientMeta, db};
 
-use crate::config::{BackupArgs, EmailArgs};
+use crate::config::{AdminCreateArgs, BackupArgs, EmailArgs};
 use crate::startup::{self, StartupError};
 
 #[derive(Debug, thiserror::Error)]
@@ -60,7 +60,8 @@ fn operator_meta() -> ClientMeta {
     }
 }
 
-pub async fn admin_create(args: &EmailArgs) -> Result<String, CliError> {
+pub async fn admin_create(create: &AdminCreateArgs) -> Result<String, CliError> {
+    let args = &create.target;
     let state = state(args).await?;
     let email = app::backend::validation::normalize_email(&args.email)?;
     let exists = sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM users WHERE email = ?")
@@ -71,11 +72,13 @@ pub async fn admin_create(args: &EmailArgs) -> Result<String, CliError> {
         > 0;
     // Promoting keeps the account's password, so none is asked for.
     let password = if exists { None } else { Some(read_password()?) };
-    let done = admin::create_admin(&state, &args.email, password).await?;
+    let done = admin::create_admin(&state, &args.email, password, create.promote_existing).await?;
     finish(&state).await;
     Ok(match done {
         AdminCreated::Created => format!("created admin {}", args.email.trim()),
-        AdminCreated::Promoted => format!("{} is now an admin", args.email.trim()),
+        AdminCreated::Promoted => format!(
+            "promoted the existing account {email} (created by whoever signed up with it) to admin"
+        ),
         AdminCreated::AlreadyAdmin => format!("{} was already an admin", args.email.trim()),
     })
 }
@@ -129,6 +132,18 @@ pub async fn unlock(args: &EmailArgs) -> Result<String, CliError> {
         .map_err(|e| not_found_as_no_account(e, &args.email))?;
     finish(&state).await;
     Ok(format!("{} can sign in again", args.email.trim()))
+}
+
+/// `twofold user add --email E`: the account, and a mailed link to choose
+/// its password (printed too, for an operator without mail set up).
+pub async fn user_add(args: &EmailArgs) -> Result<String, CliError> {
+    let state = state(args).await?;
+    let email = app::backend::validation::normalize_email(&args.email)?;
+    let link = admin::invite(&state, &email, &Actor::Operator, &operator_meta()).await?;
+    finish(&state).await;
+    Ok(format!(
+        "added {email}; they were mailed a link to choose a password (valid 7 days): {link}"
+    ))
 }
 
 pub async fn backup(args: &BackupArgs) -> Result<String, CliError> {

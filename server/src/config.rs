@@ -56,10 +56,22 @@ pub enum Command {
 
 #[derive(Debug, Subcommand)]
 pub enum AdminCommand {
-    /// Create an admin account, or make an existing account an admin. The
-    /// password of a new account is asked for on a terminal, or read as one
-    /// line from standard input.
-    Create(EmailArgs),
+    /// Create an admin account. The password is asked for on a terminal, or
+    /// read as one line from standard input. An existing account is made an
+    /// admin only with --promote-existing.
+    Create(AdminCreateArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct AdminCreateArgs {
+    #[command(flatten)]
+    pub target: EmailArgs,
+
+    /// Make the existing account with this email an admin (its password
+    /// stays). Without it, an existing account is refused: whoever signed up
+    /// with the address first must not become admin by accident.
+    #[arg(long)]
+    pub promote_existing: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -70,6 +82,9 @@ pub enum UserCommand {
     ResetMfa(EmailArgs),
     /// Lift a user's sign-in lockout.
     Unlock(EmailArgs),
+    /// Add someone: the account is made and a link to choose a password is
+    /// mailed (and printed). Uses --public-url for the link.
+    Add(EmailArgs),
 }
 
 #[derive(Debug, Clone, Args)]
@@ -178,6 +193,18 @@ pub struct SecurityArgs {
     )]
     pub max_failures: u32,
 
+    /// Failed attempts in a row (across windows) per account and kind of
+    /// proof before only an emailed unlock link or an admin opens it again
+    /// (NIST SP 800-63B-4 allows at most 100). A success resets it.
+    #[arg(
+        long,
+        env = "TWOFOLD_MAX_FAILURES_IN_A_ROW",
+        default_value_t = 100,
+        value_name = "N",
+        value_parser = clap::value_parser!(u32).range(1..=100)
+    )]
+    pub max_failures_in_a_row: u32,
+
     /// Failed attempts per client address before it is locked for the window.
     #[arg(
         long,
@@ -215,6 +242,76 @@ pub struct SecurityArgs {
         value_name = "SECONDS"
     )]
     pub failure_window_s: u32,
+
+    /// Who may create an account: `confirm` (a mailed link finishes sign-up;
+    /// taken addresses are not revealed), `open` (at once; reveals taken
+    /// addresses: for closed networks and trying it out) or `closed` (only
+    /// admins add people: `twofold user add`, or Invite on the admin page).
+    #[arg(
+        long,
+        env = "TWOFOLD_SIGNUP",
+        default_value = "confirm",
+        value_enum,
+        value_name = "MODE"
+    )]
+    pub signup: SignupArg,
+
+    /// The address people use to reach Twofold, e.g. https://login.example.com:
+    /// the base of links in mail. Default http://localhost:PORT when
+    /// listening on a loopback address; required otherwise.
+    #[arg(long, env = "TWOFOLD_PUBLIC_URL", value_name = "URL")]
+    pub public_url: Option<String>,
+
+    /// A session unused this long ends: seconds, or with a unit (30m, 12h,
+    /// 2d). "Keep me signed in" sessions last 30 days but end after 7 idle days.
+    #[arg(
+        long,
+        env = "TWOFOLD_SESSION_IDLE_TIMEOUT",
+        default_value = "12h",
+        value_name = "DURATION",
+        value_parser = parse_duration
+    )]
+    pub session_idle_timeout: u64,
+
+    /// Sign-ups per client address per hour (each costs a password hash).
+    #[arg(
+        long,
+        env = "TWOFOLD_SIGNUP_PER_HOUR",
+        default_value_t = 20,
+        value_name = "N"
+    )]
+    pub signup_per_hour: u32,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum SignupArg {
+    #[default]
+    Confirm,
+    Open,
+    Closed,
+}
+
+/// `90`, `90s`, `30m`, `12h`, `2d`: seconds.
+pub fn parse_duration(raw: &str) -> Result<u64, String> {
+    let raw = raw.trim();
+    let (digits, unit) = match raw.find(|c: char| !c.is_ascii_digit()) {
+        Some(i) => raw.split_at(i),
+        None => (raw, "s"),
+    };
+    let n: u64 = digits
+        .parse()
+        .map_err(|_| format!("'{raw}' is not a duration; use e.g. 3600, 30m, 12h or 2d"))?;
+    let scale = match unit {
+        "s" => 1,
+        "m" => 60,
+        "h" => 3600,
+        "d" => 86_400,
+        _ => return Err(format!("'{raw}': the unit must be s, m, h or d")),
+    };
+    match n.checked_mul(scale) {
+        Some(secs) if secs > 0 => Ok(secs),
+        _ => Err(format!("'{raw}' must be more than 0 and reasonable")),
+    }
 }
 
 impl Default for SecurityArgs {
@@ -223,11 +320,16 @@ impl Default for SecurityArgs {
             secret_key_file: None,
             issuer: "Twofold".into(),
             max_failures: 5,
+            max_failures_in_a_row: 100,
             ip_max_failures: 50,
             failure_window_s: 900,
             smtp_url: None,
             smtp_ca_file: None,
             mail_from: "Twofold <twofold@localhost>".into(),
+            signup: SignupArg::Confirm,
+            public_url: None,
+            session_idle_timeout: 12 * 3600,
+            signup_per_hour: 20,
         }
     }
 }
@@ -268,6 +370,17 @@ mod tests {
         if std::env::var_os("TWOFOLD_DATA_DIR").is_none() {
             assert_eq!(args.data.data_dir, PathBuf::from("./data"));
         }
+    }
+
+    #[test]
+    fn durations_read_naturally() {
+        assert_eq!(parse_duration("3600"), Ok(3600));
+        assert_eq!(parse_duration("30m"), Ok(1800));
+        assert_eq!(parse_duration("12h"), Ok(43_200));
+        assert_eq!(parse_duration("2d"), Ok(172_800));
+        assert!(parse_duration("0").is_err());
+        assert!(parse_duration("12x").is_err());
+        assert!(parse_duration("h").is_err());
     }
 
     #[test]

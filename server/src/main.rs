@@ -40,6 +40,7 @@ async fn run(cli: Cli) -> Result<(), CliError> {
         Command::Admin(AdminCommand::Create(args)) => cli::admin_create(&args).await?,
         Command::User(UserCommand::ResetMfa(args)) => cli::reset_mfa(&args).await?,
         Command::User(UserCommand::Unlock(args)) => cli::unlock(&args).await?,
+        Command::User(UserCommand::Add(args)) => cli::user_add(&args).await?,
         Command::Backup(args) => cli::backup(&args).await?,
         Command::Serve(args) => {
             let addr = args.socket_addr()?;

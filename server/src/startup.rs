@@ -11,7 +11,9 @@ use app::backend::mail::Mailer;
 use app::backend::rate_limit::Limits;
 use app::backend::{AppState, Settings, db, passwords};
 
-use crate::config::SecurityArgs;
+use app::backend::signup::SignupMode;
+
+use crate::config::{SecurityArgs, SignupArg};
 use leptos::config::LeptosOptions;
 use tokio::net::TcpListener;
 
@@ -35,6 +37,14 @@ pub enum StartupError {
     BadMetricsAddr(String),
     #[error("{0}")]
     Proxies(#[from] crate::client_ip::BadRange),
+    #[error(
+        "--public-url '{0}' must be http(s)://HOST[:PORT] with no path, e.g. https://login.example.com"
+    )]
+    BadPublicUrl(String),
+    #[error(
+        "--public-url is required when listening on {0}: give the address people use to reach Twofold, e.g. https://login.example.com"
+    )]
+    PublicUrlRequired(SocketAddr),
     #[error("startup failed: {0}")]
     Other(String),
 }
@@ -98,15 +108,26 @@ pub async fn build_state(
         }
         None => Mailer::outbox(&data_dir.join("outbox"), &security.mail_from)?,
     };
+    let log_links = security.smtp_url.is_none();
     let settings = Settings {
         key,
         limits: Limits {
             account_max: security.max_failures.max(1),
             ip_max: security.ip_max_failures.max(1),
             window_s: i64::from(security.failure_window_s.max(1)),
+            signup_per_hour: security.signup_per_hour.max(1),
+            streak_cap: security.max_failures_in_a_row.clamp(1, 100),
         },
         issuer,
         mailer,
+        signup: match security.signup {
+            SignupArg::Confirm => SignupMode::Confirm,
+            SignupArg::Open => SignupMode::Open,
+            SignupArg::Closed => SignupMode::Closed,
+        },
+        public_url: public_url(security.public_url.as_deref(), addr)?,
+        session_idle_s: i64::try_from(security.session_idle_timeout).unwrap_or(i64::MAX / 4),
+        log_links,
     };
 
     Ok(AppState {
@@ -118,6 +139,35 @@ pub async fn build_state(
         settings: Arc::new(settings),
         metrics: Arc::new(app::backend::metrics::Metrics::new()),
     })
+}
+
+/// `--public-url`, checked and without a trailing slash; by default
+/// `http://localhost:PORT` on a loopback address (commands, which listen on
+/// no port, assume the default port 3000).
+pub fn public_url(given: Option<&str>, addr: SocketAddr) -> Result<String, StartupError> {
+    match given.map(str::trim).filter(|u| !u.is_empty()) {
+        Some(url) => {
+            let rest = url
+                .strip_prefix("https://")
+                .or_else(|| url.strip_prefix("http://"));
+            let host = rest.map(|r| r.split('/').next().unwrap_or_default());
+            match (rest, host) {
+                (Some(rest), Some(host))
+                    if !host.is_empty()
+                        && !rest.contains(['?', '#', ' '])
+                        && rest.trim_end_matches('/') == host =>
+                {
+                    Ok(url.trim_end_matches('/').to_string())
+                }
+                _ => Err(StartupError::BadPublicUrl(url.to_string())),
+            }
+        }
+        None if addr.ip().is_loopback() => {
+            let port = if addr.port() == 0 { 3000 } else { addr.port() };
+            Ok(format!("http://localhost:{port}"))
+        }
+        None => Err(StartupError::PublicUrlRequired(addr)),
+    }
 }
 
 /// SMTP credentials come from the environment only, so they never show in
@@ -146,6 +196,7 @@ pub async fn serve(
     options: &crate::RouterOptions,
 ) -> std::io::Result<()> {
     let app = crate::router_with(state.clone(), options);
+    app::backend::housekeeping::spawn(state.clone());
     if let Some(metrics) = metrics {
         let router = crate::metrics_router(state.clone());
         tokio::spawn(async move {

@@ -20,7 +20,7 @@ async fn with_sink(clock: &FixedClock) -> (TestServer, SmtpSink) {
     let sink = SmtpSink::start().await;
     let security = SecurityArgs {
         smtp_url: Some(sink.url()),
-        ..Default::default()
+        ..common::security()
     };
     let s = TestServer::start_full(Arc::new(clock.clone()), None, security).await;
     (s, sink)
@@ -135,7 +135,10 @@ async fn admin_endpoints_refuse_everyone_but_admins() {
     // Nothing changed: the policy is still the default.
     let admin = s.admin("boss@example.com").await;
     let policy = json_of(s.get(&admin, "/api/admin/policy").await).await;
-    assert_eq!(policy, json!({"require": "Nobody", "grace_days": 7}));
+    assert_eq!(
+        policy,
+        json!({"require": "Nobody", "grace_days": 7, "allow_email_codes": true})
+    );
     // And the admin's role shows in /api/me.
     assert_eq!(
         json_of(s.get(&admin, "/api/me").await).await["role"],
@@ -220,10 +223,15 @@ async fn policy_gives_a_grace_period_then_allows_only_enrolment() {
     );
 
     // A later, longer grace period does not move a date already fixed.
+    // (Half a day idle ended the admin's session: it signs in again.)
     assert_eq!(
         s.post(&admin, "/api/auth/reauth", json!({"password": PASSWORD}))
             .await
             .status(),
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        s.login(&admin, "boss@example.com", PASSWORD).await.status(),
         StatusCode::OK
     );
     assert_eq!(set_policy(&s, &admin, "Everyone", 30).await, StatusCode::OK);
@@ -308,6 +316,16 @@ async fn policy_gives_a_grace_period_then_allows_only_enrolment() {
         )
         .await;
     assert_eq!(r.status(), StatusCode::OK);
+    // The reset ended ann's session; signed in again, only enrolment is open.
+    assert_eq!(
+        s.get(&c, "/api/me").await.status(),
+        StatusCode::UNAUTHORIZED
+    );
+    let c = s.client();
+    assert_eq!(
+        json_of(s.login(&c, "ann@example.com", PASSWORD).await).await,
+        json!("SignedIn")
+    );
     let me = json_of(s.get(&c, "/api/me").await).await;
     assert_eq!(
         (me["mfa"].clone(), me["mfa_enrolment_required"].clone()),
@@ -539,6 +557,16 @@ async fn admin_resets_a_users_mfa_with_audit_and_alert() {
     assert_eq!(r.status(), StatusCode::OK);
     assert_eq!(json_of(r).await["mfa"], "Disabled");
 
+    // Whoever held a session may have taken the factors: it has ended.
+    assert_eq!(
+        s.get(&c, "/api/me").await.status(),
+        StatusCode::UNAUTHORIZED
+    );
+    let c = s.client();
+    assert_eq!(
+        json_of(s.login(&c, &e.email, PASSWORD).await).await,
+        json!("SignedIn")
+    );
     let me = json_of(s.get(&c, "/api/me").await).await;
     assert_eq!(
         (me["mfa"].clone(), me["trusted_devices"].clone()),

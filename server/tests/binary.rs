@@ -37,8 +37,24 @@ fn lone_binary() -> (tempfile::TempDir, PathBuf) {
     (dir, bin)
 }
 
+/// Tests copy the binary in parallel: a copy still open for writing in one
+/// thread is inherited by a process another thread forks at that moment, and
+/// executing the copy then fails with "text file busy" until that process
+/// has exec'd. Such a start is simply tried again.
+fn retry_busy<T>(mut start: impl FnMut() -> std::io::Result<T>) -> T {
+    for _ in 0..100 {
+        match start() {
+            Err(e) if e.kind() == std::io::ErrorKind::ExecutableFileBusy => {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            other => return other.expect("run twofold"),
+        }
+    }
+    panic!("the binary stayed busy");
+}
+
 fn run_to_end(cmd: &mut Command) -> (i32, String) {
-    let out = cmd.output().expect("run twofold");
+    let out = retry_busy(|| cmd.output());
     (
         out.status.code().unwrap_or(-1),
         String::from_utf8_lossy(&out.stderr).into_owned(),
@@ -99,13 +115,12 @@ mod http_get {
 fn runs_alone_from_an_empty_directory_and_stops_on_sigterm() {
     let (dir, bin) = lone_binary();
     let port = free_port();
-    let mut child = Command::new(&bin)
-        .args(["serve", "--addr", &format!("127.0.0.1:{port}")])
+    let mut cmd = Command::new(&bin);
+    cmd.args(["serve", "--addr", &format!("127.0.0.1:{port}")])
         .current_dir(dir.path())
         .env_remove("TWOFOLD_DATA_DIR")
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start");
+        .stderr(Stdio::piped());
+    let mut child = retry_busy(|| cmd.spawn());
     wait_healthy(port, &mut child);
     assert!(
         dir.path().join("data/twofold.db").exists(),

@@ -65,20 +65,43 @@ async fn admin_create_makes_an_admin_and_nothing_else_does() {
     assert_eq!(json_of(s.get(&c, "/api/me").await).await["role"], "Admin");
     assert_eq!(s.get(&c, "/api/admin/stats").await.status(), StatusCode::OK);
 
-    // An existing account is promoted, its password kept, none read.
+    // An existing account (whoever signed up with the address first) is
+    // refused without --promote-existing...
     let u = s.client();
     s.register(&u, "ann@example.com").await;
     assert_eq!(
         s.get(&u, "/api/admin/stats").await.status(),
         StatusCode::FORBIDDEN
     );
-    let (code, out, _) = twofold(
+    let (code, _, err) = twofold(
         s.dir.path(),
         &["admin", "create", "--email", "ann@example.com"],
+        &format!("{PASSWORD}\n"),
+    );
+    assert_eq!(code, 2);
+    assert!(err.contains("--promote-existing"), "{err}");
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+    assert_eq!(
+        s.get(&u, "/api/admin/stats").await.status(),
+        StatusCode::FORBIDDEN
+    );
+    // ...and with it, promoted, its password kept, none read.
+    let (code, out, _) = twofold(
+        s.dir.path(),
+        &[
+            "admin",
+            "create",
+            "--email",
+            "ann@example.com",
+            "--promote-existing",
+        ],
         "",
     );
     assert_eq!(code, 0);
-    assert!(out.contains("is now an admin"), "{out}");
+    assert!(
+        out.contains("promoted the existing account ann@example.com"),
+        "{out}"
+    );
     assert_eq!(s.get(&u, "/api/admin/stats").await.status(), StatusCode::OK);
     let (_, out, _) = twofold(
         s.dir.path(),
@@ -212,6 +235,8 @@ async fn json_logs_are_json_and_hold_no_secrets() {
             "json",
             "--addr",
             &format!("127.0.0.1:{port}"),
+            "--signup",
+            "open",
         ])
         .args(["--metrics-addr", &format!("127.0.0.1:{metrics_port}")])
         .arg("--data-dir")
@@ -296,4 +321,41 @@ async fn json_logs_are_json_and_hold_no_secrets() {
     for secret in [secret_password, "wrong-secret-xyz-123", "twofold_session="] {
         assert!(!log.contains(secret), "{secret} leaked into the log");
     }
+}
+
+#[tokio::test]
+async fn user_add_mails_a_link_that_sets_the_password() {
+    // The command reads the wall clock, so the server does too.
+    let s = TestServer::start().await;
+    let (code, out, err) = twofold(
+        s.dir.path(),
+        &["user", "add", "--email", "Zoe@Example.com"],
+        "",
+    );
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("added zoe@example.com"), "{out}");
+    let token = common::link_token(&out, "/set-password");
+    let mail = common::wait_for_outbox(s.dir.path(), "You are invited to Twofold", 1).await;
+    assert_eq!(common::link_token(&mail[0], "/set-password"), token);
+    let c = s.client();
+    let r = s
+        .post(
+            &c,
+            "/api/auth/set-password",
+            serde_json::json!({"token": token, "password": PASSWORD}),
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(
+        json_of(s.get(&c, "/api/me").await).await["email"],
+        "zoe@example.com"
+    );
+    // A second add of the same address changes nothing.
+    let (code, _, err) = twofold(
+        s.dir.path(),
+        &["user", "add", "--email", "zoe@example.com"],
+        "",
+    );
+    assert_eq!(code, 2);
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
 }

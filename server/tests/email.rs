@@ -17,7 +17,7 @@ async fn with_smtp(clock: &FixedClock, max_failures: u32) -> (TestServer, SmtpSi
     let security = SecurityArgs {
         smtp_url: Some(sink.url()),
         max_failures,
-        ..Default::default()
+        ..common::security()
     };
     let s = TestServer::start_full(Arc::new(clock.clone()), None, security).await;
     (s, sink)
@@ -124,6 +124,13 @@ async fn the_sixth_try_fails_even_with_the_right_code_and_new_codes_do_not_reset
             StatusCode::BAD_REQUEST
         );
     }
+    // Five wrong codes also end this sign-in challenge; in a new one, the
+    // code itself is spent: its sixth try fails even when right.
+    assert_eq!(
+        answer(&s, &c, "EmailCode", &code).await.status(),
+        StatusCode::UNAUTHORIZED
+    );
+    let c = challenge(&s, &e.email).await;
     assert_eq!(
         answer(&s, &c, "EmailCode", &code).await.status(),
         StatusCode::BAD_REQUEST
@@ -132,7 +139,7 @@ async fn the_sixth_try_fails_even_with_the_right_code_and_new_codes_do_not_reset
     // Asking for a new code leaves the account's failure count (6 so far)
     // as it is; the lockout keeps counting across codes.
     let failures: i64 =
-        sqlx::query_scalar("SELECT COUNT(*) FROM auth_failures WHERE scope LIKE 'factor:%'")
+        sqlx::query_scalar("SELECT COUNT(*) FROM auth_failures WHERE scope LIKE '%factor:%'")
             .fetch_one(&s.db().await)
             .await
             .expect("count");
@@ -140,7 +147,7 @@ async fn the_sixth_try_fails_even_with_the_right_code_and_new_codes_do_not_reset
     request_code(&s, &c).await;
     let fresh = code_in(&sink.wait_for_subject(CODE_SUBJECT, 2).await[1]);
     let failures_after: i64 =
-        sqlx::query_scalar("SELECT COUNT(*) FROM auth_failures WHERE scope LIKE 'factor:%'")
+        sqlx::query_scalar("SELECT COUNT(*) FROM auth_failures WHERE scope LIKE '%factor:%'")
             .fetch_one(&s.db().await)
             .await
             .expect("count");

@@ -78,7 +78,7 @@ async fn an_emailed_code_arrives_over_starttls_and_signs_in() {
     let security = SecurityArgs {
         smtp_url: Some(sink.url()),
         smtp_ca_file: Some(ca_file),
-        ..Default::default()
+        ..common::security()
     };
     let s = TestServer::start_full(Arc::new(clock.clone()), None, security).await;
     let e = enrol(&s, &clock, "tls@example.com").await;

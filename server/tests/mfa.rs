@@ -525,7 +525,7 @@ async fn one_address_has_a_budget_across_accounts() {
     let clock = FixedClock::new(T0);
     let security = twofold_server::config::SecurityArgs {
         ip_max_failures: 3,
-        ..Default::default()
+        ..common::security()
     };
     let s = TestServer::start_full(Arc::new(clock.clone()), None, security).await;
     s.register(&s.client(), "ab@example.com").await;

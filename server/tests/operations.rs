@@ -13,16 +13,10 @@ use reqwest::StatusCode;
 use serde_json::json;
 use twofold_server::RouterOptions;
 use twofold_server::client_ip::TrustedProxies;
-use twofold_server::config::{BackupArgs, DataArgs, SecurityArgs};
+use twofold_server::config::{BackupArgs, DataArgs};
 
 async fn with_options(options: RouterOptions) -> TestServer {
-    TestServer::start_custom(
-        Arc::new(SystemClock),
-        None,
-        SecurityArgs::default(),
-        options,
-    )
-    .await
+    TestServer::start_custom(Arc::new(SystemClock), None, common::security(), options).await
 }
 
 /// A strict reader of the Prometheus text format (0.0.4): every line is a

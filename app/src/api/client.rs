@@ -63,7 +63,7 @@ pub fn sendable<F: std::future::Future + Send + 'static>(f: F) -> F {
     f
 }
 
-pub async fn register(req: &RegisterRequest) -> Result<Me, AppError> {
+pub async fn register(req: &RegisterRequest) -> Result<super::RegisterAnswer, AppError> {
     browser_post(paths::REGISTER, req).await
 }
 

@@ -92,7 +92,7 @@ pub fn event_text(kind: &str) -> &'static str {
         "Reauthenticated" => "Confirmed it was you for a sensitive action",
         "PolicyChanged" => "Two-factor policy changed",
         "MfaReset" => "Two-factor authentication reset by an administrator",
-        "AccountUnlocked" => "Sign-in lock lifted by an administrator",
+        "AccountUnlocked" => "Sign-in lock lifted",
         "RoleChanged" => "Role changed",
         "AdminAction" => "Administrator action",
         _ => "Security event",

@@ -14,6 +14,10 @@ pub enum AppError {
     CodeAlreadyUsed,
     #[error("Too many attempts. Try again in {}.", human_wait(*retry_after_s))]
     TooManyAttempts { retry_after_s: u64 },
+    #[error(
+        "Too many failed attempts in a row. The account's owner was emailed a link to unlock it; an administrator can unlock it too."
+    )]
+    AccountLocked,
     #[error("The sign-in took too long. Please sign in again.")]
     ChallengeExpired,
     #[error("You are not signed in.")]
@@ -34,6 +38,8 @@ pub enum AppError {
     Conflict { message: String },
     #[error("Confirm it is you: enter your password (and a code) again to continue.")]
     ReauthRequired,
+    #[error("Sign-up is closed here: ask an administrator for an invitation.")]
+    SignUpClosed,
     #[error("Two-factor authentication is required for your account. Set it up to continue.")]
     EnrolmentRequired,
     #[error("Something went wrong on our side. Please try again.")]
@@ -68,11 +74,14 @@ impl AppError {
             AppError::InvalidCredentials | AppError::NotSignedIn | AppError::ChallengeExpired => {
                 401
             }
-            AppError::Forbidden | AppError::ReauthRequired | AppError::EnrolmentRequired => 403,
+            AppError::Forbidden
+            | AppError::ReauthRequired
+            | AppError::EnrolmentRequired
+            | AppError::SignUpClosed => 403,
             AppError::NotFound => 404,
             AppError::EmailTaken | AppError::CodeAlreadyUsed | AppError::Conflict { .. } => 409,
             AppError::PayloadTooLarge => 413,
-            AppError::TooManyAttempts { .. } => 429,
+            AppError::TooManyAttempts { .. } | AppError::AccountLocked => 429,
             AppError::Internal => 500,
         }
     }
@@ -84,6 +93,7 @@ impl AppError {
             AppError::InvalidCode => "InvalidCode",
             AppError::CodeAlreadyUsed => "CodeAlreadyUsed",
             AppError::TooManyAttempts { .. } => "TooManyAttempts",
+            AppError::AccountLocked => "AccountLocked",
             AppError::ChallengeExpired => "ChallengeExpired",
             AppError::NotSignedIn => "NotSignedIn",
             AppError::Forbidden => "Forbidden",
@@ -95,6 +105,7 @@ impl AppError {
             AppError::Conflict { .. } => "Conflict",
             AppError::ReauthRequired => "ReauthRequired",
             AppError::EnrolmentRequired => "EnrolmentRequired",
+            AppError::SignUpClosed => "SignUpClosed",
             AppError::Internal => "Internal",
         }
     }
@@ -137,6 +148,7 @@ impl From<ErrorBody> for AppError {
             "TooManyAttempts" => AppError::TooManyAttempts {
                 retry_after_s: b.retry_after_s.unwrap_or(60),
             },
+            "AccountLocked" => AppError::AccountLocked,
             "ChallengeExpired" => AppError::ChallengeExpired,
             "NotSignedIn" => AppError::NotSignedIn,
             "Forbidden" => AppError::Forbidden,
@@ -151,6 +163,7 @@ impl From<ErrorBody> for AppError {
             "Conflict" => AppError::Conflict { message: b.message },
             "ReauthRequired" => AppError::ReauthRequired,
             "EnrolmentRequired" => AppError::EnrolmentRequired,
+            "SignUpClosed" => AppError::SignUpClosed,
             _ => AppError::Internal,
         }
     }
@@ -166,6 +179,7 @@ mod tests {
             AppError::InvalidCode,
             AppError::CodeAlreadyUsed,
             AppError::TooManyAttempts { retry_after_s: 90 },
+            AppError::AccountLocked,
             AppError::ChallengeExpired,
             AppError::NotSignedIn,
             AppError::Forbidden,
@@ -181,6 +195,7 @@ mod tests {
             },
             AppError::ReauthRequired,
             AppError::EnrolmentRequired,
+            AppError::SignUpClosed,
             AppError::Internal,
         ]
     }

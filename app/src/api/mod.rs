@@ -14,7 +14,18 @@ pub fn reauth_return_page(next: Option<&str>) -> &'static str {
     match next {
         Some("/admin") => "/admin",
         Some("/account/password") => "/account/password",
+        Some("/account/two-factor") => "/account/two-factor",
         _ => "/account",
+    }
+}
+
+/// The second-factor page for a challenge offering `methods`: it leaves out
+/// "Email me a code" when email codes are not among them.
+pub fn second_factor_page(methods: &[SecondFactor]) -> &'static str {
+    if methods.contains(&SecondFactor::EmailCode) {
+        "/login/second-factor"
+    } else {
+        "/login/second-factor?email=off"
     }
 }
 
@@ -47,4 +58,8 @@ pub mod paths {
     pub const ADMIN_RESET_MFA: &str = "/api/admin/users/reset-mfa";
     pub const ADMIN_UNLOCK: &str = "/api/admin/users/unlock";
     pub const METRICS: &str = "/metrics";
+    pub const CONFIRM_EMAIL: &str = "/api/auth/confirm-email";
+    pub const SET_PASSWORD: &str = "/api/auth/set-password";
+    pub const UNLOCK: &str = "/api/auth/unlock";
+    pub const ADMIN_INVITE: &str = "/api/admin/users/invite";
 }

@@ -278,6 +278,14 @@ pub struct MfaPolicy {
     /// Days an account covered by the policy has to enrol (default 7).
     #[serde(default = "default_grace_days")]
     pub grace_days: u32,
+    /// Whether codes by email may be used as a second factor (the weakest
+    /// one; on unless an admin turns it off). Omitted in a request: on.
+    #[serde(default = "default_true")]
+    pub allow_email_codes: bool,
+}
+
+fn default_true() -> bool {
+    true
 }
 
 fn default_grace_days() -> u32 {
@@ -408,4 +416,46 @@ mod tests {
             serde_json::from_str(r#"{"email":"a@b.co","password":"x"}"#);
         assert_eq!(req.map(|r| r.remember_me).ok(), Some(false));
     }
+}
+
+/// `POST /api/auth/register` in `confirm` mode (202): a link went to the
+/// address. The same answer whether the address is new or taken.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SignUpStarted {
+    pub email: String,
+    pub expires_in_s: u64,
+}
+
+/// What the browser gets back from a sign-up: signed in (`open` mode) or a
+/// link to follow (`confirm` mode).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum RegisterAnswer {
+    SignedIn(Me),
+    CheckEmail(SignUpStarted),
+}
+
+/// `POST /api/auth/confirm-email` and `POST /api/auth/unlock`: a mailed link's token.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TokenRequest {
+    pub token: String,
+}
+
+/// `POST /api/auth/set-password`: an invitation's token and the new password.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SetPasswordRequest {
+    pub token: String,
+    pub password: String,
+}
+
+impl std::fmt::Debug for SetPasswordRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SetPasswordRequest { .. }")
+    }
+}
+
+/// `POST /api/admin/users/invite`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InviteRequest {
+    pub email: String,
 }

@@ -18,9 +18,14 @@ pub const REAUTH_WINDOW_S: i64 = 10 * 60;
 /// an account must always reach: who am I, and enrolment itself.
 pub async fn signed_in(state: &AppState, headers: &HeaderMap) -> Result<Live, AppError> {
     let token = cookies::session_token(headers).ok_or(AppError::NotSignedIn)?;
-    sessions::find(&state.pool, &token, state.clock.now())
-        .await?
-        .ok_or(AppError::NotSignedIn)
+    sessions::find(
+        &state.pool,
+        &token,
+        state.clock.now(),
+        state.settings.session_idle_s,
+    )
+    .await?
+    .ok_or(AppError::NotSignedIn)
 }
 
 /// A signed-in caller allowed to use the app: past its enrolment deadline, an
@@ -83,12 +88,14 @@ pub async fn require_fresh(state: &AppState, live: &Live) -> Result<(), AppError
 
 /// `POST /api/auth/reauth`: the password again and, with MFA on, a current
 /// TOTP or backup code. Failures count toward the account's lockout.
+/// A success also gives the session a new token (ASVS 5.0 7.2.4): the
+/// caller must set it as the session cookie.
 pub async fn reauthenticate(
     state: &AppState,
     headers: &HeaderMap,
     req: ReauthRequest,
     meta: &ClientMeta,
-) -> Result<ReauthStatus, AppError> {
+) -> Result<(ReauthStatus, sessions::NewSession), AppError> {
     let live = caller(state, headers).await?;
     let now = state.clock.now();
     let mfa_on = mfa::state_of(&state.pool, live.user, now).await? == MfaState::Enabled;
@@ -101,9 +108,18 @@ pub async fn reauthenticate(
     }
     mfa::check_password(state, live.user, req.password, meta, "re-authentication").await?;
     if let Some(code) = code.filter(|_| mfa_on) {
-        mfa::check_factor(state, live.user, mfa::method_of_code(&code), &code, meta).await?;
+        mfa::check_factor(
+            state,
+            live.user,
+            mfa::method_of_code(&code),
+            &code,
+            meta,
+            mfa::Asker::Session,
+        )
+        .await?;
     }
     sessions::mark_proven(&state.pool, live.id, mfa_on, now).await?;
+    let token = sessions::rotate(&state.pool, live.id, now).await?;
     audit::record(
         &state.pool,
         Some(live.user),
@@ -117,9 +133,12 @@ pub async fn reauthenticate(
         },
     )
     .await;
-    Ok(ReauthStatus {
-        fresh_until: now + REAUTH_WINDOW_S,
-    })
+    Ok((
+        ReauthStatus {
+            fresh_until: now + REAUTH_WINDOW_S,
+        },
+        token,
+    ))
 }
 
 #[cfg(test)]

@@ -14,49 +14,12 @@ use super::rate_limit::{self, Scope};
 use super::sessions::{self, NewSession, SessionToken};
 use super::{
     AppState, ClientMeta, UserId, access, backup_codes, cookies, devices, email_codes, internal,
-    mfa, validation,
+    mfa, owners, validation,
 };
 use crate::api::{
-    AppError, ChangePasswordRequest, LoginOutcome, LoginRequest, Me, MfaState, RegisterRequest,
-    Role, SecondFactor, SecondFactorRequest,
+    AppError, ChangePasswordRequest, LoginOutcome, LoginRequest, Me, MfaState, Role, SecondFactor,
+    SecondFactorRequest,
 };
-
-/// Creates the account and signs it in.
-pub async fn register(
-    state: &AppState,
-    req: RegisterRequest,
-    meta: &ClientMeta,
-) -> Result<(UserId, NewSession), AppError> {
-    let email = validation::normalize_email(&req.email)?;
-    validation::check_password(&req.password, &email)?;
-    let hash = passwords::hash(&state.hash_pool, Password::new(req.password)).await?;
-    let now = state.clock.now();
-    let inserted = sqlx::query_as::<_, (i64,)>(
-        "INSERT INTO users (email, password_hash, created_at) VALUES (?, ?, ?)
-         ON CONFLICT (email) DO NOTHING RETURNING id",
-    )
-    .bind(&email)
-    .bind(&hash.0)
-    .bind(now)
-    .fetch_optional(&state.pool)
-    .await
-    .map_err(|e| internal("inserting a user", e))?;
-    let Some((id,)) = inserted else {
-        return Err(AppError::EmailTaken);
-    };
-    let user = UserId(id);
-    audit::record(
-        &state.pool,
-        Some(user),
-        EventKind::Registered,
-        now,
-        meta,
-        "",
-    )
-    .await;
-    let session = sessions::create(&state.pool, user, false, false, now, meta).await?;
-    Ok((user, session))
-}
 
 /// What a right password earns: a session, or a challenge to answer first.
 #[derive(Debug)]
@@ -65,17 +28,11 @@ pub enum Grant {
     Challenge(SessionToken),
 }
 
-fn password_scopes(email: &str, meta: &ClientMeta) -> Vec<Scope> {
-    let mut scopes = vec![Scope::Password(email.to_string())];
-    if let Some(ip) = &meta.ip {
-        scopes.push(Scope::Ip(ip.clone()));
-    }
-    scopes
-}
-
 /// Checks the password. Unknown emails are verified against a dummy hash so the
 /// answer (status, body and time) is the same as for a wrong password, and
-/// lockouts count by the email typed, so they reveal nothing either.
+/// lockouts count by the email typed, so they reveal nothing either. The
+/// account's owner (a trusted device, or an address it signed in from within
+/// 30 days) draws from a budget of its own, so a stranger cannot lock it out.
 pub async fn login(
     state: &AppState,
     req: LoginRequest,
@@ -89,11 +46,6 @@ pub async fn login(
     let scope_email = email
         .clone()
         .unwrap_or_else(|| req.email.trim().to_lowercase());
-    let scopes = password_scopes(&scope_email, meta);
-    if let Err(e) = rate_limit::check(&state.pool, &state.settings.limits, &scopes, now).await {
-        state.metrics.sign_in(SignIn::Locked);
-        return Err(e);
-    }
     let row = match &email {
         Some(email) => find_credentials(&state.pool, email).await?,
         None => None,
@@ -102,41 +54,60 @@ pub async fn login(
         Some((id, hash)) => (Some(UserId(id)), PasswordHashString(hash)),
         None => (None, state.dummy_hash.clone()),
     };
+    let owner = match user {
+        Some(user) => owners::is_owner(&state.pool, user, device, meta, now).await?,
+        None => false,
+    };
+    let account_scope = match user {
+        Some(user) if owner => Scope::OwnerPassword(user.0),
+        _ => Scope::Password(scope_email),
+    };
+    let scopes = mfa::with_address(account_scope, meta);
+    let attempt = match rate_limit::reserve(&state.pool, &state.settings.limits, &scopes, now).await
+    {
+        Ok(attempt) => attempt,
+        Err(e) => {
+            state.metrics.sign_in(SignIn::Locked);
+            return Err(e);
+        }
+    };
     let ok = passwords::verify(&state.hash_pool, Password::new(req.password), hash).await?;
     let user = match (user, ok) {
         (Some(user), true) => user,
         (user, _) => {
             state.metrics.sign_in(SignIn::WrongPassword);
-            rate_limit::record_failure(&state.pool, &scopes, now).await?;
-            audit::record(
-                &state.pool,
-                user,
-                EventKind::LoginFailed,
-                now,
-                meta,
-                "wrong password",
-            )
-            .await;
-            if rate_limit::just_locked(&state.pool, &state.settings.limits, &scopes[0], now).await?
-            {
-                audit::record(
-                    &state.pool,
-                    user,
-                    EventKind::LockedOut,
-                    now,
-                    meta,
-                    "password",
-                )
-                .await;
-                state.metrics.lockout("password");
-                if let Some(user) = user {
-                    alerts::send(state, user, Alert::LockedOut, meta).await?;
+            let failure = attempt.failed();
+            match user {
+                Some(user) => {
+                    mfa::after_failure(
+                        state,
+                        user,
+                        failure,
+                        meta,
+                        EventKind::LoginFailed,
+                        "wrong password",
+                    )
+                    .await?
+                }
+                None => {
+                    audit::record(
+                        &state.pool,
+                        None,
+                        EventKind::LoginFailed,
+                        now,
+                        meta,
+                        "wrong password",
+                    )
+                    .await;
+                    if failure.locked_now {
+                        state.metrics.lockout("password");
+                    }
                 }
             }
             return Err(AppError::InvalidCredentials);
         }
     };
-    rate_limit::reset(&state.pool, &scopes[0]).await?;
+    attempt.succeeded(&state.pool).await?;
     let trusted = match device {
         Some(token) => devices::is_trusted(&state.pool, user, token, now).await?,
         None => false,
@@ -153,17 +124,17 @@ pub async fn login(
         )
         .await;
         state.metrics.sign_in(SignIn::SecondFactorRequired);
+        let mut methods = vec![SecondFactor::Totp, SecondFactor::BackupCode];
+        if email_codes::offered(&state.pool, user).await? {
+            methods.push(SecondFactor::EmailCode);
+        }
         let outcome = LoginOutcome::SecondFactorRequired {
-            methods: vec![
-                SecondFactor::Totp,
-                SecondFactor::BackupCode,
-                SecondFactor::EmailCode,
-            ],
+            methods,
             expires_in_s: CHALLENGE_TTL_S as u64,
         };
         return Ok((outcome, Grant::Challenge(token)));
     }
-    let session = sessions::create(&state.pool, user, req.remember_me, false, now, meta).await?;
+    let session = sessions::create(state, user, req.remember_me, false, now, meta).await?;
     state.metrics.sign_in(SignIn::SignedIn);
     let detail = if trusted { "trusted device" } else { "" };
     audit::record(
@@ -180,7 +151,8 @@ pub async fn login(
 
 /// `POST /api/auth/email-code`: mails a code to the account the sign-in
 /// challenge belongs to. Only a live challenge can ask, so only accounts with
-/// MFA on get codes, and only after the right password.
+/// MFA on get codes, and only after the right password; and only while the
+/// policy allows codes by email and the address is confirmed.
 pub async fn send_email_code(
     state: &AppState,
     headers: &HeaderMap,
@@ -191,6 +163,9 @@ pub async fn send_email_code(
     let challenge = challenges::find(&state.pool, &token, now)
         .await?
         .ok_or(AppError::ChallengeExpired)?;
+    if !email_codes::offered(&state.pool, challenge.user).await? {
+        return Err(email_codes::not_offered());
+    }
     let email: String = sqlx::query_scalar("SELECT email FROM users WHERE id = ?")
         .bind(challenge.user.0)
         .fetch_one(&state.pool)
@@ -244,17 +219,17 @@ pub async fn second_factor(
     let challenge = challenges::find(&state.pool, &token, now)
         .await?
         .ok_or(AppError::ChallengeExpired)?;
-    if let Err(e) = mfa::check_factor(state, challenge.user, req.method, &req.code, meta).await {
-        if matches!(e, AppError::InvalidCode | AppError::CodeAlreadyUsed) {
-            challenges::count_attempt(&state.pool, challenge.id).await?;
-        }
-        return Err(e);
-    }
+    let owner = owners::known_address(&state.pool, challenge.user, meta, now).await?;
+    let asker = mfa::Asker::Challenge {
+        owner,
+        challenge: challenge.id,
+    };
+    mfa::check_factor(state, challenge.user, req.method, &req.code, meta, asker).await?;
     if !challenges::complete(&state.pool, challenge.id, now).await? {
         return Err(AppError::ChallengeExpired);
     }
     let session = sessions::create(
-        &state.pool,
+        state,
         challenge.user,
         challenge.remember_me,
         true,
@@ -418,7 +393,15 @@ pub async fn change_password(
     mfa::check_password(state, user, req.current_password, meta, "change password").await?;
     let mut code_checked = false;
     if let Some(code) = code.filter(|_| mfa_on && !access::factor_fresh(&live, now)) {
-        mfa::check_factor(state, user, mfa::method_of_code(&code), &code, meta).await?;
+        mfa::check_factor(
+            state,
+            user,
+            mfa::method_of_code(&code),
+            &code,
+            meta,
+            mfa::Asker::Session,
+        )
+        .await?;
         code_checked = true;
     }
     let hash = passwords::hash(&state.hash_pool, Password::new(req.new_password)).await?;
@@ -437,6 +420,7 @@ pub async fn change_password(
         .map_err(|e| internal("ending other sessions", e))?
         .rows_affected();
     let forgotten = devices::revoke(&mut tx, user, None).await?;
+    challenges::cancel_all(&mut tx, user).await?;
     tx.commit().await.map_err(|e| internal("commit", e))?;
     sessions::mark_proven(&state.pool, live.id, code_checked, now).await?;
     audit::record(
@@ -467,7 +451,14 @@ pub async fn sessions_for_request(
 ) -> Result<Vec<crate::api::SessionInfo>, AppError> {
     let user = current_user(state, headers).await?;
     let token = cookies::session_token(headers).ok_or(AppError::NotSignedIn)?;
-    sessions::list(&state.pool, user, &token, state.clock.now()).await
+    sessions::list(
+        &state.pool,
+        user,
+        &token,
+        state.clock.now(),
+        state.settings.session_idle_s,
+    )
+    .await
 }
 
 /// Ends one of the caller's sessions (possibly the current one). Another

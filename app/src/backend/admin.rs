@@ -50,10 +50,15 @@ pub enum AdminCreated {
 /// Creates an admin account, or promotes the existing account with this
 /// email (its password is left alone). Only the command line calls this:
 /// nothing on the web makes anyone an admin.
+///
+/// An existing account is promoted only with `promote_existing`: whoever
+/// signed up first with the admin's address (before the operator ran this)
+/// must not become admin by accident.
 pub async fn create_admin(
     state: &AppState,
     email: &str,
     password: Option<String>,
+    promote_existing: bool,
 ) -> Result<AdminCreated, AppError> {
     let email = validation::normalize_email(email)?;
     let now = state.clock.now();
@@ -61,6 +66,14 @@ pub async fn create_admin(
     if let Some((id, role)) = find_by_email(state, &email).await? {
         if role == Role::Admin {
             return Ok(AdminCreated::AlreadyAdmin);
+        }
+        if !promote_existing {
+            return Err(AppError::Conflict {
+                message: format!(
+                    "An account with {email} already exists, created by whoever signed up with it. \
+                     To make that account an admin, run again with --promote-existing."
+                ),
+            });
         }
         sqlx::query("UPDATE users SET role = 'Admin' WHERE id = ?")
             .bind(id.0)
@@ -83,11 +96,12 @@ pub async fn create_admin(
     validation::check_password(&password, &email)?;
     let hash = passwords::hash(&state.hash_pool, Password::new(password)).await?;
     let (id,): (i64,) = sqlx::query_as(
-        "INSERT INTO users (email, password_hash, role, created_at) VALUES (?, ?, 'Admin', ?)
-         RETURNING id",
+        "INSERT INTO users (email, password_hash, role, created_at, email_confirmed_at)
+         VALUES (?, ?, 'Admin', ?, ?) RETURNING id",
     )
     .bind(&email)
     .bind(&hash.0)
+    .bind(now)
     .bind(now)
     .fetch_one(&state.pool)
     .await
@@ -159,11 +173,19 @@ pub async fn reset_mfa(
     meta: &ClientMeta,
 ) -> Result<MfaState, AppError> {
     let (user, email) = target(state, email).await?;
+    let (_, role) = find_by_id(state, user).await?;
     let now = state.clock.now();
     let before = mfa::state_of(&state.pool, user, now).await?;
     let mut tx = state.pool.begin().await.map_err(|e| internal("begin", e))?;
     mfa::remove_factors(&mut tx, user).await?;
     policy::due_now_if_covered(&mut tx, user, now).await?;
+    // Whoever holds a session may be the one who took the factors: all end.
+    let ended = sqlx::query("DELETE FROM sessions WHERE user_id = ?")
+        .bind(user.0)
+        .execute(&mut *tx)
+        .await
+        .map_err(|e| internal("ending sessions", e))?
+        .rows_affected();
     tx.commit().await.map_err(|e| internal("commit", e))?;
     audit::record(
         &state.pool,
@@ -171,11 +193,28 @@ pub async fn reset_mfa(
         EventKind::MfaReset,
         now,
         meta,
-        &format!("was {}, {}", before.as_str(), actor.describe()),
+        &format!(
+            "was {}, {}, {ended} sessions ended",
+            before.as_str(),
+            actor.describe()
+        ),
     )
     .await;
     record_actor(state, actor, meta, &format!("reset MFA of {email}")).await;
     alerts::send(state, user, Alert::MfaReset, meta).await?;
+    // An admin's factors guard everyone's: every admin hears of the reset.
+    if role == Role::Admin {
+        let admins: Vec<i64> = sqlx::query_scalar("SELECT id FROM users WHERE role = 'Admin'")
+            .fetch_all(&state.pool)
+            .await
+            .map_err(|e| internal("listing admins", e))?;
+        for admin in admins {
+            let alert = Alert::AdminMfaReset {
+                target: email.clone(),
+            };
+            alerts::send(state, UserId(admin), alert, meta).await?;
+        }
+    }
     Ok(MfaState::Disabled)
 }
 
@@ -187,8 +226,7 @@ pub async fn unlock(
     meta: &ClientMeta,
 ) -> Result<(), AppError> {
     let (user, email) = target(state, email).await?;
-    rate_limit::reset(&state.pool, &Scope::Password(email.clone())).await?;
-    rate_limit::reset(&state.pool, &Scope::Factor(user.0)).await?;
+    rate_limit::reset(&state.pool, &Scope::all_of(user.0, &email)).await?;
     audit::record(
         &state.pool,
         Some(user),
@@ -267,10 +305,8 @@ pub async fn list_users(
     let require = policy::load(&state.pool).await?.require;
     let mut users = Vec::with_capacity(rows.len());
     for r in rows {
-        let scopes = [Scope::Password(r.email.clone()), Scope::Factor(r.id)];
-        let locked = rate_limit::check(&state.pool, limits, &scopes, now)
-            .await
-            .is_err();
+        let scopes = Scope::all_of(r.id, &r.email);
+        let locked = rate_limit::is_locked(&state.pool, limits, &scopes, now).await?;
         // The same rule `mfa::state_of` applies, from the row already read.
         let stored = MfaState::parse(&r.mfa_state).unwrap_or(MfaState::Disabled);
         let mfa = mfa::effective_state(stored, r.pending_since, now);
@@ -354,6 +390,20 @@ pub async fn stats(state: &AppState) -> Result<AdminStats, AppError> {
         failed_factors_7d: by_kind("FactorFailed", now - 7 * DAY_S).await?,
         active_lockouts: u32::try_from(locked_ids.len()).unwrap_or(u32::MAX),
     })
+}
+
+/// Adds someone by email and mails them a link to choose their password
+/// (`POST /api/admin/users/invite`, "Invite" on the admin page).
+pub async fn invite(
+    state: &AppState,
+    email: &str,
+    actor: &Actor,
+    meta: &ClientMeta,
+) -> Result<String, AppError> {
+    let link = super::signup::invite(state, email, meta).await?;
+    let email = validation::normalize_email(email)?;
+    record_actor(state, actor, meta, &format!("invited {email}")).await;
+    Ok(link)
 }
 
 #[cfg(test)]

@@ -11,13 +11,23 @@ use crate::api::display::{device_label, format_utc};
 pub enum Alert {
     FactorAdded,
     FactorRemoved,
-    BackupCodeUsed { left: u32 },
+    BackupCodeUsed {
+        left: u32,
+    },
     BackupCodesRegenerated,
-    DeviceTrusted { label: String },
+    DeviceTrusted {
+        label: String,
+    },
     LockedOut,
     ReusedCode,
     PasswordChanged,
     MfaReset,
+    /// Someone tried to create an account with this address.
+    SignUpAttempt,
+    /// An admin's two-factor authentication was reset (mailed to every admin).
+    AdminMfaReset {
+        target: String,
+    },
 }
 
 impl Alert {
@@ -32,6 +42,8 @@ impl Alert {
             Alert::ReusedCode => "ReusedCode",
             Alert::PasswordChanged => "PasswordChanged",
             Alert::MfaReset => "MfaReset",
+            Alert::SignUpAttempt => "SignUpAttempt",
+            Alert::AdminMfaReset { .. } => "AdminMfaReset",
         }
     }
 
@@ -46,6 +58,8 @@ impl Alert {
             Alert::ReusedCode => "An authenticator code was used twice",
             Alert::PasswordChanged => "Your password was changed",
             Alert::MfaReset => "Two-factor authentication was reset by an administrator",
+            Alert::SignUpAttempt => "Someone tried to sign up with your address",
+            Alert::AdminMfaReset { .. } => "An administrator's two-factor authentication was reset",
         }
     }
 
@@ -60,6 +74,8 @@ impl Alert {
             Alert::LockedOut => "Several wrong passwords or codes were tried on your Twofold account, so signing in is locked for 15 minutes.".to_string(),
             Alert::ReusedCode => "An authenticator code that had already been used was tried again on your Twofold account. Someone may have seen or phished your code.".to_string(),
             Alert::PasswordChanged => "The password of your Twofold account was changed. Every other session was signed out and every trusted device forgotten.".to_string(),
+            Alert::SignUpAttempt => "Someone tried to create a Twofold account with your email address. You already have one, so nothing was created. If it was you, sign in instead (or ask for help if you forgot your password).".to_string(),
+            Alert::AdminMfaReset { target } => format!("The two-factor authentication of administrator {target} was reset. Every administrator is told, because an administrator's account can change everyone's."),
             Alert::MfaReset => "An administrator reset two-factor authentication on your Twofold account: your authenticator app, backup codes and trusted devices no longer work. Set up two-factor authentication again after you sign in.".to_string(),
         };
         format!(

@@ -67,13 +67,35 @@ pub async fn find(
     }))
 }
 
-pub async fn count_attempt(pool: &SqlitePool, id: i64) -> Result<(), AppError> {
-    sqlx::query("UPDATE login_challenges SET attempts = attempts + 1 WHERE id = ?")
-        .bind(id)
-        .execute(pool)
+/// Wrong codes one challenge may take before it ends.
+pub const TRIES_PER_CHALLENGE: i64 = 5;
+
+/// Takes one of the challenge's tries; `false` when they are used up (or the
+/// challenge is gone). Decided in one statement, so racing requests cannot
+/// take more than there are.
+pub async fn take_attempt(pool: &SqlitePool, id: i64, now: UnixTime) -> Result<bool, AppError> {
+    let done = sqlx::query(
+        "UPDATE login_challenges SET attempts = attempts + 1
+         WHERE id = ? AND attempts < ? AND used_at IS NULL AND expires_at > ?",
+    )
+    .bind(id)
+    .bind(TRIES_PER_CHALLENGE)
+    .bind(now)
+    .execute(pool)
+    .await
+    .map_err(|e| internal("counting a challenge attempt", e))?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Ends every live challenge of the account: after a password change, MFA
+/// turned off or reset, a half-finished sign-in must not complete.
+pub async fn cancel_all(conn: &mut sqlx::SqliteConnection, user: UserId) -> Result<u64, AppError> {
+    sqlx::query("DELETE FROM login_challenges WHERE user_id = ?")
+        .bind(user.0)
+        .execute(conn)
         .await
-        .map_err(|e| internal("counting a challenge attempt", e))?;
-    Ok(())
+        .map(|r| r.rows_affected())
+        .map_err(|e| internal("cancelling sign-in challenges", e))
 }
 
 /// Marks it used; only one caller can ever see `true`.

@@ -1,4 +1,9 @@
-//! The session cookie: reading it from a request, writing Set-Cookie values.
+//! The cookies: reading them from a request, writing Set-Cookie values.
+//!
+//! Over HTTPS every cookie is named with the `__Host-` prefix, so the browser
+//! only accepts it when it is Secure, host-only (no Domain) and for Path=/:
+//! a sibling subdomain cannot plant or overwrite it. Over plain HTTP (local
+//! use) the names have no prefix, which browsers would refuse there.
 
 use http::HeaderMap;
 use http::header::COOKIE;
@@ -6,6 +11,16 @@ use http::header::COOKIE;
 use super::sessions::{NewSession, SessionToken};
 
 pub const SESSION_COOKIE: &str = "twofold_session";
+const HOST_PREFIX: &str = "__Host-";
+
+/// The cookie's name as sent over https or http.
+pub fn name(base: &str, secure: bool) -> String {
+    if secure {
+        format!("{HOST_PREFIX}{base}")
+    } else {
+        base.to_string()
+    }
+}
 
 /// The value of cookie `name`, if the request carries it.
 pub fn read<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
@@ -20,86 +35,88 @@ pub fn read<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
         .filter(|v| !v.is_empty())
 }
 
-pub fn session_token(headers: &HeaderMap) -> Option<SessionToken> {
-    read(headers, SESSION_COOKIE).map(SessionToken::from_cookie)
+/// Over https only the `__Host-` cookie counts: one without the prefix may
+/// have been planted by a subdomain.
+fn read_token(headers: &HeaderMap, base: &str) -> Option<SessionToken> {
+    read(headers, &name(base, is_https(headers))).map(SessionToken::from_cookie)
 }
 
-/// HttpOnly so scripts cannot read it, SameSite=Lax so other sites cannot post
-/// with it, Secure when the page is served over https. A session without
-/// "remember me" gets a browser-session cookie; the server-side expiry holds
-/// either way.
-pub fn session_set_cookie(session: &NewSession, secure: bool) -> String {
+pub fn session_token(headers: &HeaderMap) -> Option<SessionToken> {
+    read_token(headers, SESSION_COOKIE)
+}
+
+pub fn device_token(headers: &HeaderMap) -> Option<SessionToken> {
+    read_token(headers, super::devices::DEVICE_COOKIE)
+}
+
+pub fn challenge_token(headers: &HeaderMap) -> Option<SessionToken> {
+    read_token(headers, super::challenges::CHALLENGE_COOKIE)
+}
+
+/// `name=value` with HttpOnly (scripts cannot read it) and SameSite=Lax (other
+/// sites cannot post with it). Over https: `__Host-`, Secure and Path=/; over
+/// http the cookie is limited to `http_path`.
+fn cookie(base: &str, value: &str, http_path: &str, max_age: Option<i64>, secure: bool) -> String {
+    let path = if secure { "/" } else { http_path };
     let mut c = format!(
-        "{SESSION_COOKIE}={}; Path=/; HttpOnly; SameSite=Lax",
-        session.token.expose()
+        "{}={value}; Path={path}; HttpOnly; SameSite=Lax",
+        name(base, secure)
     );
-    if session.persistent {
-        c.push_str(&format!("; Max-Age={}", session.ttl_s));
+    if let Some(age) = max_age {
+        c.push_str(&format!("; Max-Age={age}"));
     }
     if secure {
         c.push_str("; Secure");
     }
     c
+}
+
+/// A session without "remember me" gets a browser-session cookie; the
+/// server-side expiry holds either way.
+pub fn session_set_cookie(session: &NewSession, secure: bool) -> String {
+    let max_age = session.persistent.then_some(session.ttl_s);
+    cookie(SESSION_COOKIE, session.token.expose(), "/", max_age, secure)
+}
+
+pub fn session_clear_cookie(secure: bool) -> String {
+    cookie(SESSION_COOKIE, "", "/", Some(0), secure)
 }
 
 /// The sign-in challenge cookie: only sent to the API, gone after 5 minutes.
 pub fn challenge_set_cookie(token: &SessionToken, secure: bool) -> String {
-    let mut c = format!(
-        "{}={}; Path=/api/auth; HttpOnly; SameSite=Lax; Max-Age={}",
+    cookie(
         super::challenges::CHALLENGE_COOKIE,
         token.expose(),
-        super::challenges::CHALLENGE_TTL_S
-    );
-    if secure {
-        c.push_str("; Secure");
-    }
-    c
+        "/api/auth",
+        Some(super::challenges::CHALLENGE_TTL_S),
+        secure,
+    )
 }
 
 pub fn challenge_clear_cookie(secure: bool) -> String {
-    let mut c = format!(
-        "{}=; Path=/api/auth; HttpOnly; SameSite=Lax; Max-Age=0",
-        super::challenges::CHALLENGE_COOKIE
-    );
-    if secure {
-        c.push_str("; Secure");
-    }
-    c
+    cookie(
+        super::challenges::CHALLENGE_COOKIE,
+        "",
+        "/api/auth",
+        Some(0),
+        secure,
+    )
 }
 
 /// The trusted-device cookie: 30 days, sent to the API only.
 pub fn device_set_cookie(token: &SessionToken, secure: bool) -> String {
-    let mut c = format!(
-        "{}={}; Path=/api; HttpOnly; SameSite=Lax; Max-Age={}",
+    cookie(
         super::devices::DEVICE_COOKIE,
         token.expose(),
-        super::devices::DEVICE_TTL_S
-    );
-    if secure {
-        c.push_str("; Secure");
-    }
-    c
-}
-
-pub fn device_token(headers: &HeaderMap) -> Option<SessionToken> {
-    read(headers, super::devices::DEVICE_COOKIE).map(SessionToken::from_cookie)
-}
-
-pub fn challenge_token(headers: &HeaderMap) -> Option<SessionToken> {
-    read(headers, super::challenges::CHALLENGE_COOKIE).map(SessionToken::from_cookie)
-}
-
-pub fn session_clear_cookie(secure: bool) -> String {
-    let mut c = format!("{SESSION_COOKIE}=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0");
-    if secure {
-        c.push_str("; Secure");
-    }
-    c
+        "/api",
+        Some(super::devices::DEVICE_TTL_S),
+        secure,
+    )
 }
 
 /// Whether the client reached us over https, as a TLS-terminating proxy in
-/// front of us reports it. Only ever used to add `Secure`, so a forged header
-/// can make a cookie stricter, never weaker.
+/// front of us reports it. It decides `Secure` and the `__Host-` names; a
+/// forged header can only make the client's own cookies stricter.
 pub fn is_https(headers: &HeaderMap) -> bool {
     headers
         .get("x-forwarded-proto")
@@ -132,6 +149,22 @@ mod tests {
     }
 
     #[test]
+    fn over_https_only_the_host_prefixed_cookie_counts() {
+        let mut h = HeaderMap::new();
+        h.append("x-forwarded-proto", HeaderValue::from_static("https"));
+        h.append(COOKIE, HeaderValue::from_static("twofold_session=planted"));
+        assert!(session_token(&h).is_none());
+        h.append(
+            COOKIE,
+            HeaderValue::from_static("__Host-twofold_session=real"),
+        );
+        assert_eq!(
+            session_token(&h).map(|t| t.expose().to_string()),
+            Some("real".into())
+        );
+    }
+
+    #[test]
     fn set_cookie_flags() {
         let s = NewSession {
             user: crate::backend::UserId(1),
@@ -140,13 +173,30 @@ mod tests {
             persistent: true,
         };
         let c = session_set_cookie(&s, true);
+        assert!(c.starts_with("__Host-twofold_session=t; Path=/;"), "{c}");
         assert!(c.contains("HttpOnly") && c.contains("SameSite=Lax"));
         assert!(c.contains("Max-Age=100") && c.ends_with("; Secure"));
+        assert!(!c.contains("Domain"));
         let s = NewSession {
             persistent: false,
             ..s
         };
         let c = session_set_cookie(&s, false);
+        assert!(c.starts_with("twofold_session=t;"));
         assert!(!c.contains("Max-Age") && !c.contains("Secure"));
+    }
+
+    #[test]
+    fn prefixed_cookies_always_have_path_root() {
+        let t = SessionToken::from_cookie("t");
+        for c in [
+            challenge_set_cookie(&t, true),
+            device_set_cookie(&t, true),
+            challenge_clear_cookie(true),
+        ] {
+            assert!(c.starts_with("__Host-") && c.contains("; Path=/;"), "{c}");
+            assert!(c.ends_with("; Secure"), "{c}");
+        }
+        assert!(challenge_set_cookie(&t, false).contains("Path=/api/auth"));
     }
 }

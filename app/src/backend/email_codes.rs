@@ -32,27 +32,66 @@ pub fn send_wait(recent: &[UnixTime], now: UnixTime) -> Option<u64> {
     (wait > 0).then_some(wait as u64)
 }
 
+/// Whether codes by email may be used by `user`: the operator's policy
+/// allows them and the address is confirmed (an unconfirmed address may not
+/// be the account holder's at all).
+pub async fn offered(pool: &SqlitePool, user: UserId) -> Result<bool, AppError> {
+    let row: Option<(bool, bool)> = sqlx::query_as(
+        "SELECT p.allow_email_codes, u.email_confirmed_at IS NOT NULL
+         FROM users u, mfa_policy p WHERE u.id = ? AND p.id = 1",
+    )
+    .bind(user.0)
+    .fetch_optional(pool)
+    .await
+    .map_err(|e| internal("reading whether email codes are offered", e))?;
+    Ok(row.is_some_and(|(allowed, confirmed)| allowed && confirmed))
+}
+
+pub fn not_offered() -> AppError {
+    AppError::validation(
+        "method",
+        "Codes by email are not available for this account. Use your authenticator app or a backup code.",
+    )
+}
+
 /// Makes a new code for `user` (replacing any earlier one) and returns it for
-/// the mail. Refused with `TooManyAttempts` after 3 sends in an hour.
+/// the mail. Refused with `TooManyAttempts` after 3 sends in an hour: the send
+/// is counted and refused in one statement, so racing requests cannot all pass.
 pub async fn issue(
     pool: &SqlitePool,
     key: &SecretKey,
     user: UserId,
     now: UnixTime,
 ) -> Result<String, AppError> {
-    let recent: Vec<i64> = sqlx::query_scalar(
-        "SELECT at FROM email_code_sends WHERE user_id = ? AND at > ? ORDER BY at",
-    )
-    .bind(user.0)
-    .bind(now - 3600)
-    .fetch_all(pool)
-    .await
-    .map_err(|e| internal("counting email code sends", e))?;
-    if let Some(retry_after_s) = send_wait(&recent, now) {
-        return Err(AppError::TooManyAttempts { retry_after_s });
-    }
     let code = format!("{:06}", OsRng.gen_range(0..1_000_000u32));
     let mut tx = pool.begin().await.map_err(|e| internal("begin", e))?;
+    let counted: Option<(i64,)> = sqlx::query_as(
+        "INSERT INTO email_code_sends (user_id, at)
+         SELECT ?1, ?2 WHERE (SELECT COUNT(*) FROM email_code_sends
+                              WHERE user_id = ?1 AND at > ?3) < ?4
+         RETURNING id",
+    )
+    .bind(user.0)
+    .bind(now)
+    .bind(now - 3600)
+    .bind(SENDS_PER_HOUR)
+    .fetch_optional(&mut *tx)
+    .await
+    .map_err(|e| internal("recording an email code send", e))?;
+    if counted.is_none() {
+        let recent: Vec<i64> = sqlx::query_scalar(
+            "SELECT at FROM email_code_sends WHERE user_id = ? AND at > ? ORDER BY at",
+        )
+        .bind(user.0)
+        .bind(now - 3600)
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(|e| internal("counting email code sends", e))?;
+        tx.rollback().await.map_err(|e| internal("rollback", e))?;
+        return Err(AppError::TooManyAttempts {
+            retry_after_s: send_wait(&recent, now).unwrap_or(1),
+        });
+    }
     sqlx::query(
         "INSERT INTO email_codes (user_id, code_hash, expires_at, attempts) VALUES (?, ?, ?, 0)
          ON CONFLICT (user_id) DO UPDATE SET code_hash = excluded.code_hash,
@@ -64,18 +103,14 @@ pub async fn issue(
     .execute(&mut *tx)
     .await
     .map_err(|e| internal("storing an email code", e))?;
-    sqlx::query("INSERT INTO email_code_sends (user_id, at) VALUES (?, ?)")
-        .bind(user.0)
-        .bind(now)
-        .execute(&mut *tx)
-        .await
-        .map_err(|e| internal("recording an email code send", e))?;
     tx.commit().await.map_err(|e| internal("commit", e))?;
     Ok(code)
 }
 
-/// Checks a typed code. Expired codes and codes with 5 failed tries never
-/// match; a match is consumed atomically (racing requests: one wins).
+/// Checks a typed code. Each try is counted before the comparison, in the
+/// same statement that refuses expired codes and codes with 5 tries, so
+/// racing guesses cannot exceed the tries; a match is consumed atomically
+/// (racing requests with the right code: one wins).
 pub async fn verify(
     pool: &SqlitePool,
     key: &SecretKey,
@@ -83,37 +118,29 @@ pub async fn verify(
     code: &str,
     now: UnixTime,
 ) -> Result<bool, AppError> {
-    let row: Option<(Vec<u8>, i64, i64)> =
-        sqlx::query_as("SELECT code_hash, expires_at, attempts FROM email_codes WHERE user_id = ?")
-            .bind(user.0)
-            .fetch_optional(pool)
-            .await
-            .map_err(|e| internal("reading an email code", e))?;
-    let Some((stored, expires_at, attempts)) = row else {
-        return Ok(false);
-    };
-    if expires_at <= now || attempts >= TRIES_PER_CODE {
-        return Ok(false);
-    }
-    let typed = hash(key, user, code);
-    if !bool::from(typed.ct_eq(&stored)) {
-        sqlx::query("UPDATE email_codes SET attempts = attempts + 1 WHERE user_id = ?")
-            .bind(user.0)
-            .execute(pool)
-            .await
-            .map_err(|e| internal("counting an email code try", e))?;
-        return Ok(false);
-    }
-    let used = sqlx::query(
-        "DELETE FROM email_codes WHERE user_id = ? AND code_hash = ? AND attempts < ? AND expires_at > ?",
+    let stored: Option<Vec<u8>> = sqlx::query_scalar(
+        "UPDATE email_codes SET attempts = attempts + 1
+         WHERE user_id = ? AND attempts < ? AND expires_at > ? RETURNING code_hash",
     )
     .bind(user.0)
-    .bind(&stored)
     .bind(TRIES_PER_CODE)
     .bind(now)
-    .execute(pool)
+    .fetch_optional(pool)
     .await
-    .map_err(|e| internal("using an email code", e))?;
+    .map_err(|e| internal("counting an email code try", e))?;
+    let Some(stored) = stored else {
+        return Ok(false);
+    };
+    let typed = hash(key, user, code);
+    if !bool::from(typed.ct_eq(&stored)) {
+        return Ok(false);
+    }
+    let used = sqlx::query("DELETE FROM email_codes WHERE user_id = ? AND code_hash = ?")
+        .bind(user.0)
+        .bind(&stored)
+        .execute(pool)
+        .await
+        .map_err(|e| internal("using an email code", e))?;
     Ok(used.rows_affected() == 1)
 }
 

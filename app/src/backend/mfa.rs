@@ -74,13 +74,20 @@ fn setup_view(state: &AppState, secret: &TotpSecret, email: &str) -> Result<Totp
 }
 
 /// Starts (or restarts) a setup with a fresh secret.
+/// Binding an authenticator needs the password within the re-auth window
+/// (ASVS 5.0 7.5.1): a stolen session alone cannot add the thief's app and
+/// read fresh backup codes.
 pub async fn start(
     state: &AppState,
-    user: UserId,
+    live: &super::sessions::Live,
     email: &str,
     meta: &ClientMeta,
 ) -> Result<TotpSetup, AppError> {
     let now = state.clock.now();
+    let user = live.user;
+    if !super::access::password_fresh(live, now) {
+        return Err(AppError::ReauthRequired);
+    }
     if state_of(&state.pool, user, now).await? == MfaState::Enabled {
         return Err(AppError::Conflict {
             message: "Two-factor authentication is already on. Turn it off first to use a new authenticator.".into(),
@@ -143,15 +150,14 @@ pub async fn confirm(
             message: "There is no setup to confirm; start again.".into(),
         });
     }
-    let scopes = factor_scopes(user, meta);
-    rate_limit::check(&state.pool, &state.settings.limits, &scopes, now).await?;
+    let scopes = factor_scopes(user, Asker::Session, meta);
+    let attempt = rate_limit::reserve(&state.pool, &state.settings.limits, &scopes, now).await?;
     let secret = load_secret(state, user, Slot::Pending).await?;
     let Some(step) = totp::matching_step(&secret, &code, now) else {
-        fail_factor(
+        after_failure(
             state,
             user,
-            &scopes,
-            now,
+            attempt.failed(),
             meta,
             EventKind::FactorFailed,
             "setup code wrong",
@@ -185,7 +191,7 @@ pub async fn confirm(
     devices::revoke(&mut tx, user, None).await?;
     let codes = backup_codes::replace_set(&mut tx, &state.settings.key, user).await?;
     tx.commit().await.map_err(|e| internal("commit", e))?;
-    rate_limit::reset(&state.pool, &Scope::Factor(user.0)).await?;
+    attempt.succeeded(&state.pool).await?;
     audit::record(
         &state.pool,
         Some(user),
@@ -266,7 +272,15 @@ pub async fn disable(
         });
     }
     check_password(state, user, password, meta, "disable").await?;
-    check_factor(state, user, method_of_code(code), code, meta).await?;
+    check_factor(
+        state,
+        user,
+        method_of_code(code),
+        code,
+        meta,
+        Asker::Session,
+    )
+    .await?;
     let mut tx = state.pool.begin().await.map_err(|e| internal("begin", e))?;
     remove_factors(&mut tx, user).await?;
     tx.commit().await.map_err(|e| internal("commit", e))?;
@@ -300,6 +314,8 @@ pub async fn remove_factors(tx: &mut sqlx::SqliteConnection, user: UserId) -> Re
             .map_err(|e| internal("removing second factors", e))?;
     }
     devices::revoke(tx, user, None).await?;
+    // A half-finished sign-in must not complete against the old factors.
+    super::challenges::cancel_all(tx, user).await?;
     Ok(())
 }
 
@@ -312,8 +328,9 @@ pub fn method_of_code(code: &str) -> SecondFactor {
     }
 }
 
-/// Checks the account's password for a sensitive action, under the same
-/// lockout as second factors: a stolen session cannot guess it freely.
+/// Checks the account's password for a sensitive action inside a session,
+/// under the session's own password budget: a stolen session cannot guess it
+/// freely, and failures at the sign-in page do not lock the owner out here.
 pub async fn check_password(
     state: &AppState,
     user: UserId,
@@ -322,8 +339,8 @@ pub async fn check_password(
     action: &str,
 ) -> Result<(), AppError> {
     let now = state.clock.now();
-    let scopes = factor_scopes(user, meta);
-    rate_limit::check(&state.pool, &state.settings.limits, &scopes, now).await?;
+    let scopes = with_address(Scope::SessionPassword(user.0), meta);
+    let attempt = rate_limit::reserve(&state.pool, &state.settings.limits, &scopes, now).await?;
     let hash: String = sqlx::query_scalar("SELECT password_hash FROM users WHERE id = ?")
         .bind(user.0)
         .fetch_one(&state.pool)
@@ -336,14 +353,14 @@ pub async fn check_password(
     )
     .await?
     {
+        attempt.succeeded(&state.pool).await?;
         return Ok(());
     }
     let detail = format!("{action}: wrong password");
-    fail_factor(
+    after_failure(
         state,
         user,
-        &scopes,
-        now,
+        attempt.failed(),
         meta,
         EventKind::PasswordFailed,
         &detail,
@@ -371,7 +388,7 @@ pub async fn regenerate(
             message: "Two-factor authentication is not on.".into(),
         });
     }
-    check_factor(state, user, SecondFactor::Totp, code, meta).await?;
+    check_factor(state, user, SecondFactor::Totp, code, meta, Asker::Session).await?;
     // One transaction: the old set is never gone without the new one in place.
     let mut tx = state.pool.begin().await.map_err(|e| internal("begin", e))?;
     let codes = backup_codes::replace_set(&mut tx, &state.settings.key, user).await?;
@@ -399,12 +416,32 @@ fn code_format_error() -> AppError {
     )
 }
 
-fn factor_scopes(user: UserId, meta: &ClientMeta) -> Vec<Scope> {
-    let mut scopes = vec![Scope::Factor(user.0)];
+/// Who is proving a factor, which decides the budget it draws from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Asker {
+    /// At the sign-in challenge `challenge`; `owner` when the request comes
+    /// from an address that signed in to this account within 30 days.
+    Challenge { owner: bool, challenge: i64 },
+    /// Inside a signed-in session (re-auth, change password, enrolment...).
+    Session,
+}
+
+/// `scope` plus the client's address budget.
+pub fn with_address(scope: Scope, meta: &ClientMeta) -> Vec<Scope> {
+    let mut scopes = vec![scope];
     if let Some(ip) = &meta.ip {
-        scopes.push(Scope::Ip(ip.clone()));
+        scopes.push(Scope::Ip(rate_limit::address_bucket(ip)));
     }
     scopes
+}
+
+fn factor_scopes(user: UserId, asker: Asker, meta: &ClientMeta) -> Vec<Scope> {
+    let scope = match asker {
+        Asker::Challenge { owner: false, .. } => Scope::Factor(user.0),
+        Asker::Challenge { owner: true, .. } => Scope::OwnerFactor(user.0),
+        Asker::Session => Scope::SessionFactor(user.0),
+    };
+    with_address(scope, meta)
 }
 
 /// Which of the user's two secrets: the confirmed one or the one in setup.
@@ -435,38 +472,42 @@ async fn load_secret(state: &AppState, user: UserId, slot: Slot) -> Result<TotpS
     Ok(TotpSecret::from_bytes(plain))
 }
 
-/// Counts a failed proof (a code, or the password for a sensitive action)
-/// against the account's second-factor lockout, and records it as `kind`.
-async fn fail_factor(
+/// Records a failed proof (a code, or the password for a sensitive action)
+/// as `kind`; when it locked the account, says so (audit, metric, alert), and
+/// when it reached the cap of failures in a row, mails an unlock link.
+pub async fn after_failure(
     state: &AppState,
     user: UserId,
-    scopes: &[Scope],
-    now: UnixTime,
+    failure: rate_limit::Failure,
     meta: &ClientMeta,
     kind: EventKind,
     detail: &str,
 ) -> Result<(), AppError> {
-    rate_limit::record_failure(&state.pool, scopes, now).await?;
+    let now = state.clock.now();
     audit::record(&state.pool, Some(user), kind, now, meta, detail).await;
-    if rate_limit::just_locked(
-        &state.pool,
-        &state.settings.limits,
-        &Scope::Factor(user.0),
-        now,
-    )
-    .await?
-    {
+    let password = matches!(kind, EventKind::LoginFailed | EventKind::PasswordFailed);
+    let what = if password {
+        "password"
+    } else {
+        "second factor"
+    };
+    if failure.locked_now {
         audit::record(
             &state.pool,
             Some(user),
             EventKind::LockedOut,
             now,
             meta,
-            "second factor",
+            what,
         )
         .await;
-        state.metrics.lockout("factor");
+        state
+            .metrics
+            .lockout(if password { "password" } else { "factor" });
         alerts::send(state, user, Alert::LockedOut, meta).await?;
+    }
+    if failure.capped_now {
+        super::links::send_unlock(state, user, meta).await?;
     }
     Ok(())
 }
@@ -480,6 +521,7 @@ pub async fn check_factor(
     method: SecondFactor,
     code: &str,
     meta: &ClientMeta,
+    asker: Asker,
 ) -> Result<(), AppError> {
     let now = state.clock.now();
     // Bad input is refused before it can count as an attempt.
@@ -488,14 +530,31 @@ pub async fn check_factor(
         SecondFactor::BackupCode => backup_codes::normalize(code).ok_or_else(|| {
             AppError::validation("code", "A backup code looks like xxxx-xxxx-xxxx-xx.")
         })?,
-        SecondFactor::EmailCode => totp::parse_code(code).ok_or_else(|| {
-            AppError::validation("code", "Enter the 6-digit code from the email.")
-        })?,
+        SecondFactor::EmailCode => {
+            if !email_codes::offered(&state.pool, user).await? {
+                return Err(email_codes::not_offered());
+            }
+            totp::parse_code(code).ok_or_else(|| {
+                AppError::validation("code", "Enter the 6-digit code from the email.")
+            })?
+        }
     };
-    let scopes = factor_scopes(user, meta);
-    if let Err(e) = rate_limit::check(&state.pool, &state.settings.limits, &scopes, now).await {
-        state.metrics.factor_check(method, FactorOutcome::Locked);
-        return Err(e);
+    let scopes = factor_scopes(user, asker, meta);
+    let attempt = match rate_limit::reserve(&state.pool, &state.settings.limits, &scopes, now).await
+    {
+        Ok(attempt) => attempt,
+        Err(e) => {
+            state.metrics.factor_check(method, FactorOutcome::Locked);
+            return Err(e);
+        }
+    };
+    // One challenge takes at most 5 tries, counted before the check so that
+    // racing requests cannot take more; then the person signs in again.
+    if let Asker::Challenge { challenge, .. } = asker
+        && !super::challenges::take_attempt(&state.pool, challenge, now).await?
+    {
+        attempt.release(&state.pool).await?;
+        return Err(AppError::ChallengeExpired);
     }
     let outcome = match method {
         SecondFactor::Totp => verify_totp(state, user, &normalized, now).await?,
@@ -530,7 +589,7 @@ pub async fn check_factor(
     match outcome {
         Ok(()) => {
             state.metrics.factor_check(method, FactorOutcome::Success);
-            rate_limit::reset(&state.pool, &Scope::Factor(user.0)).await?;
+            attempt.succeeded(&state.pool).await?;
             let detail = format!("{method:?}");
             audit::record(
                 &state.pool,
@@ -551,11 +610,10 @@ pub async fn check_factor(
             };
             state.metrics.factor_check(method, counted);
             let detail = format!("{method:?}: {}", e.kind());
-            fail_factor(
+            after_failure(
                 state,
                 user,
-                &scopes,
-                now,
+                attempt.failed(),
                 meta,
                 EventKind::FactorFailed,
                 &detail,

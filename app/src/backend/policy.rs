@@ -53,15 +53,17 @@ pub fn standing(
 
 /// The policy, from the pool or inside a transaction.
 pub async fn load<'e>(db: impl sqlx::SqliteExecutor<'e>) -> Result<MfaPolicy, AppError> {
-    let (require, grace_days): (String, i64) =
-        sqlx::query_as("SELECT require, grace_days FROM mfa_policy WHERE id = 1")
-            .fetch_one(db)
-            .await
-            .map_err(|e| internal("reading the MFA policy", e))?;
+    let (require, grace_days, allow_email_codes): (String, i64, bool) = sqlx::query_as(
+        "SELECT require, grace_days, allow_email_codes FROM mfa_policy WHERE id = 1",
+    )
+    .fetch_one(db)
+    .await
+    .map_err(|e| internal("reading the MFA policy", e))?;
     Ok(MfaPolicy {
         require: MfaRequirement::parse(&require)
             .ok_or_else(|| internal("unknown policy in database", &require))?,
         grace_days: u32::try_from(grace_days).unwrap_or(0),
+        allow_email_codes,
     })
 }
 
@@ -154,13 +156,17 @@ pub async fn save(
     let now = state.clock.now();
     let covered = covered_sql(policy.require);
     let mut tx = state.pool.begin().await.map_err(|e| internal("begin", e))?;
-    sqlx::query("UPDATE mfa_policy SET require = ?, grace_days = ?, updated_at = ? WHERE id = 1")
-        .bind(policy.require.as_str())
-        .bind(i64::from(policy.grace_days))
-        .bind(now)
-        .execute(&mut *tx)
-        .await
-        .map_err(|e| internal("saving the MFA policy", e))?;
+    sqlx::query(
+        "UPDATE mfa_policy SET require = ?, grace_days = ?, allow_email_codes = ?, updated_at = ?
+         WHERE id = 1",
+    )
+    .bind(policy.require.as_str())
+    .bind(i64::from(policy.grace_days))
+    .bind(policy.allow_email_codes)
+    .bind(now)
+    .execute(&mut *tx)
+    .await
+    .map_err(|e| internal("saving the MFA policy", e))?;
     sqlx::query(&format!(
         "UPDATE users SET mfa_required_by = NULL WHERE NOT ({covered})"
     ))
@@ -183,9 +189,14 @@ pub async fn save(
         now,
         meta,
         &format!(
-            "MFA required for {}, {} days to enrol",
+            "MFA required for {}, {} days to enrol, email codes {}",
             policy.require.as_str(),
-            policy.grace_days
+            policy.grace_days,
+            if policy.allow_email_codes {
+                "allowed"
+            } else {
+                "not allowed"
+            }
         ),
     )
     .await;

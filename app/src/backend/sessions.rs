@@ -15,6 +15,8 @@ use crate::api::display::device_label;
 use crate::api::{AppError, SessionInfo};
 
 pub const SESSION_TTL_S: i64 = 24 * 60 * 60;
+/// The default idle timeout (`--session-idle-timeout`).
+pub const DEFAULT_IDLE_S: i64 = 12 * 60 * 60;
 pub const REMEMBER_ME_TTL_S: i64 = 30 * 24 * 60 * 60;
 
 /// The session token as the browser holds it. Never logged.
@@ -58,11 +60,15 @@ pub struct NewSession {
     pub persistent: bool,
 }
 
+/// A remember-me session lasts 30 days, but still ends after a week unused.
+pub const REMEMBER_ME_IDLE_S: i64 = 7 * 24 * 60 * 60;
+
 /// Starts a session. Every session begins with a proven password; `factor`
 /// says whether a second factor was proven too (not so for a trusted device).
-#[tracing::instrument(skip(pool, meta))]
+/// Its address is remembered as one the owner signs in from.
+#[tracing::instrument(skip(state, meta))]
 pub async fn create(
-    pool: &SqlitePool,
+    state: &super::AppState,
     user: UserId,
     remember_me: bool,
     factor: bool,
@@ -70,14 +76,14 @@ pub async fn create(
     meta: &ClientMeta,
 ) -> Result<NewSession, AppError> {
     let token = SessionToken::generate();
-    let ttl_s = if remember_me {
-        REMEMBER_ME_TTL_S
+    let (ttl_s, idle_s) = if remember_me {
+        (REMEMBER_ME_TTL_S, REMEMBER_ME_IDLE_S)
     } else {
-        SESSION_TTL_S
+        (SESSION_TTL_S, state.settings.session_idle_s)
     };
     sqlx::query(
         "INSERT INTO sessions (token_hash, user_id, created_at, expires_at, last_seen_at, ip, user_agent,
-         password_at, factor_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+         password_at, factor_at, idle_timeout_s) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
     )
     .bind(token.hash())
     .bind(user.0)
@@ -88,9 +94,11 @@ pub async fn create(
     .bind(meta.user_agent.as_deref())
     .bind(now)
     .bind(factor.then_some(now))
-    .execute(pool)
+    .bind(idle_s)
+    .execute(&state.pool)
     .await
     .map_err(|e| internal("creating a session", e))?;
+    super::owners::remember(&state.pool, user, meta, now).await?;
     Ok(NewSession {
         user,
         token,
@@ -98,6 +106,32 @@ pub async fn create(
         persistent: remember_me,
     })
 }
+
+/// A new token for the session (after re-authentication, ASVS 7.2.4): a
+/// token seen before the proof opens nothing after it. The cookie keeps the
+/// session's kind and expiry.
+pub async fn rotate(pool: &SqlitePool, id: i64, now: UnixTime) -> Result<NewSession, AppError> {
+    let token = SessionToken::generate();
+    let (user, created_at, expires_at): (i64, i64, i64) = sqlx::query_as(
+        "UPDATE sessions SET token_hash = ?, replacement_code_enc = NULL WHERE id = ?
+         RETURNING user_id, created_at, expires_at",
+    )
+    .bind(token.hash())
+    .bind(id)
+    .fetch_one(pool)
+    .await
+    .map_err(|e| internal("rotating a session token", e))?;
+    Ok(NewSession {
+        user: UserId(user),
+        token,
+        ttl_s: (expires_at - now).max(0),
+        persistent: expires_at - created_at > SESSION_TTL_S,
+    })
+}
+
+/// SQL condition for "not idle for longer than its timeout" (`?` = now,
+/// then the default idle timeout for sessions made before it was stored).
+const NOT_IDLE: &str = "last_seen_at > ? - COALESCE(idle_timeout_s, ?)";
 
 /// "Last seen" is refreshed at most this often, so reads stay reads.
 const LAST_SEEN_GRANULARITY_S: i64 = 60;
@@ -126,13 +160,16 @@ pub async fn find(
     pool: &SqlitePool,
     token: &SessionToken,
     now: UnixTime,
+    default_idle_s: i64,
 ) -> Result<Option<Live>, AppError> {
-    let row: Option<LiveRow> = sqlx::query_as(
+    let row: Option<LiveRow> = sqlx::query_as(&format!(
         "SELECT id, user_id, last_seen_at, password_at, factor_at FROM sessions
-         WHERE token_hash = ? AND expires_at > ?",
-    )
+         WHERE token_hash = ? AND expires_at > ? AND {NOT_IDLE}"
+    ))
     .bind(token.hash())
     .bind(now)
+    .bind(now)
+    .bind(default_idle_s)
     .fetch_optional(pool)
     .await
     .map_err(|e| internal("looking up a session", e))?;
@@ -212,13 +249,17 @@ pub async fn list(
     user: UserId,
     token: &SessionToken,
     now: UnixTime,
+    default_idle_s: i64,
 ) -> Result<Vec<SessionInfo>, AppError> {
-    let rows: Vec<SessionRow> = sqlx::query_as(
+    let rows: Vec<SessionRow> = sqlx::query_as(&format!(
         "SELECT id, token_hash, ip, user_agent, created_at, last_seen_at FROM sessions
-         WHERE user_id = ? AND expires_at > ? ORDER BY last_seen_at DESC, id DESC",
-    )
+         WHERE user_id = ? AND expires_at > ? AND {NOT_IDLE}
+         ORDER BY last_seen_at DESC, id DESC"
+    ))
     .bind(user.0)
     .bind(now)
+    .bind(now)
+    .bind(default_idle_s)
     .fetch_all(pool)
     .await
     .map_err(|e| internal("listing sessions", e))?;

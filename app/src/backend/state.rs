@@ -33,6 +33,16 @@ pub struct Settings {
     /// Shown in authenticator apps next to the account.
     pub issuer: String,
     pub mailer: super::mail::Mailer,
+    /// Who may create an account, and how.
+    pub signup: super::signup::SignupMode,
+    /// Where people reach Twofold (scheme, host, port; no trailing slash):
+    /// the base of every link in a mail.
+    pub public_url: String,
+    /// A session unused this long ends (remember-me sessions: see `sessions`).
+    pub session_idle_s: i64,
+    /// No SMTP: links in mail are also written to the log, so a first local
+    /// try works without reading `.eml` files.
+    pub log_links: bool,
 }
 
 impl axum::extract::FromRef<AppState> for LeptosOptions {

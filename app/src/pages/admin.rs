@@ -33,6 +33,7 @@ pub fn AdminPage() -> impl IntoView {
             "policy" => Some("The policy is saved."),
             "reset" => Some("Two-factor authentication was reset; the user was emailed."),
             "unlock" => Some("The account is unlocked."),
+            "invite" => Some("The account is made; they were emailed a link to choose a password."),
             _ => None,
         })
     };
@@ -50,6 +51,7 @@ pub fn AdminPage() -> impl IntoView {
                             <Stats view=view.clone() />
                         </section>
                         <PolicyForm view=view.clone() />
+                        <InviteForm />
                         <Users view search=search() />
                     }.into_any(),
                     Err(e) => load_failed(e),
@@ -110,11 +112,35 @@ fn PolicyForm(view: AdminView) -> impl IntoView {
                 <p class="hint">
                     "Each account gets its own date when the rule first covers it; after it, the account can do nothing but set up two-factor authentication."
                 </p>
+                <label for="allow_email_codes">"Codes by email"</label>
+                <select id="allow_email_codes" name="allow_email_codes">
+                    <option value="true" selected=current.allow_email_codes>"Allowed as a fallback"</option>
+                    <option value="false" selected=!current.allow_email_codes>"Not allowed"</option>
+                </select>
+                <p class="hint">
+                    "Codes by email are the weakest second factor: anyone who can read the mailbox can use them. An authenticator app or a passkey is stronger."
+                </p>
                 <button type="submit" class="primary">"Save policy"</button>
             </form>
         </section>
     }
     .into_any()
+}
+
+/// "Invite": adds someone and mails them a link to choose a password.
+#[component]
+fn InviteForm() -> impl IntoView {
+    view! {
+        <section class="card wide" aria-labelledby="invite-title">
+            <h2 id="invite-title">"Invite someone"</h2>
+            <form method="post" action=paths::ADMIN_INVITE class="search">
+                <label for="invite-email">"Email"</label>
+                <input id="invite-email" name="email" type="email" autocomplete="off" required />
+                <button type="submit">"Invite"</button>
+            </form>
+            <p class="hint">"They get an email with a link to choose their password (valid 7 days)."</p>
+        </section>
+    }
 }
 
 #[component]

@@ -4,6 +4,7 @@ mod account;
 mod account_activity;
 mod admin;
 mod change_password;
+mod email_link;
 mod home;
 mod not_found;
 mod reauth;
@@ -20,6 +21,7 @@ use leptos_router::{SsrMode, path};
 pub use account::AccountPage;
 pub use admin::AdminPage;
 pub use change_password::ChangePasswordPage;
+pub use email_link::{ConfirmEmailPage, SetPasswordPage, UnlockPage};
 pub use home::HomePage;
 pub use not_found::NotFound;
 pub use reauth::ReauthPage;
@@ -68,6 +70,9 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/signup") view=SignUpPage />
                     <Route path=path!("/login") view=SignInPage />
                     <Route path=path!("/login/second-factor") view=SecondFactorPage />
+                    <Route path=path!("/confirm-email") view=ConfirmEmailPage />
+                    <Route path=path!("/set-password") view=SetPasswordPage />
+                    <Route path=path!("/unlock") view=UnlockPage />
                     <Route path=path!("/account/two-factor") view=TwoFactorSetupPage />
                     // Rendered whole before sending, so it reads right without JavaScript.
                     <Route path=path!("/account") view=AccountPage ssr=SsrMode::Async />

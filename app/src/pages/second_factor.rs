@@ -21,6 +21,9 @@ pub fn SecondFactorPage() -> impl IntoView {
         Some("email") => SecondFactor::EmailCode,
         _ => SecondFactor::Totp,
     });
+    // The server says `email=off` when codes by email are not offered (the
+    // operator's policy, or an unconfirmed address); it refuses them anyway.
+    let email_offered = Memo::new(move |_| query.read().get_str("email") != Some("off"));
     view! {
         <Title text="Two-factor authentication" />
         <section class="card narrow">
@@ -29,7 +32,8 @@ pub fn SecondFactorPage() -> impl IntoView {
                 let method = method.get();
                 view! { <CodeForm method /> }
             }}
-            {move || (method.get() != SecondFactor::BackupCode).then(|| view! { <EmailMeACode method=method.get() /> })}
+            {move || (method.get() != SecondFactor::BackupCode && email_offered.get())
+                .then(|| view! { <EmailMeACode method=method.get() /> })}
         </section>
     }
 }
@@ -65,6 +69,9 @@ fn EmailMeACode(method: SecondFactor) -> impl IntoView {
         <form method="post" action=paths::EMAIL_CODE on:submit=on_submit class="inline">
             <ErrorNotice error=error />
             <button type="submit" disabled=move || pending.get()>{label}</button>
+            <p class="hint">
+                "Codes by email are weaker than an authenticator app or a passkey: anyone who can read your mailbox can use them."
+            </p>
         </form>
     }
 }
@@ -77,6 +84,7 @@ fn CodeForm(method: SecondFactor) -> impl IntoView {
     let (pending, set_pending) = signal(false);
     let (error, set_error) = signal(None::<AppError>);
     let from_redirect = redirect_error();
+    let query = use_query_map();
     let shown = Signal::derive(move || error.get().or_else(|| from_redirect.get()));
     let navigate = use_navigate();
 
@@ -149,10 +157,15 @@ fn CodeForm(method: SecondFactor) -> impl IntoView {
             <SubmitButton pending label="Verify" pending_label="Checking…" />
         </form>
         <p class="aside">
-            {if method != SecondFactor::Totp {
-                view! { <A href="/login/second-factor">"Use your authenticator app instead"</A> }.into_any()
-            } else {
-                view! { <A href="/login/second-factor?method=backup">"Use a backup code instead"</A> }.into_any()
+            {move || {
+                let off = if query.read().get_str("email") == Some("off") { "email=off&" } else { "" };
+                if method != SecondFactor::Totp {
+                    let href = format!("/login/second-factor?{off}");
+                    view! { <A href=href>"Use your authenticator app instead"</A> }.into_any()
+                } else {
+                    let href = format!("/login/second-factor?{off}method=backup");
+                    view! { <A href=href>"Use a backup code instead"</A> }.into_any()
+                }
             }}
         </p>
     }

@@ -51,9 +51,10 @@ pub fn SignInPage() -> impl IntoView {
                     };
                     navigate(page, NavigateOptions::default())
                 }
-                Ok(LoginOutcome::SecondFactorRequired { .. }) => {
-                    navigate("/login/second-factor", NavigateOptions::default())
-                }
+                Ok(LoginOutcome::SecondFactorRequired { methods, .. }) => navigate(
+                    crate::api::second_factor_page(&methods),
+                    NavigateOptions::default(),
+                ),
                 Err(e) => {
                     set_error.set(Some(e));
                     if let Some(p) = password.get_untracked() {
@@ -66,10 +67,15 @@ pub fn SignInPage() -> impl IntoView {
         });
     };
 
+    let query = leptos_router::hooks::use_query_map();
+    let unlocked = move || query.read().get_str("unlocked").is_some();
     view! {
         <Title text="Sign in" />
         <section class="card narrow">
             <h1>"Sign in"</h1>
+            <Show when=unlocked>
+                <p class="notice ok" role="status">"Sign-in is unlocked. You can sign in now."</p>
+            </Show>
             <form method="post" action=paths::LOGIN on:submit=on_submit novalidate>
                 <ErrorNotice error=shown />
                 <label for="email">"Email"</label>

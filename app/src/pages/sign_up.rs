@@ -5,9 +5,9 @@ use leptos::task::spawn_local;
 use leptos_meta::Title;
 use leptos_router::NavigateOptions;
 use leptos_router::components::A;
-use leptos_router::hooks::use_navigate;
+use leptos_router::hooks::{use_navigate, use_query_map};
 
-use crate::api::{AppError, RegisterRequest, client, paths};
+use crate::api::{AppError, RegisterAnswer, RegisterRequest, client, paths};
 use crate::components::{ErrorNotice, SubmitButton, redirect_error};
 
 /// Like the sign-in form: a plain form post without JavaScript, `fetch` after
@@ -36,17 +36,27 @@ pub fn SignUpPage() -> impl IntoView {
         let navigate = navigate.clone();
         spawn_local(async move {
             match client::register(&req).await {
-                Ok(_) => navigate("/account", NavigateOptions::default()),
+                Ok(RegisterAnswer::SignedIn(_)) => navigate("/account", NavigateOptions::default()),
+                Ok(RegisterAnswer::CheckEmail(_)) => {
+                    navigate("/signup?sent=1", NavigateOptions::default())
+                }
                 Err(e) => set_error.set(Some(e)),
             }
             set_pending.set(false);
         });
     };
 
+    let query = use_query_map();
+    let sent = move || query.read().get_str("sent").is_some();
     view! {
         <Title text="Create an account" />
         <section class="card narrow">
             <h1>"Create an account"</h1>
+            <Show when=sent>
+                <p class="notice" role="status" data-testid="signup-sent">
+                    "Check your email: we sent a link to finish creating your account. It works once, for 24 hours."
+                </p>
+            </Show>
             <form method="post" action=paths::REGISTER on:submit=on_submit novalidate>
                 <ErrorNotice error=shown />
                 <label for="email">"Email"</label>

@@ -31,3 +31,14 @@ export async function setPolicy(page: Page, require: "Nobody" | "Admins" | "Ever
   await page.getByRole("button", { name: "Save policy" }).click();
   await expect(page.getByRole("status")).toHaveText("The policy is saved.");
 }
+
+/** Allows or forbids codes by email from the admin page's policy form. */
+export async function setEmailCodes(page: Page, allowed: boolean): Promise<void> {
+  const value = allowed ? "true" : "false";
+  await page.goto("/admin");
+  await waitForHydration(page);
+  await page.getByLabel("Codes by email").selectOption(value);
+  await page.getByRole("button", { name: "Save policy" }).click();
+  await expect(page.getByRole("status")).toHaveText("The policy is saved.");
+  await expect(page.getByLabel("Codes by email")).toHaveValue(value);
+}

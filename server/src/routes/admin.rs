@@ -93,6 +93,17 @@ pub async fn set_policy(
 enum UserAction {
     ResetMfa,
     Unlock,
+    Invite,
+}
+
+/// Adds someone and mails them a link to choose a password.
+pub async fn invite(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    ClientInfo(meta): ClientInfo,
+    input: Result<Input<UserEmailRequest>, AppError>,
+) -> Response {
+    user_action(&state, &headers, &meta, input, UserAction::Invite).await
 }
 
 pub async fn reset_mfa(
@@ -133,12 +144,18 @@ async fn user_action(
                 admin::unlock(state, &value.email, &actor, meta).await?;
                 Ok(serde_json::json!({ "locked": false }))
             }
+            UserAction::Invite => {
+                // The link is a credential: it goes to the person, not here.
+                admin::invite(state, &value.email, &actor, meta).await?;
+                Ok(serde_json::json!({ "invited": value.email.trim().to_lowercase() }))
+            }
         }
     }
     .await;
     let done = match action {
         UserAction::ResetMfa => "reset",
         UserAction::Unlock => "unlock",
+        UserAction::Invite => "invite",
     };
     answer_admin(mode, result, done)
 }

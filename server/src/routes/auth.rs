@@ -1,11 +1,13 @@
 //! Register, sign in, sign out, who am I, health.
 
 use app::api::{
-    AppError, ChangePasswordRequest, Health, LoginRequest, ReauthRequest, RegisterRequest, Revoked,
+    AppError, ChangePasswordRequest, Health, LoginOutcome, LoginRequest, ReauthRequest,
+    ReauthStatus, RegisterRequest, Revoked, SetPasswordRequest, TokenRequest,
 };
 use app::backend::accounts::Grant;
 use app::backend::sessions::NewSession;
-use app::backend::{AppState, access, accounts, cookies, db};
+use app::backend::signup::{self, Registered};
+use app::backend::{AppState, access, accounts, cookies, db, links};
 use axum::Json;
 use axum::extract::State;
 use axum::response::{IntoResponse, Redirect, Response};
@@ -38,9 +40,9 @@ pub async fn register(
         Ok(i) => i,
         Err(e) => return e.into_response(),
     };
-    let result = accounts::register(&state, value, &meta).await;
+    let result = signup::register(&state, value, &meta).await;
     match (result, mode) {
-        (Ok((user, session)), Mode::Json) => {
+        (Ok(Registered::SignedIn(user, session)), Mode::Json) => {
             let me = match accounts::me(&state, user).await {
                 Ok(me) => me,
                 Err(e) => return e.into_response(),
@@ -50,12 +52,82 @@ pub async fn register(
                 session_cookie(&headers, &session),
             )
         }
-        (Ok((user, session)), Mode::Form) => with_cookie(
+        (Ok(Registered::SignedIn(user, session)), Mode::Form) => with_cookie(
             Redirect::to(accounts::landing_page(&state, user).await).into_response(),
             session_cookie(&headers, &session),
         ),
+        (Ok(Registered::CheckEmail(started)), Mode::Json) => {
+            (StatusCode::ACCEPTED, Json(started)).into_response()
+        }
+        (Ok(Registered::CheckEmail(_)), Mode::Form) => {
+            Redirect::to("/signup?sent=1").into_response()
+        }
         (Err(e), Mode::Json) => e.into_response(),
         (Err(e), Mode::Form) => form_error_redirect("/signup", &e),
+    }
+}
+
+/// A new account and its first session, from a mailed link: JSON gets the
+/// account, a form post goes to where a new account starts.
+async fn signed_in_by_link(
+    state: &AppState,
+    headers: &HeaderMap,
+    mode: Mode,
+    result: Result<(app::backend::UserId, NewSession), AppError>,
+    error_page: &str,
+) -> Response {
+    match (result, mode) {
+        (Ok((user, session)), Mode::Json) => match accounts::me(state, user).await {
+            Ok(me) => with_cookie(Json(me).into_response(), session_cookie(headers, &session)),
+            Err(e) => e.into_response(),
+        },
+        (Ok((user, session)), Mode::Form) => with_cookie(
+            Redirect::to(accounts::landing_page(state, user).await).into_response(),
+            session_cookie(headers, &session),
+        ),
+        (Err(e), Mode::Json) => e.into_response(),
+        (Err(e), Mode::Form) => form_error_redirect(error_page, &e),
+    }
+}
+
+/// `POST /api/auth/confirm-email {token}`: finishes a sign-up.
+pub async fn confirm_email(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    ClientInfo(meta): ClientInfo,
+    Input { value, mode }: Input<TokenRequest>,
+) -> Response {
+    let result = signup::confirm_email(&state, &value.token, &meta).await;
+    signed_in_by_link(&state, &headers, mode, result, "/confirm-email").await
+}
+
+/// `POST /api/auth/set-password {token, password}`: an invitation accepted.
+pub async fn set_password(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    ClientInfo(meta): ClientInfo,
+    Input { value, mode }: Input<SetPasswordRequest>,
+) -> Response {
+    let page = format!(
+        "/set-password?token={}",
+        app::api::client::encode_query(&value.token)
+    );
+    let result = signup::set_password(&state, &value.token, value.password, &meta).await;
+    signed_in_by_link(&state, &headers, mode, result, &page).await
+}
+
+/// `POST /api/auth/unlock {token}`: the emailed unlock link.
+pub async fn unlock(
+    State(state): State<AppState>,
+    ClientInfo(meta): ClientInfo,
+    Input { value, mode }: Input<TokenRequest>,
+) -> Response {
+    let result = links::unlock(&state, &value.token, &meta)
+        .await
+        .map(|()| serde_json::json!({ "locked": false }));
+    match (&result, mode) {
+        (Ok(_), Mode::Form) => Redirect::to("/login?unlocked=1").into_response(),
+        _ => answer(mode, result, "/unlock"),
     }
 }
 
@@ -82,7 +154,12 @@ pub async fn login(
                     session_cookie(&headers, session),
                 ),
                 Grant::Challenge(token) => (
-                    SECOND_FACTOR_PAGE,
+                    match &outcome {
+                        LoginOutcome::SecondFactorRequired { methods, .. } => {
+                            app::api::second_factor_page(methods)
+                        }
+                        LoginOutcome::SignedIn => SECOND_FACTOR_PAGE,
+                    },
                     cookies::challenge_set_cookie(token, secure),
                 ),
             };
@@ -158,9 +235,17 @@ pub async fn reauth(
         (Ok(_), next) => next,
         (Err(_), "/account") => "/reauth",
         (Err(_), "/admin") => "/reauth?next=/admin",
+        (Err(_), "/account/two-factor") => "/reauth?next=/account/two-factor",
         (Err(_), _) => "/reauth?next=/account/password",
     };
-    answer(mode, result, page)
+    match result {
+        // The proof comes with a new session token (ASVS 7.2.4).
+        Ok((status, session)) => {
+            let cookie = session_cookie(&headers, &session);
+            with_cookie(answer(mode, Ok(status), page), cookie)
+        }
+        Err(e) => answer::<ReauthStatus>(mode, Err(e), page),
+    }
 }
 
 /// Signs out everywhere else and forgets trusted devices (see

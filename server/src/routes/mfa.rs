@@ -47,9 +47,9 @@ pub async fn totp_start(
     ClientInfo(meta): ClientInfo,
 ) -> Result<Json<TotpSetup>, AppError> {
     // Enrolment stays open past a policy deadline: it is the way out.
-    let user = access::signed_in(&state, &headers).await?.user;
-    let me = accounts::me(&state, user).await?;
-    Ok(Json(mfa::start(&state, user, &me.email, &meta).await?))
+    let live = access::signed_in(&state, &headers).await?;
+    let me = accounts::me(&state, live.user).await?;
+    Ok(Json(mfa::start(&state, &live, &me.email, &meta).await?))
 }
 
 pub async fn totp_confirm(

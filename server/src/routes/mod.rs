@@ -45,4 +45,8 @@ pub fn api_routes() -> Router<AppState> {
         )
         .route(paths::ADMIN_RESET_MFA, post(admin::reset_mfa))
         .route(paths::ADMIN_UNLOCK, post(admin::unlock))
+        .route(paths::ADMIN_INVITE, post(admin::invite))
+        .route(paths::CONFIRM_EMAIL, post(auth::confirm_email))
+        .route(paths::SET_PASSWORD, post(auth::set_password))
+        .route(paths::UNLOCK, post(auth::unlock))
 }

@@ -13,7 +13,7 @@ use reqwest::{Client, Response, StatusCode};
 use serde_json::{Value, json};
 use tempfile::TempDir;
 use twofold_server::RouterOptions;
-use twofold_server::config::SecurityArgs;
+use twofold_server::config::{SecurityArgs, SignupArg};
 
 pub const PASSWORD: &str = "tuba lantern orbit 42";
 
@@ -43,7 +43,7 @@ impl TestServer {
 
     /// Starts on an existing data dir (for restart tests).
     pub async fn start_with(clock: Arc<dyn Clock>, dir: Option<TempDir>) -> Self {
-        Self::start_full(clock, dir, SecurityArgs::default()).await
+        Self::start_full(clock, dir, security()).await
     }
 
     pub async fn start_full(
@@ -113,13 +113,30 @@ impl TestServer {
         c.get(self.url(path)).send().await.expect("request")
     }
 
+    /// Signs up (the server must run with `--signup open`, as `security()`
+    /// sets) and marks the address confirmed, as following the mailed link
+    /// would: most tests need an ordinary confirmed account. The link itself
+    /// is tested in signup.rs.
     pub async fn register(&self, c: &Client, email: &str) -> Response {
-        self.post(
-            c,
-            "/api/auth/register",
-            json!({"email": email, "password": PASSWORD}),
-        )
-        .await
+        let r = self
+            .post(
+                c,
+                "/api/auth/register",
+                json!({"email": email, "password": PASSWORD}),
+            )
+            .await;
+        if r.status() == StatusCode::CREATED {
+            self.mark_confirmed(email).await;
+        }
+        r
+    }
+
+    pub async fn mark_confirmed(&self, email: &str) {
+        sqlx::query("UPDATE users SET email_confirmed_at = created_at WHERE email = ?")
+            .bind(email.trim().to_lowercase())
+            .execute(&self.db().await)
+            .await
+            .expect("confirm the address");
     }
 
     pub async fn login(&self, c: &Client, email: &str, password: &str) -> Response {
@@ -157,6 +174,15 @@ impl TestServer {
     }
 }
 
+/// The tests' configuration: the defaults, but instant sign-up (`open`), so
+/// a test can make accounts in one request. Tests of sign-up modes set their own.
+pub fn security() -> SecurityArgs {
+    SecurityArgs {
+        signup: SignupArg::Open,
+        ..SecurityArgs::default()
+    }
+}
+
 pub async fn json_of(r: Response) -> Value {
     r.json().await.expect("json body")
 }
@@ -166,4 +192,46 @@ pub fn set_cookie(r: &Response) -> Option<String> {
         .get("set-cookie")
         .and_then(|v| v.to_str().ok())
         .map(String::from)
+}
+
+/// Every message in the data dir's outbox so far.
+pub fn outbox(dir: &std::path::Path) -> Vec<String> {
+    let Ok(entries) = std::fs::read_dir(dir.join("outbox")) else {
+        return Vec::new();
+    };
+    entries
+        .filter_map(|e| e.ok())
+        .filter_map(|e| std::fs::read_to_string(e.path()).ok())
+        .collect()
+}
+
+/// Waits (up to 10 s: mail goes out in the background) until `n` messages
+/// with `subject` are in the outbox.
+pub async fn wait_for_outbox(dir: &std::path::Path, subject: &str, n: usize) -> Vec<String> {
+    for _ in 0..200 {
+        let found: Vec<String> = outbox(dir)
+            .into_iter()
+            .filter(|m| m.contains(subject))
+            .collect();
+        if found.len() >= n {
+            return found;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    panic!("expected {n} mails with subject {subject:?} in the outbox");
+}
+
+/// The token of the `page?token=...` link in a mail.
+pub fn link_token(mail: &str, page: &str) -> String {
+    // The text is quoted-printable: undo soft line breaks and the `=` escape.
+    let mail = mail
+        .replace("=\r\n", "")
+        .replace("=\n", "")
+        .replace("=3D", "=");
+    let marker = format!("{page}?token=");
+    let start = mail.find(&marker).expect("a link in the mail") + marker.len();
+    mail[start..]
+        .chars()
+        .take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
+        .collect()
 }

@@ -1,0 +1,222 @@
+//! Single-use links sent by email: finish a sign-up, set a password from an
+//! invitation, unlock an account after too many failures in a row. Only the
+//! SHA-256 of a link's token is stored; a link works once, until it expires.
+
+use sqlx::SqlitePool;
+
+use super::audit::{self, EventKind};
+use super::clock::UnixTime;
+use super::sessions::SessionToken;
+use super::{AppState, ClientMeta, UserId, internal};
+use crate::api::AppError;
+
+pub const SIGNUP_TTL_S: i64 = 24 * 60 * 60;
+pub const INVITE_TTL_S: i64 = 7 * 24 * 60 * 60;
+pub const UNLOCK_TTL_S: i64 = 24 * 60 * 60;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Purpose {
+    Signup,
+    Invite,
+    Unlock,
+}
+
+impl Purpose {
+    fn as_str(self) -> &'static str {
+        match self {
+            Purpose::Signup => "signup",
+            Purpose::Invite => "invite",
+            Purpose::Unlock => "unlock",
+        }
+    }
+
+    /// The page the link opens.
+    pub fn page(self) -> &'static str {
+        match self {
+            Purpose::Signup => "/confirm-email",
+            Purpose::Invite => "/set-password",
+            Purpose::Unlock => "/unlock",
+        }
+    }
+
+    fn ttl_s(self) -> i64 {
+        match self {
+            Purpose::Signup => SIGNUP_TTL_S,
+            Purpose::Invite => INVITE_TTL_S,
+            Purpose::Unlock => UNLOCK_TTL_S,
+        }
+    }
+}
+
+/// What a new link is about.
+#[derive(Debug, Clone)]
+pub struct NewLink<'a> {
+    pub purpose: Purpose,
+    pub user: Option<UserId>,
+    pub email: &'a str,
+    /// A sign-up's password hash, kept until the address is confirmed.
+    pub password_hash: Option<&'a str>,
+}
+
+/// Stores a link and returns its full URL under `--public-url`.
+pub async fn create(
+    state: &AppState,
+    link: NewLink<'_>,
+    now: UnixTime,
+) -> Result<String, AppError> {
+    let token = SessionToken::generate();
+    sqlx::query(
+        "INSERT INTO email_tokens (token_hash, purpose, user_id, email, password_hash,
+         created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+    )
+    .bind(token.hash())
+    .bind(link.purpose.as_str())
+    .bind(link.user.map(|u| u.0))
+    .bind(link.email)
+    .bind(link.password_hash)
+    .bind(now)
+    .bind(now + link.purpose.ttl_s())
+    .execute(&state.pool)
+    .await
+    .map_err(|e| internal("storing a link", e))?;
+    Ok(format!(
+        "{}{}?token={}",
+        state.settings.public_url,
+        link.purpose.page(),
+        token.expose()
+    ))
+}
+
+/// A link that was just used.
+#[derive(Debug, Clone)]
+pub struct Redeemed {
+    pub user: Option<UserId>,
+    pub email: String,
+    pub password_hash: Option<String>,
+}
+
+/// Uses the link `token` for `purpose`: only one caller ever gets it, and
+/// only before it expires. `None` for unknown, used, expired or foreign links.
+pub async fn redeem(
+    conn: &mut sqlx::SqliteConnection,
+    purpose: Purpose,
+    token: &str,
+    now: UnixTime,
+) -> Result<Option<Redeemed>, AppError> {
+    let token = SessionToken::from_cookie(token.trim());
+    let row: Option<(Option<i64>, String, Option<String>)> = sqlx::query_as(
+        "UPDATE email_tokens SET used_at = ?1
+         WHERE token_hash = ?2 AND purpose = ?3 AND used_at IS NULL AND expires_at > ?1
+         RETURNING user_id, email, password_hash",
+    )
+    .bind(now)
+    .bind(token.hash())
+    .bind(purpose.as_str())
+    .fetch_optional(&mut *conn)
+    .await
+    .map_err(|e| internal("using a link", e))?;
+    Ok(row.map(|(user, email, password_hash)| Redeemed {
+        user: user.map(UserId),
+        email,
+        password_hash,
+    }))
+}
+
+pub fn invalid_link() -> AppError {
+    AppError::validation(
+        "token",
+        "This link is not valid any more: it was used already or it expired.",
+    )
+}
+
+/// Mails `text` (which holds `link`); with no SMTP server configured the link
+/// is also logged, so someone trying Twofold locally can follow it.
+pub fn mail(state: &AppState, to: &str, subject: &str, text: String, link: &str) {
+    if state.settings.log_links {
+        tracing::info!("mail to {to} ({subject}); its link: {link}");
+    }
+    state.settings.mailer.send_later(to, subject, text);
+}
+
+/// Mails the owner a link that lifts the lock after too many failures in a
+/// row (only a success, this link or an admin can).
+pub async fn send_unlock(
+    state: &AppState,
+    user: UserId,
+    meta: &ClientMeta,
+) -> Result<(), AppError> {
+    let now = state.clock.now();
+    let email: String = sqlx::query_scalar("SELECT email FROM users WHERE id = ?")
+        .bind(user.0)
+        .fetch_one(&state.pool)
+        .await
+        .map_err(|e| internal("reading the email address", e))?;
+    let link = create(
+        state,
+        NewLink {
+            purpose: Purpose::Unlock,
+            user: Some(user),
+            email: &email,
+            password_hash: None,
+        },
+        now,
+    )
+    .await?;
+    let text = format!(
+        "Too many wrong passwords or codes in a row were tried on your Twofold account, so \
+         that way of signing in is locked until you unlock it.\n\nIf it was you, open this link \
+         (it works once, for 24 hours) to unlock it:\n\n{link}\n\nIf it was not you, someone is \
+         guessing: unlock it only when you want to sign in, and choose a strong password.\n\n\
+         When: {}\nFrom: {}",
+        crate::api::display::format_utc(now),
+        meta.ip.as_deref().unwrap_or("unknown address"),
+    );
+    mail(state, &email, "Your Twofold sign-in is locked", text, &link);
+    audit::record(
+        &state.pool,
+        Some(user),
+        EventKind::LockedOut,
+        now,
+        meta,
+        "failures in a row reached the cap; unlock link mailed",
+    )
+    .await;
+    Ok(())
+}
+
+/// `POST /api/auth/unlock {token}`: lifts every lock of the link's account.
+pub async fn unlock(state: &AppState, token: &str, meta: &ClientMeta) -> Result<(), AppError> {
+    let now = state.clock.now();
+    let mut conn = state
+        .pool
+        .acquire()
+        .await
+        .map_err(|e| internal("acquire", e))?;
+    let link = redeem(&mut conn, Purpose::Unlock, token, now)
+        .await?
+        .ok_or_else(invalid_link)?;
+    drop(conn);
+    let user = link.user.ok_or_else(invalid_link)?;
+    let scopes = super::rate_limit::Scope::all_of(user.0, &link.email);
+    super::rate_limit::reset(&state.pool, &scopes).await?;
+    audit::record(
+        &state.pool,
+        Some(user),
+        EventKind::AccountUnlocked,
+        now,
+        meta,
+        "by the link mailed to the owner",
+    )
+    .await;
+    Ok(())
+}
+
+/// Removes links that can no longer be used.
+pub async fn purge(pool: &SqlitePool, now: UnixTime) -> Result<u64, AppError> {
+    sqlx::query("DELETE FROM email_tokens WHERE expires_at <= ? OR used_at IS NOT NULL")
+        .bind(now)
+        .execute(pool)
+        .await
+        .map(|r| r.rows_affected())
+        .map_err(|e| internal("removing old links", e))
+}
