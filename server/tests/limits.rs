@@ -39,6 +39,17 @@ async fn login_from(
         .expect("login")
 }
 
+/// Sends `n` requests at once (the `i`-th built by `request(i)`) and returns
+/// their statuses: a burst, as an attacker sends it.
+async fn burst(n: usize, request: impl Fn(usize) -> reqwest::RequestBuilder) -> Vec<StatusCode> {
+    let sent: Vec<_> = (0..n).map(|i| tokio::spawn(request(i).send())).collect();
+    let mut statuses = Vec::with_capacity(n);
+    for task in sent {
+        statuses.push(task.await.expect("task").expect("response").status());
+    }
+    statuses
+}
+
 fn tally(statuses: &[StatusCode], status: StatusCode) -> usize {
     statuses.iter().filter(|s| **s == status).count()
 }
@@ -57,25 +68,14 @@ async fn eighty_parallel_wrong_passwords_get_exactly_five_through_and_one_alert(
     let clock = FixedClock::new(T0);
     let s = behind_proxy(&clock, common::security()).await;
     s.register(&s.client(), "burst@example.com").await;
-    let mut tasks = Vec::new();
-    for i in 0..80 {
-        let c = s.client();
-        let url = s.url("/api/auth/login");
-        tasks.push(tokio::spawn(async move {
-            c.post(url)
-                // Strangers, from many addresses: only the account budget holds.
-                .header("x-forwarded-for", format!("203.0.113.{}", i % 40 + 1))
-                .json(&json!({"email": "burst@example.com", "password": "wrong horse battery 9"}))
-                .send()
-                .await
-                .map(|r| r.status())
-                .expect("login")
-        }));
-    }
-    let mut statuses = Vec::new();
-    for t in tasks {
-        statuses.push(t.await.expect("task"));
-    }
+    let statuses = burst(80, |i| {
+        s.client()
+            .post(s.url("/api/auth/login"))
+            // Strangers, from many addresses: only the account budget holds.
+            .header("x-forwarded-for", format!("203.0.113.{}", i % 40 + 1))
+            .json(&json!({"email": "burst@example.com", "password": "wrong horse battery 9"}))
+    })
+    .await;
     assert_eq!(
         tally(&statuses, StatusCode::UNAUTHORIZED),
         5,
@@ -96,24 +96,11 @@ async fn forty_parallel_wrong_codes_get_exactly_five_through() {
     let c = challenge(&s, &e.email).await;
     let right = e.secret.code_at(T0 + 30);
     let wrong = format!("{:06}", (right.parse::<u32>().unwrap_or(0) + 1) % 1_000_000);
-    let mut tasks = Vec::new();
-    for _ in 0..40 {
-        let c = c.clone();
-        let url = s.url("/api/auth/second-factor");
-        let wrong = wrong.clone();
-        tasks.push(tokio::spawn(async move {
-            c.post(url)
-                .json(&json!({"method": "Totp", "code": wrong, "trust_device": false}))
-                .send()
-                .await
-                .map(|r| r.status())
-                .expect("answer")
-        }));
-    }
-    let mut statuses = Vec::new();
-    for t in tasks {
-        statuses.push(t.await.expect("task"));
-    }
+    let statuses = burst(40, |_| {
+        c.post(s.url("/api/auth/second-factor"))
+            .json(&json!({"method": "Totp", "code": &wrong, "trust_device": false}))
+    })
+    .await;
     assert_eq!(tally(&statuses, StatusCode::BAD_REQUEST), 5, "{statuses:?}");
     assert_eq!(tally(&statuses, StatusCode::TOO_MANY_REQUESTS), 35);
     assert_eq!(count_events(&s, "AlertSent", "LockedOut").await, 1);
@@ -130,23 +117,10 @@ async fn thirty_parallel_email_code_sends_mail_exactly_three() {
     let s = common::twofactor::start(&clock).await;
     let e = enrol(&s, &clock, "sends@example.com").await;
     let c = challenge(&s, &e.email).await;
-    let mut tasks = Vec::new();
-    for _ in 0..30 {
-        let c = c.clone();
-        let url = s.url("/api/auth/email-code");
-        tasks.push(tokio::spawn(async move {
-            c.post(url)
-                .json(&json!({}))
-                .send()
-                .await
-                .map(|r| r.status())
-                .expect("send")
-        }));
-    }
-    let mut statuses = Vec::new();
-    for t in tasks {
-        statuses.push(t.await.expect("task"));
-    }
+    let statuses = burst(30, |_| {
+        c.post(s.url("/api/auth/email-code")).json(&json!({}))
+    })
+    .await;
     assert_eq!(tally(&statuses, StatusCode::ACCEPTED), 3, "{statuses:?}");
     assert_eq!(tally(&statuses, StatusCode::TOO_MANY_REQUESTS), 27);
     let sent: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM email_code_sends")
@@ -164,23 +138,12 @@ async fn thirty_parallel_sign_ups_from_one_address_get_the_hourly_budget() {
         ..common::security()
     };
     let s = TestServer::start_full(Arc::new(clock.clone()), None, security).await;
-    let mut tasks = Vec::new();
-    for i in 0..30 {
-        let c = s.client();
-        let url = s.url("/api/auth/register");
-        tasks.push(tokio::spawn(async move {
-            c.post(url)
-                .json(&json!({"email": format!("many{i}@example.com"), "password": PASSWORD}))
-                .send()
-                .await
-                .map(|r| r.status())
-                .expect("register")
-        }));
-    }
-    let mut statuses = Vec::new();
-    for t in tasks {
-        statuses.push(t.await.expect("task"));
-    }
+    let statuses = burst(30, |i| {
+        s.client()
+            .post(s.url("/api/auth/register"))
+            .json(&json!({"email": format!("many{i}@example.com"), "password": PASSWORD}))
+    })
+    .await;
     assert_eq!(tally(&statuses, StatusCode::CREATED), 4, "{statuses:?}");
     assert_eq!(tally(&statuses, StatusCode::TOO_MANY_REQUESTS), 26);
     clock.advance(3600);
@@ -524,23 +487,11 @@ async fn thirty_parallel_wrong_passwords_at_re_authentication_get_five_through()
     let s = common::twofactor::start(&clock).await;
     let c = s.client();
     s.register(&c, "reauth@example.com").await;
-    let mut tasks = Vec::new();
-    for _ in 0..30 {
-        let c = c.clone();
-        let url = s.url("/api/auth/reauth");
-        tasks.push(tokio::spawn(async move {
-            c.post(url)
-                .json(&json!({"password": "not my password 42"}))
-                .send()
-                .await
-                .map(|r| r.status())
-                .expect("reauth")
-        }));
-    }
-    let mut statuses = Vec::new();
-    for t in tasks {
-        statuses.push(t.await.expect("task"));
-    }
+    let statuses = burst(30, |_| {
+        c.post(s.url("/api/auth/reauth"))
+            .json(&json!({"password": "not my password 42"}))
+    })
+    .await;
     assert_eq!(
         tally(&statuses, StatusCode::UNAUTHORIZED),
         5,

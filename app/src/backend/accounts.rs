@@ -166,11 +166,7 @@ pub async fn send_email_code(
     if !email_codes::offered(&state.pool, challenge.user).await? {
         return Err(email_codes::not_offered());
     }
-    let email: String = sqlx::query_scalar("SELECT email FROM users WHERE id = ?")
-        .bind(challenge.user.0)
-        .fetch_one(&state.pool)
-        .await
-        .map_err(|e| internal("reading the email address", e))?;
+    let email = email_of(&state.pool, challenge.user).await?;
     let code = email_codes::issue(&state.pool, &state.settings.key, challenge.user, now).await?;
     let text = format!(
         "Your Twofold sign-in code is:\n\n{code}\n\nIt works once, for 10 minutes.\n\n\
@@ -275,6 +271,15 @@ pub async fn second_factor(
     Ok(FactorGrant { session, device })
 }
 
+/// The account's email address (where its mail goes).
+pub async fn email_of(pool: &SqlitePool, user: UserId) -> Result<String, AppError> {
+    sqlx::query_scalar("SELECT email FROM users WHERE id = ?")
+        .bind(user.0)
+        .fetch_one(pool)
+        .await
+        .map_err(|e| internal("reading the email address", e))
+}
+
 async fn find_credentials(
     pool: &SqlitePool,
     email: &str,
@@ -371,11 +376,7 @@ pub async fn change_password(
     let live = access::caller(state, headers).await?;
     let user = live.user;
     let now = state.clock.now();
-    let email: String = sqlx::query_scalar("SELECT email FROM users WHERE id = ?")
-        .bind(user.0)
-        .fetch_one(&state.pool)
-        .await
-        .map_err(|e| internal("reading the account", e))?;
+    let email = email_of(&state.pool, user).await?;
     // Bad input first: it must not cost a TOTP step or an attempt.
     validation::check_password(&req.new_password, &email)
         .map_err(|e| rename_field(e, "new_password"))?;

@@ -3,7 +3,7 @@
 //! what to do if it was not them. Each alert sent is in the audit trail.
 
 use super::audit::{self, EventKind};
-use super::{AppState, ClientMeta, UserId, internal};
+use super::{AppState, ClientMeta, UserId};
 use crate::api::AppError;
 use crate::api::display::{device_label, format_utc};
 
@@ -98,11 +98,7 @@ pub async fn send(
     meta: &ClientMeta,
 ) -> Result<(), AppError> {
     let now = state.clock.now();
-    let email: String = sqlx::query_scalar("SELECT email FROM users WHERE id = ?")
-        .bind(user.0)
-        .fetch_one(&state.pool)
-        .await
-        .map_err(|e| internal("reading the address for an alert", e))?;
+    let email = super::accounts::email_of(&state.pool, user).await?;
     state
         .settings
         .mailer

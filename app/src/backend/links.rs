@@ -146,11 +146,7 @@ pub async fn send_unlock(
     meta: &ClientMeta,
 ) -> Result<(), AppError> {
     let now = state.clock.now();
-    let email: String = sqlx::query_scalar("SELECT email FROM users WHERE id = ?")
-        .bind(user.0)
-        .fetch_one(&state.pool)
-        .await
-        .map_err(|e| internal("reading the email address", e))?;
+    let email = super::accounts::email_of(&state.pool, user).await?;
     let link = create(
         state,
         NewLink {
