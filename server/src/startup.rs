@@ -95,6 +95,7 @@ pub async fn build_state(
         return Err(StartupError::BadIssuer);
     }
     let pool = open_database(data_dir).await?;
+    let writer = db::open_writer(&data_dir.join(DB_FILE)).await?;
     let key = SecretKey::load_or_create(security.secret_key_file.as_deref(), data_dir)?;
     let mailer = match &security.smtp_url {
         Some(url) => {
@@ -132,6 +133,7 @@ pub async fn build_state(
 
     Ok(AppState {
         pool,
+        writer,
         clock,
         leptos_options: leptos_options(addr),
         dummy_hash: passwords::dummy_hash(),

@@ -13,8 +13,8 @@ use super::policy::{self, Standing};
 use super::rate_limit::{self, Scope};
 use super::sessions::{self, NewSession, SessionToken};
 use super::{
-    AppState, ClientMeta, UserId, access, backup_codes, cookies, devices, email_codes, internal,
-    mfa, owners, validation,
+    AppState, ClientMeta, UserId, access, backup_codes, cookies, db, devices, email_codes,
+    internal, mfa, owners, validation,
 };
 use crate::api::{
     AppError, ChangePasswordRequest, LoginOutcome, LoginRequest, Me, MfaState, Role, SecondFactor,
@@ -63,14 +63,15 @@ pub async fn login(
         _ => Scope::Password(scope_email),
     };
     let scopes = mfa::with_address(account_scope, meta);
-    let attempt = match rate_limit::reserve(&state.pool, &state.settings.limits, &scopes, now).await
-    {
-        Ok(attempt) => attempt,
-        Err(e) => {
-            state.metrics.sign_in(SignIn::Locked);
-            return Err(e);
-        }
-    };
+    // Committed before argon2 runs: the lock is never held for a hash.
+    let attempt =
+        match rate_limit::reserve(&state.writer, &state.settings.limits, &scopes, now).await {
+            Ok(attempt) => attempt,
+            Err(e) => {
+                state.metrics.sign_in(SignIn::Locked);
+                return Err(e);
+            }
+        };
     let ok = passwords::verify(&state.hash_pool, Password::new(req.password), hash).await?;
     let user = match (user, ok) {
         (Some(user), true) => user,
@@ -107,15 +108,21 @@ pub async fn login(
             return Err(AppError::InvalidCredentials);
         }
     };
-    attempt.succeeded(&state.pool).await?;
     let trusted = match device {
         Some(token) => devices::is_trusted(&state.pool, user, token, now).await?,
         None => false,
     };
-    if mfa::state_of(&state.pool, user, now).await? == MfaState::Enabled && !trusted {
-        let token = challenges::create(&state.pool, user, req.remember_me, now).await?;
+    let needs_factor =
+        mfa::state_of(&state.pool, user, now).await? == MfaState::Enabled && !trusted;
+    let email_offered = needs_factor && email_codes::offered(&state.pool, user).await?;
+    // One write transaction: the attempt taken back, then the challenge or
+    // the session, and the audit row.
+    let mut tx = db::begin_write(&state.writer).await?;
+    attempt.succeeded_in(&mut tx).await?;
+    if needs_factor {
+        let token = challenges::create(&mut *tx, user, req.remember_me, now).await?;
         audit::record(
-            &state.pool,
+            &mut *tx,
             Some(user),
             EventKind::ChallengeIssued,
             now,
@@ -123,9 +130,10 @@ pub async fn login(
             "",
         )
         .await;
+        tx.commit().await.map_err(|e| internal("commit", e))?;
         state.metrics.sign_in(SignIn::SecondFactorRequired);
         let mut methods = vec![SecondFactor::Totp, SecondFactor::BackupCode];
-        if email_codes::offered(&state.pool, user).await? {
+        if email_offered {
             methods.push(SecondFactor::EmailCode);
         }
         let outcome = LoginOutcome::SecondFactorRequired {
@@ -134,11 +142,11 @@ pub async fn login(
         };
         return Ok((outcome, Grant::Challenge(token)));
     }
-    let session = sessions::create(state, user, req.remember_me, false, now, meta).await?;
-    state.metrics.sign_in(SignIn::SignedIn);
+    let session =
+        sessions::create_in(&mut tx, state, user, req.remember_me, false, now, meta).await?;
     let detail = if trusted { "trusted device" } else { "" };
     audit::record(
-        &state.pool,
+        &mut *tx,
         Some(user),
         EventKind::LoginSucceeded,
         now,
@@ -146,6 +154,8 @@ pub async fn login(
         detail,
     )
     .await;
+    tx.commit().await.map_err(|e| internal("commit", e))?;
+    state.metrics.sign_in(SignIn::SignedIn);
     Ok((LoginOutcome::SignedIn, Grant::Session(session)))
 }
 
@@ -220,29 +230,42 @@ pub async fn second_factor(
         owner,
         challenge: challenge.id,
     };
-    mfa::check_factor(state, challenge.user, req.method, &req.code, meta, asker).await?;
-    if !challenges::complete(&state.pool, challenge.id, now).await? {
-        return Err(AppError::ChallengeExpired);
-    }
-    let session = sessions::create(
-        state,
-        challenge.user,
-        challenge.remember_me,
-        true,
-        now,
-        meta,
-    )
-    .await?;
+    let user = challenge.user;
+    // Reads and the code's check first; then one write transaction: the
+    // attempt, the code spent, the challenge spent, the session, the audit.
+    let code = mfa::prepare(state, user, req.method, &req.code).await?;
+    let mut tx = db::begin_write(&state.writer).await?;
+    let verdict = mfa::check_in(&mut tx, state, user, &code, meta, asker).await?;
+    let session = match verdict {
+        mfa::Verdict::Accepted => {
+            if !challenges::complete(&mut *tx, challenge.id, now).await? {
+                // Rolled back as it is dropped: the code stays unspent.
+                return Err(AppError::ChallengeExpired);
+            }
+            let remember = challenge.remember_me;
+            let session =
+                sessions::create_in(&mut tx, state, user, remember, true, now, meta).await?;
+            let detail = "second factor";
+            audit::record(
+                &mut *tx,
+                Some(user),
+                EventKind::LoginSucceeded,
+                now,
+                meta,
+                detail,
+            )
+            .await;
+            Some(session)
+        }
+        mfa::Verdict::Refused { .. } => None,
+    };
+    tx.commit().await.map_err(|e| internal("commit", e))?;
+    let Some(session) = session else {
+        // A refusal: settling it sends its alerts and answers its error.
+        mfa::settle(state, user, verdict, meta).await?;
+        return Err(AppError::Internal);
+    };
     state.metrics.sign_in(SignIn::SignedIn);
-    audit::record(
-        &state.pool,
-        Some(challenge.user),
-        EventKind::LoginSucceeded,
-        now,
-        meta,
-        "second factor",
-    )
-    .await;
     // NIST SP 800-63B-4: a used backup code is replaced at once, so the set
     // stays whole; the new code is shown once on the next page.
     if req.method == SecondFactor::BackupCode {

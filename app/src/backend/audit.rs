@@ -113,7 +113,7 @@ impl EventKind {
 /// Records an event. A failure to record is logged, not returned: the action it
 /// describes has already happened and must not be reported as failed.
 pub async fn record(
-    pool: &SqlitePool,
+    db: impl sqlx::SqliteExecutor<'_>,
     user: Option<UserId>,
     kind: EventKind,
     now: UnixTime,
@@ -129,7 +129,7 @@ pub async fn record(
     .bind(meta.ip.as_deref())
     .bind(meta.user_agent.as_deref())
     .bind(detail)
-    .execute(pool)
+    .execute(db)
     .await;
     if let Err(e) = result {
         tracing::error!(

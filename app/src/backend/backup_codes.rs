@@ -112,7 +112,7 @@ pub async fn add_one(pool: &SqlitePool, key: &SecretKey, user: UserId) -> Result
 /// Uses up one code. Of any number of racing requests with the same code,
 /// exactly one sees `true`: the UPDATE only matches while `used_at` is NULL.
 pub async fn consume(
-    pool: &SqlitePool,
+    db: impl sqlx::SqliteExecutor<'_>,
     key: &SecretKey,
     user: UserId,
     normalized: &str,
@@ -124,18 +124,18 @@ pub async fn consume(
     .bind(now)
     .bind(user.0)
     .bind(hash(key, normalized))
-    .execute(pool)
+    .execute(db)
     .await
     .map_err(|e| internal("consuming a backup code", e))?;
     Ok(done.rows_affected() == 1)
 }
 
-pub async fn remaining(pool: &SqlitePool, user: UserId) -> Result<u32, AppError> {
+pub async fn remaining(db: impl sqlx::SqliteExecutor<'_>, user: UserId) -> Result<u32, AppError> {
     let n: i64 = sqlx::query_scalar(
         "SELECT COUNT(*) FROM backup_codes WHERE user_id = ? AND used_at IS NULL",
     )
     .bind(user.0)
-    .fetch_one(pool)
+    .fetch_one(db)
     .await
     .map_err(|e| internal("counting backup codes", e))?;
     Ok(u32::try_from(n).unwrap_or(0))

@@ -23,7 +23,7 @@ pub struct Challenge {
 /// Creates a challenge; the token (same shape as a session token) goes into
 /// the challenge cookie, its hash into the row.
 pub async fn create(
-    pool: &SqlitePool,
+    db: impl sqlx::SqliteExecutor<'_>,
     user: UserId,
     remember_me: bool,
     now: UnixTime,
@@ -38,7 +38,7 @@ pub async fn create(
     .bind(remember_me)
     .bind(now)
     .bind(now + CHALLENGE_TTL_S)
-    .execute(pool)
+    .execute(db)
     .await
     .map_err(|e| internal("creating a challenge", e))?;
     Ok(token)
@@ -73,7 +73,11 @@ pub const TRIES_PER_CHALLENGE: i64 = 5;
 /// Takes one of the challenge's tries; `false` when they are used up (or the
 /// challenge is gone). Decided in one statement, so racing requests cannot
 /// take more than there are.
-pub async fn take_attempt(pool: &SqlitePool, id: i64, now: UnixTime) -> Result<bool, AppError> {
+pub async fn take_attempt(
+    db: impl sqlx::SqliteExecutor<'_>,
+    id: i64,
+    now: UnixTime,
+) -> Result<bool, AppError> {
     let done = sqlx::query(
         "UPDATE login_challenges SET attempts = attempts + 1
          WHERE id = ? AND attempts < ? AND used_at IS NULL AND expires_at > ?",
@@ -81,7 +85,7 @@ pub async fn take_attempt(pool: &SqlitePool, id: i64, now: UnixTime) -> Result<b
     .bind(id)
     .bind(TRIES_PER_CHALLENGE)
     .bind(now)
-    .execute(pool)
+    .execute(db)
     .await
     .map_err(|e| internal("counting a challenge attempt", e))?;
     Ok(done.rows_affected() == 1)
@@ -99,14 +103,18 @@ pub async fn cancel_all(conn: &mut sqlx::SqliteConnection, user: UserId) -> Resu
 }
 
 /// Marks it used; only one caller can ever see `true`.
-pub async fn complete(pool: &SqlitePool, id: i64, now: UnixTime) -> Result<bool, AppError> {
+pub async fn complete(
+    db: impl sqlx::SqliteExecutor<'_>,
+    id: i64,
+    now: UnixTime,
+) -> Result<bool, AppError> {
     let done = sqlx::query(
         "UPDATE login_challenges SET used_at = ? WHERE id = ? AND used_at IS NULL AND expires_at > ?",
     )
     .bind(now)
     .bind(id)
     .bind(now)
-    .execute(pool)
+    .execute(db)
     .await
     .map_err(|e| internal("completing a challenge", e))?;
     Ok(done.rows_affected() == 1)

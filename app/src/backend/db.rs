@@ -18,6 +18,29 @@ pub enum DbError {
 /// Opens (creating if missing) the database file with WAL, foreign keys and a
 /// busy timeout, so concurrent writers wait instead of failing.
 pub async fn open(path: &Path) -> Result<SqlitePool, DbError> {
+    open_with(path, 8).await
+}
+
+/// The writer: one connection that every hot write transaction queues for.
+/// SQLite takes one writer at a time anyway; queueing in the pool (a wake-up
+/// when the connection is free) replaces the busy handler's sleeps of 1 to
+/// 100 ms that racing connections otherwise take.
+pub async fn open_writer(path: &Path) -> Result<SqlitePool, DbError> {
+    open_with(path, 1).await
+}
+
+/// A write transaction that takes SQLite's write lock at once (`BEGIN
+/// IMMEDIATE`): what it reads cannot change before it writes, and it never
+/// has to upgrade a read lock (which can fail instead of waiting).
+pub async fn begin_write(
+    pool: &SqlitePool,
+) -> Result<sqlx::Transaction<'static, sqlx::Sqlite>, crate::api::AppError> {
+    pool.begin_with("BEGIN IMMEDIATE")
+        .await
+        .map_err(|e| super::internal("begin", e))
+}
+
+async fn open_with(path: &Path, connections: u32) -> Result<SqlitePool, DbError> {
     let display = path.display().to_string();
     let options = SqliteConnectOptions::from_str("sqlite://")
         .map_err(|source| DbError::Open {
@@ -31,7 +54,7 @@ pub async fn open(path: &Path) -> Result<SqlitePool, DbError> {
         .foreign_keys(true)
         .busy_timeout(Duration::from_secs(5));
     SqlitePoolOptions::new()
-        .max_connections(8)
+        .max_connections(connections)
         .connect_with(options)
         .await
         .map_err(|source| DbError::Open {

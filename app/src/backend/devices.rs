@@ -61,6 +61,26 @@ pub async fn is_trusted(
     Ok(done.rows_affected() == 1)
 }
 
+/// Whether `token` is a live trusted device of `user` (a read: see
+/// `owners::is_owner`).
+pub async fn is_live(
+    pool: &SqlitePool,
+    user: UserId,
+    token: &SessionToken,
+    now: UnixTime,
+) -> Result<bool, AppError> {
+    let found: Option<i64> = sqlx::query_scalar(
+        "SELECT 1 FROM trusted_devices WHERE token_hash = ? AND user_id = ? AND expires_at > ?",
+    )
+    .bind(token.hash())
+    .bind(user.0)
+    .bind(now)
+    .fetch_optional(pool)
+    .await
+    .map_err(|e| internal("checking a trusted device", e))?;
+    Ok(found.is_some())
+}
+
 #[derive(sqlx::FromRow)]
 struct DeviceRow {
     id: i64,

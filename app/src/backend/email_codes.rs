@@ -112,7 +112,7 @@ pub async fn issue(
 /// racing guesses cannot exceed the tries; a match is consumed atomically
 /// (racing requests with the right code: one wins).
 pub async fn verify(
-    pool: &SqlitePool,
+    conn: &mut sqlx::SqliteConnection,
     key: &SecretKey,
     user: UserId,
     code: &str,
@@ -125,7 +125,7 @@ pub async fn verify(
     .bind(user.0)
     .bind(TRIES_PER_CODE)
     .bind(now)
-    .fetch_optional(pool)
+    .fetch_optional(&mut *conn)
     .await
     .map_err(|e| internal("counting an email code try", e))?;
     let Some(stored) = stored else {
@@ -138,7 +138,7 @@ pub async fn verify(
     let used = sqlx::query("DELETE FROM email_codes WHERE user_id = ? AND code_hash = ?")
         .bind(user.0)
         .bind(&stored)
-        .execute(pool)
+        .execute(&mut *conn)
         .await
         .map_err(|e| internal("using an email code", e))?;
     Ok(used.rows_affected() == 1)

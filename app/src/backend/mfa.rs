@@ -473,8 +473,7 @@ async fn load_secret(state: &AppState, user: UserId, slot: Slot) -> Result<TotpS
 }
 
 /// Records a failed proof (a code, or the password for a sensitive action)
-/// as `kind`; when it locked the account, says so (audit, metric, alert), and
-/// when it reached the cap of failures in a row, mails an unlock link.
+/// as `kind`, then says what it did to the account (see [`announce`]).
 pub async fn after_failure(
     state: &AppState,
     user: UserId,
@@ -483,15 +482,35 @@ pub async fn after_failure(
     kind: EventKind,
     detail: &str,
 ) -> Result<(), AppError> {
-    let now = state.clock.now();
-    audit::record(&state.pool, Some(user), kind, now, meta, detail).await;
+    audit::record(
+        &state.pool,
+        Some(user),
+        kind,
+        state.clock.now(),
+        meta,
+        detail,
+    )
+    .await;
     let password = matches!(kind, EventKind::LoginFailed | EventKind::PasswordFailed);
-    let what = if password {
-        "password"
-    } else {
-        "second factor"
-    };
+    announce(state, user, failure, meta, password).await
+}
+
+/// When a failure locked the account: audit, metric and alert; when it
+/// reached the cap of failures in a row: the unlock link.
+async fn announce(
+    state: &AppState,
+    user: UserId,
+    failure: rate_limit::Failure,
+    meta: &ClientMeta,
+    password: bool,
+) -> Result<(), AppError> {
     if failure.locked_now {
+        let what = if password {
+            "password"
+        } else {
+            "second factor"
+        };
+        let now = state.clock.now();
         audit::record(
             &state.pool,
             Some(user),
@@ -512,19 +531,23 @@ pub async fn after_failure(
     Ok(())
 }
 
-/// Checks one second factor for `user`, under the brute-force limits: locked
-/// scopes refuse even right codes; a failure counts; a success resets the
-/// account's counter. TOTP steps are single use, decided atomically.
-pub async fn check_factor(
+/// A code checked for form and, for TOTP, against the secret: all a check
+/// needs that takes no write lock (reads and CPU), done before the write
+/// transaction. Bad input is refused here and counts nothing.
+#[derive(Debug)]
+pub struct Prepared {
+    method: SecondFactor,
+    normalized: String,
+    /// TOTP: the time step the code matches, if any.
+    step: Option<i64>,
+}
+
+pub async fn prepare(
     state: &AppState,
     user: UserId,
     method: SecondFactor,
     code: &str,
-    meta: &ClientMeta,
-    asker: Asker,
-) -> Result<(), AppError> {
-    let now = state.clock.now();
-    // Bad input is refused before it can count as an attempt.
+) -> Result<Prepared, AppError> {
     let normalized = match method {
         SecondFactor::Totp => totp::parse_code(code).ok_or_else(code_format_error)?,
         SecondFactor::BackupCode => backup_codes::normalize(code).ok_or_else(|| {
@@ -539,9 +562,49 @@ pub async fn check_factor(
             })?
         }
     };
+    let step = match method {
+        SecondFactor::Totp => {
+            let secret = load_secret(state, user, Slot::Active).await?;
+            totp::matching_step(&secret, &normalized, state.clock.now())
+        }
+        _ => None,
+    };
+    Ok(Prepared {
+        method,
+        normalized,
+        step,
+    })
+}
+
+/// How a checked code came out. A refusal has been counted and recorded in
+/// the transaction; [`settle`] says the rest once it is committed.
+#[derive(Debug)]
+pub enum Verdict {
+    Accepted,
+    Refused {
+        error: AppError,
+        failure: rate_limit::Failure,
+    },
+}
+
+/// Checks a prepared code inside the caller's write transaction (on
+/// `state.writer`, `db::begin_write`), under the brute-force limits: the
+/// attempt is reserved first (locked scopes refuse even right codes), a
+/// failure stays counted, a success resets the account's counter. TOTP steps
+/// and backup and email codes are single use. An `Err` means nothing may be
+/// kept: the caller rolls back.
+pub async fn check_in(
+    tx: &mut sqlx::SqliteConnection,
+    state: &AppState,
+    user: UserId,
+    code: &Prepared,
+    meta: &ClientMeta,
+    asker: Asker,
+) -> Result<Verdict, AppError> {
+    let now = state.clock.now();
+    let method = code.method;
     let scopes = factor_scopes(user, asker, meta);
-    let attempt = match rate_limit::reserve(&state.pool, &state.settings.limits, &scopes, now).await
-    {
+    let attempt = match rate_limit::reserve_in(tx, &state.settings.limits, &scopes, now).await {
         Ok(attempt) => attempt,
         Err(e) => {
             state.metrics.factor_check(method, FactorOutcome::Locked);
@@ -551,33 +614,53 @@ pub async fn check_factor(
     // One challenge takes at most 5 tries, counted before the check so that
     // racing requests cannot take more; then the person signs in again.
     if let Asker::Challenge { challenge, .. } = asker
-        && !super::challenges::take_attempt(&state.pool, challenge, now).await?
+        && !super::challenges::take_attempt(&mut *tx, challenge, now).await?
     {
-        attempt.release(&state.pool).await?;
         return Err(AppError::ChallengeExpired);
     }
     let outcome = match method {
-        SecondFactor::Totp => verify_totp(state, user, &normalized, now).await?,
+        SecondFactor::Totp => match code.step {
+            None => Err(AppError::InvalidCode),
+            // The replay guard: only a step later than the last accepted one
+            // wins, and of racing requests with the same code only one can
+            // move it.
+            Some(step) => {
+                let moved = sqlx::query(
+                    "UPDATE totp_credentials SET last_step = ? WHERE user_id = ? AND last_step < ?",
+                )
+                .bind(step)
+                .bind(user.0)
+                .bind(step)
+                .execute(&mut *tx)
+                .await
+                .map_err(|e| internal("updating the TOTP step", e))?;
+                if moved.rows_affected() == 1 {
+                    Ok(())
+                } else {
+                    Err(AppError::CodeAlreadyUsed)
+                }
+            }
+        },
         SecondFactor::EmailCode => {
-            if email_codes::verify(&state.pool, &state.settings.key, user, &normalized, now).await?
-            {
+            let key = &state.settings.key;
+            if email_codes::verify(tx, key, user, &code.normalized, now).await? {
                 Ok(())
             } else {
                 Err(AppError::InvalidCode)
             }
         }
         SecondFactor::BackupCode => {
-            if backup_codes::consume(&state.pool, &state.settings.key, user, &normalized, now)
-                .await?
-            {
-                let left = backup_codes::remaining(&state.pool, user).await?;
+            let key = &state.settings.key;
+            if backup_codes::consume(&mut *tx, key, user, &code.normalized, now).await? {
+                let left = backup_codes::remaining(&mut *tx, user).await?;
+                let detail = format!("{left} left");
                 audit::record(
-                    &state.pool,
+                    &mut *tx,
                     Some(user),
                     EventKind::BackupCodeUsed,
                     now,
                     meta,
-                    &format!("{left} left"),
+                    &detail,
                 )
                 .await;
                 Ok(())
@@ -589,10 +672,10 @@ pub async fn check_factor(
     match outcome {
         Ok(()) => {
             state.metrics.factor_check(method, FactorOutcome::Success);
-            attempt.succeeded(&state.pool).await?;
+            attempt.succeeded_in(tx).await?;
             let detail = format!("{method:?}");
             audit::record(
-                &state.pool,
+                &mut *tx,
                 Some(user),
                 EventKind::FactorSucceeded,
                 now,
@@ -600,61 +683,70 @@ pub async fn check_factor(
                 &detail,
             )
             .await;
-            Ok(())
+            Ok(Verdict::Accepted)
         }
-        Err(e) => {
-            let counted = if e == AppError::CodeAlreadyUsed {
+        Err(error) => {
+            let counted = if error == AppError::CodeAlreadyUsed {
                 FactorOutcome::Replayed
             } else {
                 FactorOutcome::Invalid
             };
             state.metrics.factor_check(method, counted);
-            let detail = format!("{method:?}: {}", e.kind());
-            after_failure(
-                state,
-                user,
-                attempt.failed(),
-                meta,
+            let detail = format!("{method:?}: {}", error.kind());
+            audit::record(
+                &mut *tx,
+                Some(user),
                 EventKind::FactorFailed,
+                now,
+                meta,
                 &detail,
             )
-            .await?;
-            if e == AppError::CodeAlreadyUsed {
-                // A code seen twice: someone else may have it (ASVS 2.8.5).
-                alerts::send(state, user, Alert::ReusedCode, meta).await?;
-            }
-            Err(e)
+            .await;
+            Ok(Verdict::Refused {
+                error,
+                failure: attempt.failed(),
+            })
         }
     }
 }
 
-/// `Ok(Ok(()))` accepted, `Ok(Err(_))` refused (wrong or replayed code).
-async fn verify_totp(
+/// After the transaction of [`check_in`] is committed: a refusal's alerts
+/// (lockout, unlock link, a code seen twice) go out and it becomes the error.
+pub async fn settle(
     state: &AppState,
     user: UserId,
-    code: &str,
-    now: UnixTime,
-) -> Result<Result<(), AppError>, AppError> {
-    let secret = load_secret(state, user, Slot::Active).await?;
-    let Some(step) = totp::matching_step(&secret, code, now) else {
-        return Ok(Err(AppError::InvalidCode));
-    };
-    // The replay guard: only a step later than the last accepted one wins,
-    // and of racing requests with the same code only one can move it.
-    let moved = sqlx::query(
-        "UPDATE totp_credentials SET last_step = ? WHERE user_id = ? AND last_step < ?",
-    )
-    .bind(step)
-    .bind(user.0)
-    .bind(step)
-    .execute(&state.pool)
-    .await
-    .map_err(|e| internal("updating the TOTP step", e))?;
-    if moved.rows_affected() == 1 {
-        Ok(Ok(()))
-    } else {
-        Ok(Err(AppError::CodeAlreadyUsed))
+    verdict: Verdict,
+    meta: &ClientMeta,
+) -> Result<(), AppError> {
+    match verdict {
+        Verdict::Accepted => Ok(()),
+        Verdict::Refused { error, failure } => {
+            announce(state, user, failure, meta, false).await?;
+            if error == AppError::CodeAlreadyUsed {
+                // A code seen twice: someone else may have it (ASVS 2.8.5).
+                alerts::send(state, user, Alert::ReusedCode, meta).await?;
+            }
+            Err(error)
+        }
     }
+}
+
+/// Checks one second factor for `user` in a transaction of its own (see
+/// [`check_in`]).
+pub async fn check_factor(
+    state: &AppState,
+    user: UserId,
+    method: SecondFactor,
+    code: &str,
+    meta: &ClientMeta,
+    asker: Asker,
+) -> Result<(), AppError> {
+    let prepared = prepare(state, user, method, code).await?;
+    let mut tx = super::db::begin_write(&state.writer).await?;
+    // An error rolls the transaction back as it is dropped.
+    let verdict = check_in(&mut tx, state, user, &prepared, meta, asker).await?;
+    tx.commit().await.map_err(|e| internal("commit", e))?;
+    settle(state, user, verdict, meta).await
 }
 
 #[cfg(test)]

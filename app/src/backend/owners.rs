@@ -17,7 +17,7 @@ pub const KNOWN_FOR_S: i64 = 30 * 24 * 60 * 60;
 
 /// Remembers the address of a successful sign-in.
 pub async fn remember(
-    pool: &SqlitePool,
+    db: impl sqlx::SqliteExecutor<'_>,
     user: UserId,
     meta: &ClientMeta,
     now: UnixTime,
@@ -32,7 +32,7 @@ pub async fn remember(
     .bind(user.0)
     .bind(address_bucket(ip))
     .bind(now)
-    .execute(pool)
+    .execute(db)
     .await
     .map_err(|e| internal("remembering a sign-in address", e))?;
     Ok(())
@@ -70,7 +70,7 @@ pub async fn is_owner(
     now: UnixTime,
 ) -> Result<bool, AppError> {
     if let Some(token) = device
-        && devices::is_trusted(pool, user, token, now).await?
+        && devices::is_live(pool, user, token, now).await?
     {
         return Ok(true);
     }

@@ -179,7 +179,20 @@ pub async fn reserve(
     scopes: &[Scope],
     now: UnixTime,
 ) -> Result<Reservation, AppError> {
-    let mut tx = pool.begin().await.map_err(|e| internal("begin", e))?;
+    let mut tx = super::db::begin_write(pool).await?;
+    let reservation = reserve_in(&mut tx, limits, scopes, now).await?;
+    tx.commit().await.map_err(|e| internal("commit", e))?;
+    Ok(reservation)
+}
+
+/// [`reserve`] inside the caller's write transaction (which must hold the
+/// write lock: `db::begin_write`). On refusal the caller must roll back.
+pub async fn reserve_in(
+    tx: &mut sqlx::SqliteConnection,
+    limits: &Limits,
+    scopes: &[Scope],
+    now: UnixTime,
+) -> Result<Reservation, AppError> {
     let mut reservation = Reservation {
         rows: Vec::with_capacity(scopes.len()),
         streaks: Vec::new(),
@@ -191,8 +204,8 @@ pub async fn reserve(
         let key = scope.key();
         let (max, window_s) = scope.budget(limits);
         let max = max.max(1);
-        // The first statement writes, so the transaction holds SQLite's write
-        // lock from here on: the count below cannot be raced.
+        // The transaction holds SQLite's write lock (BEGIN IMMEDIATE): the
+        // count below cannot be raced.
         let row: Option<(i64,)> = sqlx::query_as(
             "INSERT INTO auth_failures (scope, at)
              SELECT ?1, ?2 WHERE (SELECT COUNT(*) FROM auth_failures
@@ -207,9 +220,8 @@ pub async fn reserve(
         .await
         .map_err(|e| internal("reserving an attempt", e))?;
         let Some((id,)) = row else {
-            let times = times_in_window(&mut tx, &key, window_s, now).await?;
+            let times = times_in_window(tx, &key, window_s, now).await?;
             let retry_after_s = retry_after(&times, max, window_s, now).unwrap_or(1);
-            tx.rollback().await.map_err(|e| internal("rollback", e))?;
             return Err(AppError::TooManyAttempts { retry_after_s });
         };
         reservation.rows.push(id);
@@ -237,7 +249,6 @@ pub async fn reserve(
         .await
         .map_err(|e| internal("counting failures in a row", e))?;
         let Some((streak,)) = streak else {
-            tx.rollback().await.map_err(|e| internal("rollback", e))?;
             return Err(AppError::AccountLocked);
         };
         reservation.streaks.push(key);
@@ -247,7 +258,6 @@ pub async fn reserve(
             reservation.streak_full = streak == cap;
         }
     }
-    tx.commit().await.map_err(|e| internal("commit", e))?;
     Ok(reservation)
 }
 
@@ -263,18 +273,24 @@ impl Reservation {
     /// The attempt succeeded: it is not a failure, and the account budget it
     /// was counted against starts over (the address's does not).
     pub async fn succeeded(self, pool: &SqlitePool) -> Result<(), AppError> {
-        let mut tx = pool.begin().await.map_err(|e| internal("begin", e))?;
-        delete_rows(&mut tx, &self.rows).await?;
-        if let Some(scope) = &self.account {
-            clear(&mut tx, scope).await?;
-        }
+        let mut tx = super::db::begin_write(pool).await?;
+        self.succeeded_in(&mut tx).await?;
         tx.commit().await.map_err(|e| internal("commit", e))
+    }
+
+    /// [`Self::succeeded`] inside the caller's transaction.
+    pub async fn succeeded_in(self, tx: &mut sqlx::SqliteConnection) -> Result<(), AppError> {
+        delete_rows(tx, &self.rows).await?;
+        if let Some(scope) = &self.account {
+            clear(tx, scope).await?;
+        }
+        Ok(())
     }
 
     /// Nothing was checked after all (bad input, a gone challenge): the
     /// attempt is taken back.
     pub async fn release(self, pool: &SqlitePool) -> Result<(), AppError> {
-        let mut tx = pool.begin().await.map_err(|e| internal("begin", e))?;
+        let mut tx = super::db::begin_write(pool).await?;
         delete_rows(&mut tx, &self.rows).await?;
         for key in &self.streaks {
             sqlx::query("UPDATE failure_streaks SET count = MAX(count - 1, 0) WHERE scope = ?")
@@ -320,7 +336,7 @@ async fn clear(conn: &mut sqlx::SqliteConnection, scope: &Scope) -> Result<(), A
 
 /// Clears the scopes (an admin's or an emailed unlock).
 pub async fn reset(pool: &SqlitePool, scopes: &[Scope]) -> Result<(), AppError> {
-    let mut tx = pool.begin().await.map_err(|e| internal("begin", e))?;
+    let mut tx = super::db::begin_write(pool).await?;
     for scope in scopes {
         clear(&mut tx, scope).await?;
     }

@@ -66,8 +66,23 @@ pub const REMEMBER_ME_IDLE_S: i64 = 7 * 24 * 60 * 60;
 /// Starts a session. Every session begins with a proven password; `factor`
 /// says whether a second factor was proven too (not so for a trusted device).
 /// Its address is remembered as one the owner signs in from.
-#[tracing::instrument(skip(state, meta))]
 pub async fn create(
+    state: &super::AppState,
+    user: UserId,
+    remember_me: bool,
+    factor: bool,
+    now: UnixTime,
+    meta: &ClientMeta,
+) -> Result<NewSession, AppError> {
+    let mut tx = super::db::begin_write(&state.writer).await?;
+    let session = create_in(&mut tx, state, user, remember_me, factor, now, meta).await?;
+    tx.commit().await.map_err(|e| internal("commit", e))?;
+    Ok(session)
+}
+
+/// [`create`] inside the caller's write transaction.
+pub async fn create_in(
+    tx: &mut sqlx::SqliteConnection,
     state: &super::AppState,
     user: UserId,
     remember_me: bool,
@@ -95,10 +110,10 @@ pub async fn create(
     .bind(now)
     .bind(factor.then_some(now))
     .bind(idle_s)
-    .execute(&state.pool)
+    .execute(&mut *tx)
     .await
     .map_err(|e| internal("creating a session", e))?;
-    super::owners::remember(&state.pool, user, meta, now).await?;
+    super::owners::remember(&mut *tx, user, meta, now).await?;
     Ok(NewSession {
         user,
         token,

@@ -12,7 +12,10 @@ use super::rate_limit::Limits;
 
 #[derive(Clone)]
 pub struct AppState {
+    /// Reads, and writes off the hot paths.
     pub pool: SqlitePool,
+    /// One connection for the hot write transactions (see `db::open_writer`).
+    pub writer: SqlitePool,
     pub clock: Arc<dyn Clock>,
     pub leptos_options: LeptosOptions,
     /// Verified against for unknown emails (see `passwords::dummy_hash`).
