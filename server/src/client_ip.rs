@@ -103,6 +103,20 @@ impl TrustedProxies {
     }
 }
 
+/// A proxy that is not listed makes every client look like the proxy: one
+/// address for everyone's lockouts, and every attacker counted as every
+/// account's owner. Said once, in words an operator can act on.
+fn warn_untrusted_once(peer: IpAddr) {
+    static WARNED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+    if !WARNED.swap(true, std::sync::atomic::Ordering::Relaxed) {
+        tracing::warn!(
+            "a request from {peer} carried X-Forwarded-For, which is ignored: if {peer} is your \
+             reverse proxy, start Twofold with --trusted-proxies {peer} (else every client looks \
+             like the proxy to the lockouts and the audit trail)"
+        );
+    }
+}
+
 /// Middleware: puts the request's [`ClientIp`] in its extensions.
 pub async fn resolve(proxies: TrustedProxies, mut req: Request, next: Next) -> Response {
     if let Some(ConnectInfo(peer)) = req.extensions().get::<ConnectInfo<SocketAddr>>().copied() {
@@ -116,6 +130,9 @@ pub async fn resolve(proxies: TrustedProxies, mut req: Request, next: Next) -> R
             .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
             .collect();
         let xff = (!lines.is_empty()).then(|| lines.join(","));
+        if xff.is_some() && !proxies.trusts(peer.ip()) {
+            warn_untrusted_once(peer.ip());
+        }
         let ip = proxies.client(peer.ip(), xff.as_deref());
         req.extensions_mut().insert(ClientIp(canonical(ip)));
     }

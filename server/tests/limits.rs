@@ -187,7 +187,29 @@ async fn failures_in_a_row_hit_a_cap_that_only_an_unlock_link_lifts() {
     let r = login_from(&s, &s.client(), stranger, "cap@example.com", PASSWORD).await;
     assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
     assert_eq!(json_of(r).await["error"], "AccountLocked");
-    // An unknown email answers exactly alike (no enumeration).
+    let locked = r_body_of_cap(&s, stranger, "cap@example.com").await;
+    // An unknown email, hammered alike, answers exactly alike (no enumeration).
+    let mut wrong = 0;
+    while wrong < 7 {
+        let r = login_from(
+            &s,
+            &s.client(),
+            stranger,
+            "ghost@example.com",
+            "not the password 1",
+        )
+        .await;
+        if r.status() == StatusCode::TOO_MANY_REQUESTS {
+            clock.advance(15 * 60);
+            continue;
+        }
+        wrong += 1;
+    }
+    clock.advance(60 * 60);
+    assert_eq!(
+        r_body_of_cap(&s, stranger, "ghost@example.com").await,
+        locked
+    );
     // The owner was mailed an unlock link; it works once.
     let mail = wait_for_outbox(s.dir.path(), "Your Twofold sign-in is locked", 1).await;
     let token = link_token(&mail[0], "/unlock");
@@ -201,6 +223,12 @@ async fn failures_in_a_row_hit_a_cap_that_only_an_unlock_link_lifts() {
     assert_eq!(r.status(), StatusCode::BAD_REQUEST);
     let r = login_from(&s, &s.client(), stranger, "cap@example.com", PASSWORD).await;
     assert_eq!(r.status(), StatusCode::OK);
+}
+
+/// Status and body of a sign-in with the right password (for cap@).
+async fn r_body_of_cap(s: &TestServer, from: &str, email: &str) -> (StatusCode, String) {
+    let r = login_from(s, &s.client(), from, email, PASSWORD).await;
+    (r.status(), r.text().await.unwrap_or_default())
 }
 
 #[tokio::test]

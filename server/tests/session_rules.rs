@@ -245,9 +245,7 @@ async fn housekeeping_removes_expired_rows() {
         .await;
     s.login(&s.client(), "ghost@example.com", "wrong wrong wrong 2")
         .await;
-    let signed_in = s.client();
-    s.login(&signed_in, "nobody-else@example.com", PASSWORD)
-        .await;
+    s.register(&s.client(), "other@example.com").await;
     let db = s.db().await;
     let count = |table: &'static str| {
         let db = db.clone();
@@ -277,10 +275,26 @@ async fn housekeeping_removes_expired_rows() {
     .await
     .expect("state");
     // Nothing has expired yet: nothing goes.
+    let tables = [
+        "sessions",
+        "login_challenges",
+        "email_codes",
+        "email_code_sends",
+        "auth_failures",
+        "failure_streaks",
+        "known_addresses",
+    ];
+    let mut before = Vec::new();
+    for table in tables {
+        before.push(count(table).await);
+    }
     let removed = app::backend::housekeeping::run_once(&state, clock.now())
         .await
         .expect("pass");
-    assert_eq!(removed.challenges, 0);
+    assert_eq!(removed, app::backend::housekeeping::Removed::default());
+    for (table, n) in tables.into_iter().zip(before) {
+        assert_eq!(count(table).await, n, "{table} untouched");
+    }
     // 31 days on, everything above is past its time.
     clock.advance(31 * 24 * 3600);
     let removed = app::backend::housekeeping::run_once(&state, clock.now())
@@ -298,5 +312,64 @@ async fn housekeeping_removes_expired_rows() {
     ] {
         assert_eq!(count(table).await, 0, "{table} emptied");
     }
-    assert_eq!(count("users").await, 1, "accounts stay");
+    assert_eq!(count("users").await, 2, "accounts stay");
+}
+
+#[tokio::test]
+async fn past_the_enrolment_deadline_re_authentication_opens_enrolment() {
+    let clock = FixedClock::new(T0);
+    let s = TestServer::start_with_clock(clock.clone()).await;
+    let admin = s.admin("root@example.com").await;
+    let r = s
+        .post(
+            &admin,
+            "/api/admin/policy",
+            json!({"require": "Everyone", "grace_days": 0}),
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let c = s.client();
+    s.register(&c, "due@example.com").await;
+    // An old session (11 minutes): enrolment needs the password again...
+    clock.advance(11 * 60);
+    let r = s.post(&c, "/api/mfa/totp/start", json!({})).await;
+    assert_eq!(json_of(r).await["error"], "ReauthRequired");
+    // ...and re-authentication stays open past the deadline, so it can be given.
+    let r = s
+        .post(&c, "/api/auth/reauth", json!({"password": PASSWORD}))
+        .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(
+        s.post(&c, "/api/mfa/totp/start", json!({})).await.status(),
+        StatusCode::OK
+    );
+    // Everything else stays closed.
+    assert_eq!(
+        s.get(&c, "/api/sessions").await.status(),
+        StatusCode::FORBIDDEN
+    );
+}
+
+#[tokio::test]
+async fn a_password_change_forgets_the_addresses_that_vouched_for_the_owner() {
+    let clock = FixedClock::new(T0);
+    let s = TestServer::start_with_clock(clock.clone()).await;
+    let c = s.client();
+    s.register(&c, "moved@example.com").await;
+    let known = || async {
+        sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM known_addresses")
+            .fetch_one(&s.db().await)
+            .await
+            .expect("count")
+    };
+    assert_eq!(known().await, 1);
+    let r = s
+        .post(
+            &c,
+            "/api/auth/change-password",
+            json!({"current_password": PASSWORD, "new_password": "a fresh start phrase 31"}),
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(known().await, 0);
 }

@@ -353,3 +353,35 @@ async fn email_codes_follow_the_policy_switch_and_need_a_confirmed_address() {
         json!(["Totp", "BackupCode", "EmailCode"])
     );
 }
+
+#[tokio::test]
+async fn sign_ups_cannot_flood_an_address_with_mail() {
+    let clock = FixedClock::new(T0);
+    let s = server(&clock, SignupArg::Confirm).await;
+    for _ in 0..6 {
+        let r = s
+            .post(
+                &s.client(),
+                "/api/auth/register",
+                json!({"email": "flood@example.com", "password": PASSWORD}),
+            )
+            .await;
+        assert_eq!(r.status(), StatusCode::ACCEPTED);
+    }
+    wait_for_outbox(s.dir.path(), CONFIRM_SUBJECT, 3).await;
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let mails = outbox(s.dir.path())
+        .into_iter()
+        .filter(|m| m.contains(CONFIRM_SUBJECT))
+        .count();
+    assert_eq!(mails, 3, "three an hour, then silence");
+    // An hour on, one more may go.
+    clock.advance(3600);
+    s.post(
+        &s.client(),
+        "/api/auth/register",
+        json!({"email": "flood@example.com", "password": PASSWORD}),
+    )
+    .await;
+    wait_for_outbox(s.dir.path(), CONFIRM_SUBJECT, 4).await;
+}

@@ -96,7 +96,9 @@ pub async fn reauthenticate(
     req: ReauthRequest,
     meta: &ClientMeta,
 ) -> Result<(ReauthStatus, sessions::NewSession), AppError> {
-    let live = caller(state, headers).await?;
+    // Past an enrolment deadline, re-authentication must stay open: enrolling
+    // needs it.
+    let live = signed_in(state, headers).await?;
     let now = state.clock.now();
     let mfa_on = mfa::state_of(&state.pool, live.user, now).await? == MfaState::Enabled;
     let code = req.code.filter(|c| !c.trim().is_empty());

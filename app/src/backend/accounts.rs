@@ -72,6 +72,7 @@ pub async fn login(
                 return Err(e);
             }
         };
+    let checked_hash = hash.0.clone();
     let ok = passwords::verify(&state.hash_pool, Password::new(req.password), hash).await?;
     let user = match (user, ok) {
         (Some(user), true) => user,
@@ -118,6 +119,17 @@ pub async fn login(
     // One write transaction: the attempt taken back, then the challenge or
     // the session, and the audit row.
     let mut tx = db::begin_write(&state.writer).await?;
+    // A password changed while argon2 ran ended every session and challenge;
+    // this sign-in must not start one after that with the old password.
+    let current: Option<String> =
+        sqlx::query_scalar("SELECT password_hash FROM users WHERE id = ?")
+            .bind(user.0)
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(|e| internal("reading the password hash", e))?;
+    if current.as_deref() != Some(checked_hash.as_str()) {
+        return Err(AppError::InvalidCredentials);
+    }
     attempt.succeeded_in(&mut tx).await?;
     if needs_factor {
         let token = challenges::create(&mut *tx, user, req.remember_me, now).await?;

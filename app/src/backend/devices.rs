@@ -146,8 +146,17 @@ pub async fn revoke(
             .bind(id),
         None => sqlx::query("DELETE FROM trusted_devices WHERE user_id = ?").bind(user.0),
     }
-    .execute(conn)
+    .execute(&mut *conn)
     .await
     .map_err(|e| internal("revoking trusted devices", e))?;
+    if id.is_none() {
+        // Addresses vouch for the owner like devices do (`owners`): after a
+        // password change or a reset, an intruder's address must not.
+        sqlx::query("DELETE FROM known_addresses WHERE user_id = ?")
+            .bind(user.0)
+            .execute(&mut *conn)
+            .await
+            .map_err(|e| internal("forgetting sign-in addresses", e))?;
+    }
     Ok(u32::try_from(done.rows_affected()).unwrap_or(u32::MAX))
 }

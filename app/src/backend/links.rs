@@ -129,13 +129,15 @@ pub fn invalid_link() -> AppError {
     )
 }
 
-/// Mails `text` (which holds `link`); with no SMTP server configured the link
-/// is also logged, so someone trying Twofold locally can follow it.
-pub fn mail(state: &AppState, to: &str, subject: &str, text: String, link: &str) {
-    if state.settings.log_links {
-        tracing::info!("mail to {to} ({subject}); its link: {link}");
+/// A sign-up link is also logged when nobody could read mail otherwise: no
+/// SMTP server, and Twofold reached on localhost (a first try on one's own
+/// machine). Other links (a password to set, an unlock) never are.
+pub fn log_for_first_try(state: &AppState, to: &str, link: &str) {
+    let local = state.settings.public_url.starts_with("http://localhost:")
+        || state.settings.public_url.starts_with("http://127.0.0.1:");
+    if state.settings.log_links && local {
+        tracing::info!("sign-up link for {to} (no SMTP server set; also in the outbox): {link}");
     }
-    state.settings.mailer.send_later(to, subject, text);
 }
 
 /// Mails the owner a link that lifts the lock after too many failures in a
@@ -167,7 +169,10 @@ pub async fn send_unlock(
         crate::api::display::format_utc(now),
         meta.ip.as_deref().unwrap_or("unknown address"),
     );
-    mail(state, &email, "Your Twofold sign-in is locked", text, &link);
+    state
+        .settings
+        .mailer
+        .send_later(&email, "Your Twofold sign-in is locked", text);
     audit::record(
         &state.pool,
         Some(user),

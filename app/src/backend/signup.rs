@@ -65,7 +65,13 @@ pub async fn register(
         .fetch_optional(&state.pool)
         .await
         .map_err(|e| internal("looking up an address", e))?;
+    // Someone could sign up with an address over and over to flood its
+    // mailbox: past a few mails an hour, no more go out, whichever branch
+    // (the answer stays the same).
+    let flooded = recent_signup_mails(state, &email, taken.map(UserId), now).await?
+        >= MAILS_PER_ADDRESS_PER_HOUR;
     match taken {
+        _ if flooded => {}
         Some(id) => alerts::send(state, UserId(id), Alert::SignUpAttempt, meta).await?,
         None => {
             let link = links::create(
@@ -82,15 +88,47 @@ pub async fn register(
             let text = format!(
                 "Someone (hopefully you) asked to create a Twofold account for this address.\n\n\
                  To finish, open this link (it works once, for 24 hours):\n\n{link}\n\n\
-                 If it was not you, ignore this message: no account is made without it."
+                 If it was not you, do not open the link and ignore this message: no \
+                 account is made without it."
             );
-            links::mail(state, &email, "Confirm your email for Twofold", text, &link);
+            let subject = "Confirm your email for Twofold";
+            state.settings.mailer.send_later(&email, subject, text);
+            links::log_for_first_try(state, &email, &link);
         }
     }
     Ok(Registered::CheckEmail(SignUpStarted {
         email,
         expires_in_s: links::SIGNUP_TTL_S as u64,
     }))
+}
+
+/// Sign-up mails (links, or "someone tried" alerts) one address gets per hour.
+pub const MAILS_PER_ADDRESS_PER_HOUR: i64 = 3;
+
+/// Sign-up mails sent to `email` in the last hour.
+async fn recent_signup_mails(
+    state: &AppState,
+    email: &str,
+    taken: Option<UserId>,
+    now: i64,
+) -> Result<i64, AppError> {
+    let query = match taken {
+        Some(user) => sqlx::query_scalar(
+            "SELECT COUNT(*) FROM security_events WHERE user_id = ? AND kind = 'AlertSent'
+             AND detail = 'SignUpAttempt' AND at > ?",
+        )
+        .bind(user.0),
+        None => sqlx::query_scalar(
+            "SELECT COUNT(*) FROM email_tokens WHERE email = ? AND purpose = 'signup'
+             AND created_at > ?",
+        )
+        .bind(email),
+    };
+    query
+        .bind(now - 3600)
+        .fetch_one(&state.pool)
+        .await
+        .map_err(|e| internal("counting sign-up mails", e))
 }
 
 /// `POST /api/auth/confirm-email {token}`: creates the account the link was
@@ -162,7 +200,10 @@ pub async fn invite(state: &AppState, email: &str, meta: &ClientMeta) -> Result<
         "You were invited to Twofold, where you will sign in as {email}.\n\n\
          Choose your password here (the link works once, for 7 days):\n\n{link}"
     );
-    links::mail(state, &email, "You are invited to Twofold", text, &link);
+    state
+        .settings
+        .mailer
+        .send_later(&email, "You are invited to Twofold", text);
     audit::record(
         &state.pool,
         Some(user),
