@@ -5,5 +5,5 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/setup.sh
 . scripts/env.sh
-cargo leptos build --release --precompress
+cargo leptos build --release --precompress --split
 exec target/release/twofold serve "$@"

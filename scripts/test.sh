@@ -20,7 +20,7 @@ cargo clippy -p frontend -p app --features frontend/hydrate,app/hydrate \
   --target wasm32-unknown-unknown -- -D warnings
 
 step "release build (site first, then the binary that embeds it)"
-cargo leptos build --release --precompress
+cargo leptos build --release --precompress --split
 
 step "unit and integration tests"
 cargo test --workspace

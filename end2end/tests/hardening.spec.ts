@@ -120,3 +120,32 @@ test("an admin invites someone who sets a password from the mailed link", async 
   await expect(page).toHaveURL(/\/account$/);
   await expect(page.getByTestId("account-email")).toHaveText(invitee);
 });
+
+test("the sign-in page loads no other page's code; the account page's code comes on navigation", async ({ page }) => {
+  const email = uniqueEmail("lazy");
+  await signUpWithApi(page.request, email);
+  await page.context().clearCookies();
+  const loaded: string[] = [];
+  page.on("request", (r) => {
+    const path = new URL(r.url()).pathname;
+    if (path.startsWith("/pkg/")) loaded.push(path);
+  });
+  const problems: string[] = [];
+  page.on("console", (m) => {
+    if (m.type() === "error") problems.push(m.text());
+  });
+  page.on("pageerror", (e) => problems.push(`pageerror: ${e.message}`));
+
+  await page.goto("/login");
+  await waitForHydration(page);
+  expect(loaded).toContain("/pkg/twofold.wasm");
+  expect(loaded.filter((p) => /\/(split|chunk)_/.test(p)), "no other route's code").toEqual([]);
+
+  await page.getByLabel("Email").fill(email);
+  await page.getByLabel("Password").fill(PASSWORD);
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await expect(page.getByRole("heading", { name: "Account security" })).toBeVisible();
+  await expect(page.getByTestId("account-email")).toHaveText(email);
+  expect(loaded.some((p) => /\/split_.*account/i.test(p)), loaded.join(", ")).toBe(true);
+  expect(problems).toEqual([]);
+});

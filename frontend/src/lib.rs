@@ -4,12 +4,20 @@
 #[wasm_bindgen::prelude::wasm_bindgen]
 pub fn hydrate() {
     console_error_panic_hook::set_once();
-    leptos::mount::hydrate_body(app::App);
-    // A marker for tests and styles: the page is interactive from here on.
-    if let Some(body) = web_sys::window()
+    let Some(body) = web_sys::window()
         .and_then(|w| w.document())
         .and_then(|d| d.body())
-    {
-        let _ = body.set_attribute("data-hydrated", "true");
-    }
+    else {
+        return;
+    };
+    // Hydration waits for the split-out code of a lazy route (the account
+    // pages) when the page is one, so it finishes asynchronously.
+    wasm_bindgen_futures::spawn_local(async move {
+        let marker = body.clone();
+        leptos::mount::hydrate_from_async(body, app::App)
+            .await
+            .forget();
+        // A marker for tests and styles: the page is interactive from here on.
+        let _ = marker.set_attribute("data-hydrated", "true");
+    });
 }

@@ -16,7 +16,7 @@ mod two_factor_setup;
 use leptos::prelude::*;
 use leptos_meta::{MetaTags, Stylesheet, Title, provide_meta_context};
 use leptos_router::components::{A, Route, Router, Routes};
-use leptos_router::{SsrMode, path};
+use leptos_router::{Lazy, LazyRoute, SsrMode, lazy_route, path};
 
 pub use account::AccountPage;
 pub use admin::AdminPage;
@@ -29,6 +29,32 @@ pub use second_factor::SecondFactorPage;
 pub use sign_in::SignInPage;
 pub use sign_up::SignUpPage;
 pub use two_factor_setup::TwoFactorSetupPage;
+
+/// A page whose code is split out of the main WebAssembly module and loaded
+/// when the router first goes to it (`cargo leptos build --split`): the
+/// sign-in pages stay small, the rest comes on navigation.
+macro_rules! lazy_page {
+    ($route:ident, $page:ident) => {
+        pub struct $route;
+
+        #[lazy_route]
+        impl LazyRoute for $route {
+            fn data() -> Self {
+                $route
+            }
+
+            fn view(_this: Self) -> AnyView {
+                view! { <$page /> }.into_any()
+            }
+        }
+    };
+}
+
+lazy_page!(AccountRoute, AccountPage);
+lazy_page!(ChangePasswordRoute, ChangePasswordPage);
+lazy_page!(ReauthRoute, ReauthPage);
+lazy_page!(AdminRoute, AdminPage);
+lazy_page!(TwoFactorSetupRoute, TwoFactorSetupPage);
 
 /// The HTML document the server renders around the app.
 pub fn shell(options: LeptosOptions) -> impl IntoView {
@@ -73,12 +99,12 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/confirm-email") view=ConfirmEmailPage />
                     <Route path=path!("/set-password") view=SetPasswordPage />
                     <Route path=path!("/unlock") view=UnlockPage />
-                    <Route path=path!("/account/two-factor") view=TwoFactorSetupPage />
+                    <Route path=path!("/account/two-factor") view={Lazy::<TwoFactorSetupRoute>::new()} />
                     // Rendered whole before sending, so it reads right without JavaScript.
-                    <Route path=path!("/account") view=AccountPage ssr=SsrMode::Async />
-                    <Route path=path!("/account/password") view=ChangePasswordPage ssr=SsrMode::Async />
-                    <Route path=path!("/reauth") view=ReauthPage ssr=SsrMode::Async />
-                    <Route path=path!("/admin") view=AdminPage ssr=SsrMode::Async />
+                    <Route path=path!("/account") view={Lazy::<AccountRoute>::new()} ssr=SsrMode::Async />
+                    <Route path=path!("/account/password") view={Lazy::<ChangePasswordRoute>::new()} ssr=SsrMode::Async />
+                    <Route path=path!("/reauth") view={Lazy::<ReauthRoute>::new()} ssr=SsrMode::Async />
+                    <Route path=path!("/admin") view={Lazy::<AdminRoute>::new()} ssr=SsrMode::Async />
                 </Routes>
             </main>
         </Router>
