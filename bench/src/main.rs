@@ -95,26 +95,31 @@ fn argon2(duration: Duration) {
 
 async fn load(logins: bool, base: String, duration: Duration, conc: usize) {
     let client = reqwest::Client::new();
-    let email = format!("bench-{}@example.com", std::process::id());
+    // One account per worker, as in a storm of people signing in: one
+    // account admits only as many guesses at once as its lockout budget.
+    let emails: Vec<String> = (0..conc)
+        .map(|i| format!("bench-{}-{i}@example.com", std::process::id()))
+        .collect();
     if logins {
-        let r = client
-            .post(format!("{base}/api/auth/register"))
-            .json(&json!({"email": email, "password": PASSWORD}))
-            .send()
-            .await;
-        if !r.is_ok_and(|r| r.status().is_success()) {
-            eprintln!("could not register the bench account");
-            std::process::exit(1);
+        for email in &emails {
+            let r = client
+                .post(format!("{base}/api/auth/register"))
+                .json(&json!({"email": email, "password": PASSWORD}))
+                .send()
+                .await;
+            if !r.is_ok_and(|r| r.status().is_success()) {
+                eprintln!("could not register the bench accounts");
+                std::process::exit(1);
+            }
         }
     }
     let stop = Arc::new(AtomicBool::new(false));
     let start = Instant::now();
     let mut tasks = Vec::new();
-    for _ in 0..conc {
+    for email in emails {
         let client = client.clone();
         let stop = stop.clone();
         let base = base.clone();
-        let email = email.clone();
         tasks.push(tokio::spawn(async move {
             let mut latencies = Vec::new();
             let mut errors = 0u64;
