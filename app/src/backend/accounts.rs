@@ -154,18 +154,12 @@ pub async fn login(
         };
         return Ok((outcome, Grant::Challenge(token)));
     }
-    let session =
-        sessions::create_in(&mut tx, state, user, req.remember_me, false, now, meta).await?;
-    let detail = if trusted { "trusted device" } else { "" };
-    audit::record(
-        &mut *tx,
-        Some(user),
-        EventKind::LoginSucceeded,
-        now,
-        meta,
-        detail,
-    )
-    .await;
+    let done = if trusted {
+        SignInDone::TrustedDevice
+    } else {
+        SignInDone::Password
+    };
+    let session = finish_sign_in(&mut tx, state, user, req.remember_me, done, meta).await?;
     tx.commit().await.map_err(|e| internal("commit", e))?;
     state.metrics.sign_in(SignIn::SignedIn);
     Ok((LoginOutcome::SignedIn, Grant::Session(session)))
@@ -255,19 +249,8 @@ pub async fn second_factor(
                 return Err(AppError::ChallengeExpired);
             }
             let remember = challenge.remember_me;
-            let session =
-                sessions::create_in(&mut tx, state, user, remember, true, now, meta).await?;
-            let detail = "second factor";
-            audit::record(
-                &mut *tx,
-                Some(user),
-                EventKind::LoginSucceeded,
-                now,
-                meta,
-                detail,
-            )
-            .await;
-            Some(session)
+            let done = SignInDone::Factor;
+            Some(finish_sign_in(&mut tx, state, user, remember, done, meta).await?)
         }
         mfa::Verdict::Refused { .. } => None,
     };
@@ -304,6 +287,44 @@ pub async fn second_factor(
         None
     };
     Ok(FactorGrant { session, device })
+}
+
+/// How a sign-in was completed, for its session and audit row.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum SignInDone {
+    Password,
+    TrustedDevice,
+    Factor,
+}
+
+/// A completed sign-in inside the caller's write transaction: the session
+/// (a second factor proven or not) and its audit row.
+async fn finish_sign_in(
+    tx: &mut sqlx::SqliteConnection,
+    state: &AppState,
+    user: UserId,
+    remember_me: bool,
+    done: SignInDone,
+    meta: &ClientMeta,
+) -> Result<NewSession, AppError> {
+    let now = state.clock.now();
+    let factor = done == SignInDone::Factor;
+    let session = sessions::create_in(tx, state, user, remember_me, factor, now, meta).await?;
+    let detail = match done {
+        SignInDone::Password => "",
+        SignInDone::TrustedDevice => "trusted device",
+        SignInDone::Factor => "second factor",
+    };
+    audit::record(
+        &mut *tx,
+        Some(user),
+        EventKind::LoginSucceeded,
+        now,
+        meta,
+        detail,
+    )
+    .await;
+    Ok(session)
 }
 
 /// The account's email address (where its mail goes).
