@@ -385,3 +385,46 @@ async fn sign_ups_cannot_flood_an_address_with_mail() {
     .await;
     wait_for_outbox(s.dir.path(), CONFIRM_SUBJECT, 4).await;
 }
+
+#[tokio::test]
+async fn the_first_confirmed_link_wins_and_other_links_for_the_address_fail() {
+    let clock = FixedClock::new(T0);
+    let s = server(&clock, SignupArg::Confirm).await;
+    for password in [PASSWORD, "someone elses phrase 12"] {
+        let r = s
+            .post(
+                &s.client(),
+                "/api/auth/register",
+                json!({"email": "twice@example.com", "password": password}),
+            )
+            .await;
+        assert_eq!(r.status(), StatusCode::ACCEPTED);
+    }
+    let mails = wait_for_outbox(s.dir.path(), CONFIRM_SUBJECT, 2).await;
+    let tokens: Vec<String> = mails
+        .iter()
+        .map(|m| link_token(m, "/confirm-email"))
+        .collect();
+    assert_ne!(tokens[0], tokens[1]);
+    let r = s
+        .post(
+            &s.client(),
+            "/api/auth/confirm-email",
+            json!({"token": tokens[0]}),
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let r = s
+        .post(
+            &s.client(),
+            "/api/auth/confirm-email",
+            json!({"token": tokens[1]}),
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    let users: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM users")
+        .fetch_one(&s.db().await)
+        .await
+        .expect("count");
+    assert_eq!(users, 1);
+}
