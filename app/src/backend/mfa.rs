@@ -151,7 +151,7 @@ pub async fn confirm(
         });
     }
     let scopes = factor_scopes(user, Asker::Session, meta);
-    let attempt = rate_limit::reserve(&state.pool, &state.settings.limits, &scopes, now).await?;
+    let attempt = rate_limit::reserve(&state.writer, &state.settings.limits, &scopes, now).await?;
     let secret = load_secret(state, user, Slot::Pending).await?;
     let Some(step) = totp::matching_step(&secret, &code, now) else {
         after_failure(
@@ -191,7 +191,7 @@ pub async fn confirm(
     devices::revoke(&mut tx, user, None).await?;
     let codes = backup_codes::replace_set(&mut tx, &state.settings.key, user).await?;
     tx.commit().await.map_err(|e| internal("commit", e))?;
-    attempt.succeeded(&state.pool).await?;
+    attempt.succeeded(&state.writer).await?;
     audit::record(
         &state.pool,
         Some(user),
@@ -340,7 +340,7 @@ pub async fn check_password(
 ) -> Result<(), AppError> {
     let now = state.clock.now();
     let scopes = with_address(Scope::SessionPassword(user.0), meta);
-    let attempt = rate_limit::reserve(&state.pool, &state.settings.limits, &scopes, now).await?;
+    let attempt = rate_limit::reserve(&state.writer, &state.settings.limits, &scopes, now).await?;
     let hash: String = sqlx::query_scalar("SELECT password_hash FROM users WHERE id = ?")
         .bind(user.0)
         .fetch_one(&state.pool)
@@ -353,7 +353,7 @@ pub async fn check_password(
     )
     .await?
     {
-        attempt.succeeded(&state.pool).await?;
+        attempt.succeeded(&state.writer).await?;
         return Ok(());
     }
     let detail = format!("{action}: wrong password");

@@ -48,7 +48,7 @@ pub async fn register(
     let now = state.clock.now();
     if let Some(ip) = &meta.ip {
         let scopes = [Scope::SignUp(rate_limit::address_bucket(ip))];
-        rate_limit::reserve(&state.pool, &state.settings.limits, &scopes, now)
+        rate_limit::reserve(&state.writer, &state.settings.limits, &scopes, now)
             .await?
             .keep();
     }
