@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use app::backend::clock::FixedClock;
 use common::twofactor::{T0, answer, challenge, enrol};
-use common::{PASSWORD, TestServer, json_of, link_token, wait_for_outbox};
+use common::{PASSWORD, TestServer, burst, json_of, link_token, tally, wait_for_outbox};
 use reqwest::{Client, StatusCode};
 use serde_json::json;
 use twofold_server::RouterOptions;
@@ -37,21 +37,6 @@ async fn login_from(
         .send()
         .await
         .expect("login")
-}
-
-/// Sends `n` requests at once (the `i`-th built by `request(i)`) and returns
-/// their statuses: a burst, as an attacker sends it.
-async fn burst(n: usize, request: impl Fn(usize) -> reqwest::RequestBuilder) -> Vec<StatusCode> {
-    let sent: Vec<_> = (0..n).map(|i| tokio::spawn(request(i).send())).collect();
-    let mut statuses = Vec::with_capacity(n);
-    for task in sent {
-        statuses.push(task.await.expect("task").expect("response").status());
-    }
-    statuses
-}
-
-fn tally(statuses: &[StatusCode], status: StatusCode) -> usize {
-    statuses.iter().filter(|s| **s == status).count()
 }
 
 async fn count_events(s: &TestServer, kind: &str, detail: &str) -> i64 {
@@ -213,10 +198,15 @@ async fn failures_in_a_row_hit_a_cap_that_only_an_unlock_link_lifts() {
     // The owner was mailed an unlock link; it works once.
     let mail = wait_for_outbox(s.dir.path(), "Your Twofold sign-in is locked", 1).await;
     let token = link_token(&mail[0], "/unlock");
-    let r = s
-        .post(&s.client(), "/api/auth/unlock", json!({"token": token}))
-        .await;
-    assert_eq!(r.status(), StatusCode::OK);
+    // Used by 30 requests at once: it works exactly once.
+    let statuses = burst(30, |_| {
+        s.client()
+            .post(s.url("/api/auth/unlock"))
+            .json(&json!({"token": &token}))
+    })
+    .await;
+    assert_eq!(tally(&statuses, StatusCode::OK), 1, "{statuses:?}");
+    assert_eq!(tally(&statuses, StatusCode::BAD_REQUEST), 29);
     let r = s
         .post(&s.client(), "/api/auth/unlock", json!({"token": token}))
         .await;

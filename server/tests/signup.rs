@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use app::backend::clock::FixedClock;
 use common::twofactor::{T0, enrol};
-use common::{PASSWORD, TestServer, json_of, link_token, outbox, wait_for_outbox};
+use common::{PASSWORD, TestServer, burst, json_of, link_token, outbox, tally, wait_for_outbox};
 use reqwest::StatusCode;
 use serde_json::json;
 use twofold_server::config::{SecurityArgs, SignupArg};
@@ -427,4 +427,33 @@ async fn the_first_confirmed_link_wins_and_other_links_for_the_address_fail() {
         .await
         .expect("count");
     assert_eq!(users, 1);
+}
+
+#[tokio::test]
+async fn thirty_parallel_uses_of_one_confirm_link_make_one_account() {
+    let clock = FixedClock::new(T0);
+    let s = server(&clock, SignupArg::Confirm).await;
+    let r = s
+        .post(
+            &s.client(),
+            "/api/auth/register",
+            json!({"email": "race@example.com", "password": PASSWORD}),
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::ACCEPTED);
+    let mail = wait_for_outbox(s.dir.path(), CONFIRM_SUBJECT, 1).await;
+    let token = link_token(&mail[0], "/confirm-email");
+    let statuses = burst(30, |_| {
+        s.client()
+            .post(s.url("/api/auth/confirm-email"))
+            .json(&json!({"token": &token}))
+    })
+    .await;
+    assert_eq!(tally(&statuses, StatusCode::OK), 1, "{statuses:?}");
+    assert_eq!(tally(&statuses, StatusCode::BAD_REQUEST), 29);
+    let sessions: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM sessions")
+        .fetch_one(&s.db().await)
+        .await
+        .expect("count");
+    assert_eq!(sessions, 1, "one link, one sign-in");
 }

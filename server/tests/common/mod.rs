@@ -235,3 +235,21 @@ pub fn link_token(mail: &str, page: &str) -> String {
         .take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
         .collect()
 }
+
+/// Sends `n` requests at once (the `i`-th built by `request(i)`) and returns
+/// their statuses: a burst, as an attacker sends it.
+pub async fn burst(
+    n: usize,
+    request: impl Fn(usize) -> reqwest::RequestBuilder,
+) -> Vec<reqwest::StatusCode> {
+    let sent: Vec<_> = (0..n).map(|i| tokio::spawn(request(i).send())).collect();
+    let mut statuses = Vec::with_capacity(n);
+    for task in sent {
+        statuses.push(task.await.expect("task").expect("response").status());
+    }
+    statuses
+}
+
+pub fn tally(statuses: &[reqwest::StatusCode], status: reqwest::StatusCode) -> usize {
+    statuses.iter().filter(|s| **s == status).count()
+}
