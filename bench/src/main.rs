@@ -6,7 +6,9 @@
 //!   running server, with latency percentiles;
 //! - `get URL SECONDS CONCURRENCY`: plain GETs per second (a baseline);
 //! - `factor USERS CONCURRENCY`: second-factor verifications per second
-//!   in-process over HTTP, against a bare axum "hello" (see factor.rs).
+//!   in-process over HTTP, against a bare axum "hello" (see factor.rs);
+//! - `metrics SECONDS`: what the per-request metrics middleware costs:
+//!   requests recorded per second on all cores at once (they contend).
 
 mod factor;
 
@@ -21,7 +23,7 @@ const PASSWORD: &str = "tuba lantern orbit 42";
 
 fn usage() -> ! {
     eprintln!(
-        "usage: twofold-bench argon2 SECS | logins URL SECS CONC | get URL SECS CONC | factor USERS CONC"
+        "usage: twofold-bench argon2 SECS | logins URL SECS CONC | get URL SECS CONC | factor USERS CONC | metrics SECS"
     );
     std::process::exit(2)
 }
@@ -36,6 +38,7 @@ fn main() {
     let args: Vec<String> = std::env::args().collect();
     match args.get(1).map(String::as_str) {
         Some("argon2") => argon2(Duration::from_secs(arg(&args, 2))),
+        Some("metrics") => metrics(Duration::from_secs(arg(&args, 2))),
         Some("factor") => {
             let users: usize = arg(&args, 2);
             let conc: usize = arg(&args, 3);
@@ -90,6 +93,39 @@ fn argon2(duration: Duration) {
     println!(
         "argon2id verify (m=19456,t=2,p=1): {:.1}/s on {threads} threads",
         total as f64 / secs
+    );
+}
+
+fn metrics(duration: Duration) {
+    let metrics = Arc::new(app::backend::metrics::Metrics::new());
+    let threads = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1);
+    let routes = ["/api/auth/second-factor", "/api/me", "/healthz", "/login"];
+    let start = Instant::now();
+    let handles: Vec<_> = (0..threads)
+        .map(|t| {
+            let metrics = metrics.clone();
+            std::thread::spawn(move || {
+                let mut n = 0u64;
+                while start.elapsed() < duration {
+                    // 64 per clock read: reading the clock is not what is measured.
+                    for i in 0..64 {
+                        let route = routes[(t + i) % routes.len()];
+                        metrics.http_request(route, "POST", 200, 0.0004);
+                    }
+                    n += 64;
+                }
+                n
+            })
+        })
+        .collect();
+    let total: u64 = handles.into_iter().filter_map(|h| h.join().ok()).sum();
+    let secs = start.elapsed().as_secs_f64();
+    println!(
+        "metrics middleware: {:.0} requests recorded/s on {threads} threads ({:.0} ns each)",
+        total as f64 / secs,
+        secs * 1e9 * threads as f64 / total as f64
     );
 }
 

@@ -1,49 +1,24 @@
-//! Counters and a latency histogram for `GET /metrics`, written in the
-//! Prometheus text exposition format (0.0.4), which every scraper reads.
-//! Per process: with several instances, Prometheus adds them up.
+//! Counters and a latency histogram for `GET /metrics`, kept by the official
+//! `prometheus-client` crate (atomic counters; a lock per series only for
+//! the histogram) and written in the Prometheus text exposition format
+//! (0.0.4), which every scraper reads. Per process: with several instances,
+//! Prometheus adds them up.
 
-use std::collections::BTreeMap;
-use std::fmt::Write;
-use std::sync::{Mutex, MutexGuard};
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::encoding::prometheus_text;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::histogram::Histogram;
+use prometheus_client::registry::Registry;
 
 use crate::api::SecondFactor;
 
-type Labels = Vec<(&'static str, String)>;
-
-pub const SIGN_INS: &str = "twofold_sign_ins_total";
-pub const FACTOR_CHECKS: &str = "twofold_factor_checks_total";
-pub const LOCKOUTS: &str = "twofold_lockouts_total";
-pub const HTTP_REQUESTS: &str = "twofold_http_requests_total";
-pub const HTTP_DURATION: &str = "twofold_http_request_duration_seconds";
+/// The `Content-Type` of what [`Metrics::render`] writes.
+pub const CONTENT_TYPE: &str = prometheus_text::CONTENT_TYPE;
 
 /// Upper bounds of the latency buckets, in seconds.
 const BUCKETS: [f64; 12] = [
     0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
-];
-
-/// Name, type and help of every family, in the order they are written.
-const FAMILIES: [(&str, &str, &str); 5] = [
-    (
-        SIGN_INS,
-        "counter",
-        "Password sign-ins by outcome (signed_in also counts completed second steps).",
-    ),
-    (
-        FACTOR_CHECKS,
-        "counter",
-        "Second-factor checks by method and outcome.",
-    ),
-    (LOCKOUTS, "counter", "Lockouts started, by what was locked."),
-    (
-        HTTP_REQUESTS,
-        "counter",
-        "HTTP requests by route, method and status.",
-    ),
-    (
-        HTTP_DURATION,
-        "histogram",
-        "HTTP request latency by route and method.",
-    ),
 ];
 
 /// How a password sign-in ended.
@@ -56,6 +31,13 @@ pub enum SignIn {
 }
 
 impl SignIn {
+    const ALL: [SignIn; 4] = [
+        SignIn::SignedIn,
+        SignIn::SecondFactorRequired,
+        SignIn::WrongPassword,
+        SignIn::Locked,
+    ];
+
     fn label(self) -> &'static str {
         match self {
             SignIn::SignedIn => "signed_in",
@@ -76,6 +58,13 @@ pub enum FactorOutcome {
 }
 
 impl FactorOutcome {
+    const ALL: [FactorOutcome; 4] = [
+        FactorOutcome::Success,
+        FactorOutcome::Invalid,
+        FactorOutcome::Replayed,
+        FactorOutcome::Locked,
+    ];
+
     fn label(self) -> &'static str {
         match self {
             FactorOutcome::Success => "success",
@@ -86,23 +75,59 @@ impl FactorOutcome {
     }
 }
 
-#[derive(Debug, Default, Clone)]
-struct Histogram {
-    /// Observations per bucket (not cumulative; summed when written).
-    buckets: [u64; BUCKETS.len()],
-    count: u64,
-    sum: f64,
+// Label sets: the field names are the label names, in this order.
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct OutcomeLabels {
+    outcome: &'static str,
 }
 
-#[derive(Debug, Default)]
-struct Inner {
-    counters: BTreeMap<&'static str, BTreeMap<Labels, u64>>,
-    histograms: BTreeMap<&'static str, BTreeMap<Labels, Histogram>>,
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct FactorLabels {
+    method: &'static str,
+    outcome: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ScopeLabels {
+    scope: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RequestLabels {
+    route: String,
+    method: &'static str,
+    status: u16,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RouteLabels {
+    route: String,
+    method: &'static str,
+}
+
+type LatencyFamily = Family<RouteLabels, Histogram, fn() -> Histogram>;
+
+fn latency_histogram() -> Histogram {
+    Histogram::new(BUCKETS)
+}
+
+fn method_label(method: SecondFactor) -> &'static str {
+    match method {
+        SecondFactor::Totp => "Totp",
+        SecondFactor::BackupCode => "BackupCode",
+        SecondFactor::EmailCode => "EmailCode",
+    }
 }
 
 #[derive(Debug)]
 pub struct Metrics {
-    inner: Mutex<Inner>,
+    registry: Registry,
+    sign_ins: Family<OutcomeLabels, Counter>,
+    factor_checks: Family<FactorLabels, Counter>,
+    lockouts: Family<ScopeLabels, Counter>,
+    requests: Family<RequestLabels, Counter>,
+    latency: LatencyFamily,
 }
 
 impl Default for Metrics {
@@ -113,170 +138,119 @@ impl Default for Metrics {
 
 impl Metrics {
     /// Series a dashboard always expects start at 0, so `rate()` works from
-    /// the first scrape.
+    /// the first scrape (`get_or_create` makes them; the guard is let go).
     pub fn new() -> Self {
-        let m = Metrics {
-            inner: Mutex::new(Inner::default()),
-        };
-        {
-            let mut inner = m.lock();
-            for o in [
-                SignIn::SignedIn,
-                SignIn::SecondFactorRequired,
-                SignIn::WrongPassword,
-                SignIn::Locked,
-            ] {
-                inner.add(SIGN_INS, vec![("outcome", o.label().into())], 0);
-            }
-            for method in [
-                SecondFactor::Totp,
-                SecondFactor::BackupCode,
-                SecondFactor::EmailCode,
-            ] {
-                for o in [
-                    FactorOutcome::Success,
-                    FactorOutcome::Invalid,
-                    FactorOutcome::Replayed,
-                    FactorOutcome::Locked,
-                ] {
-                    inner.add(FACTOR_CHECKS, factor_labels(method, o), 0);
-                }
-            }
-            for scope in ["password", "factor"] {
-                inner.add(LOCKOUTS, vec![("scope", scope.into())], 0);
+        let mut registry = Registry::default();
+        let sign_ins = Family::<OutcomeLabels, Counter>::default();
+        let factor_checks = Family::<FactorLabels, Counter>::default();
+        let lockouts = Family::<ScopeLabels, Counter>::default();
+        let requests = Family::<RequestLabels, Counter>::default();
+        let latency = LatencyFamily::new_with_constructor(latency_histogram);
+        // Counters get their `_total` suffix from the crate.
+        registry.register(
+            "twofold_sign_ins",
+            "Password sign-ins by outcome (signed_in also counts completed second steps)",
+            sign_ins.clone(),
+        );
+        registry.register(
+            "twofold_factor_checks",
+            "Second-factor checks by method and outcome",
+            factor_checks.clone(),
+        );
+        registry.register(
+            "twofold_lockouts",
+            "Lockouts started, by what was locked",
+            lockouts.clone(),
+        );
+        registry.register(
+            "twofold_http_requests",
+            "HTTP requests by route, method and status",
+            requests.clone(),
+        );
+        registry.register(
+            "twofold_http_request_duration_seconds",
+            "HTTP request latency by route and method",
+            latency.clone(),
+        );
+        for o in SignIn::ALL {
+            drop(sign_ins.get_or_create(&OutcomeLabels { outcome: o.label() }));
+        }
+        for method in [
+            SecondFactor::Totp,
+            SecondFactor::BackupCode,
+            SecondFactor::EmailCode,
+        ] {
+            for o in FactorOutcome::ALL {
+                drop(factor_checks.get_or_create(&FactorLabels {
+                    method: method_label(method),
+                    outcome: o.label(),
+                }));
             }
         }
-        m
-    }
-
-    fn lock(&self) -> MutexGuard<'_, Inner> {
-        // A panic elsewhere while holding the lock leaves counts that are
-        // still meaningful; keep counting.
-        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+        for scope in ["password", "factor"] {
+            drop(lockouts.get_or_create(&ScopeLabels { scope }));
+        }
+        Metrics {
+            registry,
+            sign_ins,
+            factor_checks,
+            lockouts,
+            requests,
+            latency,
+        }
     }
 
     pub fn sign_in(&self, outcome: SignIn) {
-        self.lock()
-            .add(SIGN_INS, vec![("outcome", outcome.label().into())], 1);
+        self.sign_ins
+            .get_or_create(&OutcomeLabels {
+                outcome: outcome.label(),
+            })
+            .inc();
     }
 
     pub fn factor_check(&self, method: SecondFactor, outcome: FactorOutcome) {
-        self.lock()
-            .add(FACTOR_CHECKS, factor_labels(method, outcome), 1);
+        self.factor_checks
+            .get_or_create(&FactorLabels {
+                method: method_label(method),
+                outcome: outcome.label(),
+            })
+            .inc();
     }
 
     /// `scope` is "password" or "factor".
     pub fn lockout(&self, scope: &'static str) {
-        self.lock().add(LOCKOUTS, vec![("scope", scope.into())], 1);
+        self.lockouts.get_or_create(&ScopeLabels { scope }).inc();
     }
 
     /// `route` is the route pattern (e.g. `/api/auth/login`), never the raw
-    /// path, so the number of series stays bounded.
-    pub fn http_request(&self, route: &str, method: &str, status: u16, seconds: f64) {
-        let mut inner = self.lock();
-        inner.add(
-            HTTP_REQUESTS,
-            vec![
-                ("route", route.into()),
-                ("method", method.into()),
-                ("status", status.to_string()),
-            ],
-            1,
-        );
-        let h = inner
-            .histograms
-            .entry(HTTP_DURATION)
-            .or_default()
-            .entry(vec![("route", route.into()), ("method", method.into())])
-            .or_default();
-        let i = BUCKETS
-            .iter()
-            .position(|&b| seconds <= b)
-            .unwrap_or(BUCKETS.len());
-        if let Some(slot) = h.buckets.get_mut(i) {
-            *slot += 1;
-        }
-        h.count += 1;
-        h.sum += seconds;
+    /// path, so the number of series stays bounded; so is `method` (the
+    /// caller maps made-up methods to one label).
+    pub fn http_request(&self, route: &str, method: &'static str, status: u16, seconds: f64) {
+        self.requests
+            .get_or_create(&RequestLabels {
+                route: route.to_owned(),
+                method,
+                status,
+            })
+            .inc();
+        self.latency
+            .get_or_create(&RouteLabels {
+                route: route.to_owned(),
+                method,
+            })
+            .observe(seconds);
     }
 
-    /// The text a scraper reads.
+    /// The text a scraper reads ([`CONTENT_TYPE`]).
     pub fn render(&self) -> String {
-        let inner = self.lock();
         let mut out = String::new();
-        for (name, kind, help) in FAMILIES {
-            let _ = writeln!(out, "# HELP {name} {help}");
-            let _ = writeln!(out, "# TYPE {name} {kind}");
-            if let Some(series) = inner.counters.get(name) {
-                for (labels, value) in series {
-                    let _ = writeln!(out, "{name}{} {value}", label_text(labels, None));
-                }
-            }
-            if let Some(series) = inner.histograms.get(name) {
-                for (labels, h) in series {
-                    let mut cumulative = 0;
-                    for (bound, n) in BUCKETS.iter().zip(h.buckets) {
-                        cumulative += n;
-                        let le = bound.to_string();
-                        let _ = writeln!(
-                            out,
-                            "{name}_bucket{} {cumulative}",
-                            label_text(labels, Some(&le))
-                        );
-                    }
-                    let _ = writeln!(
-                        out,
-                        "{name}_bucket{} {}",
-                        label_text(labels, Some("+Inf")),
-                        h.count
-                    );
-                    let _ = writeln!(out, "{name}_sum{} {}", label_text(labels, None), h.sum);
-                    let _ = writeln!(out, "{name}_count{} {}", label_text(labels, None), h.count);
-                }
-            }
+        // Writing into a String cannot fail; an error would mean a bug in
+        // the encoder, and a partial page is still better than none.
+        if let Err(e) = prometheus_text::encode(&mut out, &self.registry) {
+            tracing::error!("encoding the metrics failed: {e}");
         }
         out
     }
-}
-
-impl Inner {
-    fn add(&mut self, name: &'static str, labels: Labels, by: u64) {
-        *self
-            .counters
-            .entry(name)
-            .or_default()
-            .entry(labels)
-            .or_default() += by;
-    }
-}
-
-fn factor_labels(method: SecondFactor, outcome: FactorOutcome) -> Labels {
-    vec![
-        ("method", format!("{method:?}")),
-        ("outcome", outcome.label().into()),
-    ]
-}
-
-/// `{a="x",b="y"}` with values escaped as the format requires.
-fn label_text(labels: &Labels, le: Option<&str>) -> String {
-    let mut parts: Vec<String> = labels
-        .iter()
-        .map(|(k, v)| format!("{k}=\"{}\"", escape(v)))
-        .collect();
-    if let Some(le) = le {
-        parts.push(format!("le=\"{le}\""));
-    }
-    if parts.is_empty() {
-        String::new()
-    } else {
-        format!("{{{}}}", parts.join(","))
-    }
-}
-
-fn escape(v: &str) -> String {
-    v.replace('\\', "\\\\")
-        .replace('"', "\\\"")
-        .replace('\n', "\\n")
 }
 
 #[cfg(test)]
@@ -359,5 +333,31 @@ mod tests {
             );
         }
         assert!(text.contains("route=\"/a\\\"b\""));
+    }
+
+    #[test]
+    fn recording_from_many_threads_loses_nothing() {
+        let m = std::sync::Arc::new(Metrics::new());
+        let threads: Vec<_> = (0..4)
+            .map(|_| {
+                let m = m.clone();
+                std::thread::spawn(move || {
+                    for _ in 0..1000 {
+                        m.http_request("/api/me", "GET", 200, 0.0001);
+                    }
+                })
+            })
+            .collect();
+        for t in threads {
+            t.join().expect("thread");
+        }
+        let text = m.render();
+        assert_eq!(
+            value_of(
+                &text,
+                "twofold_http_requests_total{route=\"/api/me\",method=\"GET\",status=\"200\"}"
+            ),
+            Some(4000.0)
+        );
     }
 }
