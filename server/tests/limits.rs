@@ -524,3 +524,62 @@ async fn thirty_parallel_wrong_passwords_at_re_authentication_get_five_through()
         StatusCode::OK
     );
 }
+
+/// Many writers at once, of every kind the hot paths have (sign-ins that
+/// make sessions, wrong passwords that count failures, sign-ups, signed-in
+/// reads that touch the session): SQLite's single writer makes them queue,
+/// and none may fail with a 500 (`SQLITE_BUSY` must never reach a person).
+#[tokio::test]
+async fn sixty_four_mixed_writers_at_once_get_no_server_error() {
+    let security = SecurityArgs {
+        signup_per_hour: 100,
+        ..common::security()
+    };
+    let s = TestServer::start_custom(
+        Arc::new(FixedClock::new(T0)),
+        None,
+        security,
+        RouterOptions::default(),
+    )
+    .await;
+    let accounts: Vec<String> = (0..8).map(|i| format!("writer-{i}@example.com")).collect();
+    let signed_in = s.client();
+    for email in &accounts {
+        s.register(&s.client(), email).await;
+    }
+    s.register(&signed_in, "reader@example.com").await;
+    let statuses = burst(64, |i| {
+        let email = &accounts[i % accounts.len()];
+        match i % 4 {
+            0 => s
+                .client()
+                .post(s.url("/api/auth/login"))
+                .json(&json!({"email": email, "password": PASSWORD})),
+            1 => s
+                .client()
+                .post(s.url("/api/auth/login"))
+                .json(&json!({"email": email, "password": "not the password 1"})),
+            2 => s
+                .client()
+                .post(s.url("/api/auth/register"))
+                .json(&json!({"email": format!("new-{i}@example.com"), "password": PASSWORD})),
+            _ => signed_in.get(s.url("/api/me")),
+        }
+    })
+    .await;
+    assert!(
+        statuses.iter().all(|s| !s.is_server_error()),
+        "{statuses:?}"
+    );
+    // The signed-in reads and the sign-ups never meet a limit here.
+    let reads_and_signups: Vec<_> = statuses
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| i % 4 >= 2)
+        .map(|(_, s)| *s)
+        .collect();
+    assert!(
+        reads_and_signups.iter().all(|s| s.is_success()),
+        "{reads_and_signups:?}"
+    );
+}

@@ -130,7 +130,7 @@ pub async fn login(
     if current.as_deref() != Some(checked_hash.as_str()) {
         return Err(AppError::InvalidCredentials);
     }
-    attempt.succeeded_in(&mut tx).await?;
+    attempt.succeeded_in(&mut tx);
     if needs_factor {
         let token = challenges::create(&mut *tx, user, req.remember_me, now).await?;
         audit::record(
@@ -142,7 +142,7 @@ pub async fn login(
             "",
         )
         .await;
-        tx.commit().await.map_err(|e| internal("commit", e))?;
+        tx.commit().await?;
         state.metrics.sign_in(SignIn::SecondFactorRequired);
         let mut methods = vec![SecondFactor::Totp, SecondFactor::BackupCode];
         if email_offered {
@@ -159,8 +159,8 @@ pub async fn login(
     } else {
         SignInDone::Password
     };
-    let session = finish_sign_in(&mut tx, state, user, req.remember_me, done, meta).await?;
-    tx.commit().await.map_err(|e| internal("commit", e))?;
+    let session = finish_sign_in(&mut tx, state, user, req.remember_me, done, meta);
+    tx.commit().await?;
     state.metrics.sign_in(SignIn::SignedIn);
     Ok((LoginOutcome::SignedIn, Grant::Session(session)))
 }
@@ -250,11 +250,11 @@ pub async fn second_factor(
             }
             let remember = challenge.remember_me;
             let done = SignInDone::Factor;
-            Some(finish_sign_in(&mut tx, state, user, remember, done, meta).await?)
+            Some(finish_sign_in(&mut tx, state, user, remember, done, meta))
         }
         mfa::Verdict::Refused { .. } => None,
     };
-    tx.commit().await.map_err(|e| internal("commit", e))?;
+    tx.commit().await?;
     let Some(session) = session else {
         // A refusal: settling it sends its alerts and answers its error.
         mfa::settle(state, user, verdict, meta).await?;
@@ -299,32 +299,31 @@ enum SignInDone {
 
 /// A completed sign-in inside the caller's write transaction: the session
 /// (a second factor proven or not) and its audit row.
-async fn finish_sign_in(
-    tx: &mut sqlx::SqliteConnection,
+fn finish_sign_in(
+    tx: &mut db::WriteTx,
     state: &AppState,
     user: UserId,
     remember_me: bool,
     done: SignInDone,
     meta: &ClientMeta,
-) -> Result<NewSession, AppError> {
+) -> NewSession {
     let now = state.clock.now();
     let factor = done == SignInDone::Factor;
-    let session = sessions::create_in(tx, state, user, remember_me, factor, now, meta).await?;
+    let session = sessions::create_in(tx, state, user, remember_me, factor, now, meta);
     let detail = match done {
         SignInDone::Password => "",
         SignInDone::TrustedDevice => "trusted device",
         SignInDone::Factor => "second factor",
     };
-    audit::record(
-        &mut *tx,
+    audit::record_later(
+        &mut tx.later,
         Some(user),
         EventKind::LoginSucceeded,
         now,
         meta,
         detail,
-    )
-    .await;
-    Ok(session)
+    );
+    session
 }
 
 /// The account's email address (where its mail goes).

@@ -112,6 +112,28 @@ impl EventKind {
 
 /// Records an event. A failure to record is logged, not returned: the action it
 /// describes has already happened and must not be reported as failed.
+const INSERT_EVENT: &str = "INSERT INTO security_events (user_id, kind, at, ip, user_agent, detail) VALUES (?, ?, ?, ?, ?, ?)";
+
+/// [`record`] as one of the transaction's deferred writes: it is kept or
+/// rolled back with the rest.
+pub fn record_later(
+    batch: &mut super::db::Batch,
+    user: Option<UserId>,
+    kind: EventKind,
+    now: UnixTime,
+    meta: &ClientMeta,
+    detail: &str,
+) {
+    batch
+        .add(INSERT_EVENT)
+        .bind(user.map(|u| u.0))
+        .bind(kind.as_str().to_string())
+        .bind(now)
+        .bind(meta.ip.clone())
+        .bind(meta.user_agent.clone())
+        .bind(detail.to_string());
+}
+
 pub async fn record(
     db: impl sqlx::SqliteExecutor<'_>,
     user: Option<UserId>,
@@ -120,17 +142,15 @@ pub async fn record(
     meta: &ClientMeta,
     detail: &str,
 ) {
-    let result = sqlx::query(
-        "INSERT INTO security_events (user_id, kind, at, ip, user_agent, detail) VALUES (?, ?, ?, ?, ?, ?)",
-    )
-    .bind(user.map(|u| u.0))
-    .bind(kind.as_str())
-    .bind(now)
-    .bind(meta.ip.as_deref())
-    .bind(meta.user_agent.as_deref())
-    .bind(detail)
-    .execute(db)
-    .await;
+    let result = sqlx::query(INSERT_EVENT)
+        .bind(user.map(|u| u.0))
+        .bind(kind.as_str())
+        .bind(now)
+        .bind(meta.ip.as_deref())
+        .bind(meta.user_agent.as_deref())
+        .bind(detail)
+        .execute(db)
+        .await;
     if let Err(e) = result {
         tracing::error!(
             kind = kind.as_str(),

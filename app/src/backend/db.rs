@@ -4,8 +4,9 @@ use std::path::Path;
 use std::str::FromStr;
 use std::time::Duration;
 
-use sqlx::SqlitePool;
+use sqlx::sqlite::SqliteArguments;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{Arguments, SqlitePool};
 
 #[derive(Debug, thiserror::Error)]
 pub enum DbError {
@@ -17,8 +18,14 @@ pub enum DbError {
 
 /// Opens (creating if missing) the database file with WAL, foreign keys and a
 /// busy timeout, so concurrent writers wait instead of failing.
+///
+/// One connection per core: each connection has its own sqlx worker thread,
+/// and more threads than cores only add wake-ups (measured in
+/// docs/BENCHMARKS.md: 8 connections on 2 cores cost a third of the
+/// second-factor rate).
 pub async fn open(path: &Path) -> Result<SqlitePool, DbError> {
-    open_with(path, 8).await
+    let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+    open_with(path, cores.clamp(2, 8) as u32).await
 }
 
 /// The writer: one connection that every hot write transaction queues for.
@@ -32,12 +39,104 @@ pub async fn open_writer(path: &Path) -> Result<SqlitePool, DbError> {
 /// A write transaction that takes SQLite's write lock at once (`BEGIN
 /// IMMEDIATE`): what it reads cannot change before it writes, and it never
 /// has to upgrade a read lock (which can fail instead of waiting).
-pub async fn begin_write(
-    pool: &SqlitePool,
-) -> Result<sqlx::Transaction<'static, sqlx::Sqlite>, crate::api::AppError> {
-    pool.begin_with("BEGIN IMMEDIATE")
+pub async fn begin_write(pool: &SqlitePool) -> Result<WriteTx, crate::api::AppError> {
+    let tx = pool
+        .begin_with("BEGIN IMMEDIATE")
         .await
-        .map_err(|e| super::internal("begin", e))
+        .map_err(|e| super::internal("begin", e))?;
+    Ok(WriteTx {
+        tx,
+        later: Batch::default(),
+    })
+}
+
+/// A write transaction and the writes in it whose results nobody reads (an
+/// audit row, a new session, a cleared counter). Those wait in `later` and go
+/// to SQLite as one multi-statement call just before the commit: each call is
+/// a round trip to sqlx's worker thread, and on the hot paths those round
+/// trips, not SQLite, are what costs. Statements that decide something (a
+/// reservation, the replay guard) run at once through `Deref`. Dropped
+/// without [`WriteTx::commit`], everything rolls back, `later` included.
+pub struct WriteTx {
+    tx: sqlx::Transaction<'static, sqlx::Sqlite>,
+    pub later: Batch,
+}
+
+impl WriteTx {
+    pub async fn commit(mut self) -> Result<(), crate::api::AppError> {
+        self.later.run(&mut self.tx).await?;
+        self.tx
+            .commit()
+            .await
+            .map_err(|e| super::internal("commit", e))
+    }
+}
+
+impl std::ops::Deref for WriteTx {
+    type Target = sqlx::SqliteConnection;
+    fn deref(&self) -> &Self::Target {
+        &self.tx
+    }
+}
+
+impl std::ops::DerefMut for WriteTx {
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        &mut self.tx
+    }
+}
+
+/// Statements run later in one call, in the order they were added.
+#[derive(Default)]
+pub struct Batch {
+    sql: String,
+    args: SqliteArguments<'static>,
+    /// The first value that could not be encoded: `run` fails with it.
+    error: Option<String>,
+}
+
+impl Batch {
+    /// Adds a statement (without its `;`); bind its `?` parameters next, in order.
+    pub fn add(&mut self, sql: &str) -> &mut Self {
+        self.sql.push_str(sql);
+        self.sql.push_str(";\n");
+        self
+    }
+
+    pub fn bind<T>(&mut self, value: T) -> &mut Self
+    where
+        T: for<'q> sqlx::Encode<'q, sqlx::Sqlite> + sqlx::Type<sqlx::Sqlite> + 'static,
+    {
+        if let Err(e) = self.args.add(value)
+            && self.error.is_none()
+        {
+            self.error = Some(e.to_string());
+        }
+        self
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.sql.is_empty()
+    }
+
+    /// Runs the statements and empties the batch.
+    pub async fn run(
+        &mut self,
+        conn: &mut sqlx::SqliteConnection,
+    ) -> Result<(), crate::api::AppError> {
+        if let Some(e) = self.error.take() {
+            return Err(super::internal("encoding a deferred write", e));
+        }
+        if self.is_empty() {
+            return Ok(());
+        }
+        let sql = std::mem::take(&mut self.sql);
+        let args = std::mem::take(&mut self.args);
+        sqlx::query_with(&sql, args)
+            .execute(conn)
+            .await
+            .map_err(|e| super::internal("deferred writes", e))?;
+        Ok(())
+    }
 }
 
 async fn open_with(path: &Path, connections: u32) -> Result<SqlitePool, DbError> {
@@ -55,6 +154,9 @@ async fn open_with(path: &Path, connections: u32) -> Result<SqlitePool, DbError>
         .busy_timeout(Duration::from_secs(5));
     SqlitePoolOptions::new()
         .max_connections(connections)
+        // A file connection does not go stale the way a network one does:
+        // pinging it before every use only doubles the round trips.
+        .test_before_acquire(false)
         .connect_with(options)
         .await
         .map_err(|source| DbError::Open {
@@ -102,4 +204,72 @@ pub async fn backup_to(pool: &SqlitePool, to: &Path) -> Result<(), BackupError> 
             source,
         })?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    async fn table() -> (tempfile::TempDir, SqlitePool) {
+        let dir = tempfile::tempdir().expect("dir");
+        let pool = open_writer(&dir.path().join("t.db")).await.expect("open");
+        sqlx::query("CREATE TABLE t (a INTEGER, b TEXT)")
+            .execute(&pool)
+            .await
+            .expect("create");
+        (dir, pool)
+    }
+
+    async fn rows(pool: &SqlitePool) -> Vec<(i64, String)> {
+        sqlx::query_as("SELECT a, b FROM t ORDER BY rowid")
+            .fetch_all(pool)
+            .await
+            .expect("rows")
+    }
+
+    #[tokio::test]
+    async fn deferred_writes_run_in_order_with_their_own_parameters() {
+        let (_dir, pool) = table().await;
+        let mut tx = begin_write(&pool).await.expect("begin");
+        tx.later
+            .add("INSERT INTO t VALUES (?, ?)")
+            .bind(1_i64)
+            .bind("one".to_string())
+            .add("UPDATE t SET b = ? WHERE a = ?")
+            .bind("uno".to_string())
+            .bind(1_i64)
+            .add("INSERT INTO t VALUES (?, ?)")
+            .bind(2_i64)
+            .bind("two".to_string());
+        tx.commit().await.expect("commit");
+        assert_eq!(
+            rows(&pool).await,
+            vec![(1, "uno".to_string()), (2, "two".to_string())]
+        );
+    }
+
+    #[tokio::test]
+    async fn a_failing_deferred_write_rolls_back_the_whole_transaction() {
+        let (_dir, pool) = table().await;
+        let mut tx = begin_write(&pool).await.expect("begin");
+        sqlx::query("INSERT INTO t VALUES (1, 'at once')")
+            .execute(&mut *tx)
+            .await
+            .expect("insert");
+        tx.later.add("INSERT INTO missing VALUES (?)").bind(1_i64);
+        assert!(tx.commit().await.is_err());
+        assert!(rows(&pool).await.is_empty());
+    }
+
+    #[tokio::test]
+    async fn dropping_the_transaction_drops_the_deferred_writes() {
+        let (_dir, pool) = table().await;
+        let mut tx = begin_write(&pool).await.expect("begin");
+        tx.later
+            .add("INSERT INTO t VALUES (?, ?)")
+            .bind(1_i64)
+            .bind("never".to_string());
+        drop(tx);
+        assert!(rows(&pool).await.is_empty());
+    }
 }

@@ -594,7 +594,7 @@ pub enum Verdict {
 /// and backup and email codes are single use. An `Err` means nothing may be
 /// kept: the caller rolls back.
 pub async fn check_in(
-    tx: &mut sqlx::SqliteConnection,
+    tx: &mut super::db::WriteTx,
     state: &AppState,
     user: UserId,
     code: &Prepared,
@@ -614,7 +614,7 @@ pub async fn check_in(
     // One challenge takes at most 5 tries, counted before the check so that
     // racing requests cannot take more; then the person signs in again.
     if let Asker::Challenge { challenge, .. } = asker
-        && !super::challenges::take_attempt(&mut *tx, challenge, now).await?
+        && !super::challenges::take_attempt(&mut **tx, challenge, now).await?
     {
         return Err(AppError::ChallengeExpired);
     }
@@ -631,7 +631,7 @@ pub async fn check_in(
                 .bind(step)
                 .bind(user.0)
                 .bind(step)
-                .execute(&mut *tx)
+                .execute(&mut **tx)
                 .await
                 .map_err(|e| internal("updating the TOTP step", e))?;
                 if moved.rows_affected() == 1 {
@@ -651,11 +651,11 @@ pub async fn check_in(
         }
         SecondFactor::BackupCode => {
             let key = &state.settings.key;
-            if backup_codes::consume(&mut *tx, key, user, &code.normalized, now).await? {
-                let left = backup_codes::remaining(&mut *tx, user).await?;
+            if backup_codes::consume(&mut **tx, key, user, &code.normalized, now).await? {
+                let left = backup_codes::remaining(&mut **tx, user).await?;
                 let detail = format!("{left} left");
                 audit::record(
-                    &mut *tx,
+                    &mut **tx,
                     Some(user),
                     EventKind::BackupCodeUsed,
                     now,
@@ -672,17 +672,16 @@ pub async fn check_in(
     match outcome {
         Ok(()) => {
             state.metrics.factor_check(method, FactorOutcome::Success);
-            attempt.succeeded_in(tx).await?;
+            attempt.succeeded_in(tx);
             let detail = format!("{method:?}");
-            audit::record(
-                &mut *tx,
+            audit::record_later(
+                &mut tx.later,
                 Some(user),
                 EventKind::FactorSucceeded,
                 now,
                 meta,
                 &detail,
-            )
-            .await;
+            );
             Ok(Verdict::Accepted)
         }
         Err(error) => {
@@ -693,15 +692,14 @@ pub async fn check_in(
             };
             state.metrics.factor_check(method, counted);
             let detail = format!("{method:?}: {}", error.kind());
-            audit::record(
-                &mut *tx,
+            audit::record_later(
+                &mut tx.later,
                 Some(user),
                 EventKind::FactorFailed,
                 now,
                 meta,
                 &detail,
-            )
-            .await;
+            );
             Ok(Verdict::Refused {
                 error,
                 failure: attempt.failed(),
@@ -745,7 +743,7 @@ pub async fn check_factor(
     let mut tx = super::db::begin_write(&state.writer).await?;
     // An error rolls the transaction back as it is dropped.
     let verdict = check_in(&mut tx, state, user, &prepared, meta, asker).await?;
-    tx.commit().await.map_err(|e| internal("commit", e))?;
+    tx.commit().await?;
     settle(state, user, verdict, meta).await
 }
 

@@ -16,26 +16,18 @@ use crate::api::AppError;
 pub const KNOWN_FOR_S: i64 = 30 * 24 * 60 * 60;
 
 /// Remembers the address of a successful sign-in.
-pub async fn remember(
-    db: impl sqlx::SqliteExecutor<'_>,
-    user: UserId,
-    meta: &ClientMeta,
-    now: UnixTime,
-) -> Result<(), AppError> {
+pub fn remember(batch: &mut super::db::Batch, user: UserId, meta: &ClientMeta, now: UnixTime) {
     let Some(ip) = &meta.ip else {
-        return Ok(());
+        return;
     };
-    sqlx::query(
-        "INSERT INTO known_addresses (user_id, address, last_success_at) VALUES (?, ?, ?)
-         ON CONFLICT (user_id, address) DO UPDATE SET last_success_at = excluded.last_success_at",
-    )
-    .bind(user.0)
-    .bind(address_bucket(ip))
-    .bind(now)
-    .execute(db)
-    .await
-    .map_err(|e| internal("remembering a sign-in address", e))?;
-    Ok(())
+    batch
+        .add(
+            "INSERT INTO known_addresses (user_id, address, last_success_at) VALUES (?, ?, ?)
+             ON CONFLICT (user_id, address) DO UPDATE SET last_success_at = excluded.last_success_at",
+        )
+        .bind(user.0)
+        .bind(address_bucket(ip))
+        .bind(now);
 }
 
 /// Whether the request's address signed in to `user` within 30 days.

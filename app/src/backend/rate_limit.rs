@@ -181,7 +181,7 @@ pub async fn reserve(
 ) -> Result<Reservation, AppError> {
     let mut tx = super::db::begin_write(pool).await?;
     let reservation = reserve_in(&mut tx, limits, scopes, now).await?;
-    tx.commit().await.map_err(|e| internal("commit", e))?;
+    tx.commit().await?;
     Ok(reservation)
 }
 
@@ -205,12 +205,13 @@ pub async fn reserve_in(
         let (max, window_s) = scope.budget(limits);
         let max = max.max(1);
         // The transaction holds SQLite's write lock (BEGIN IMMEDIATE): the
-        // count below cannot be raced.
-        let row: Option<(i64,)> = sqlx::query_as(
+        // count below cannot be raced. RETURNING's subquery sees the new row,
+        // so `count` is this attempt's place in the window.
+        let row: Option<(i64, i64)> = sqlx::query_as(
             "INSERT INTO auth_failures (scope, at)
              SELECT ?1, ?2 WHERE (SELECT COUNT(*) FROM auth_failures
                                   WHERE scope = ?1 AND at > ?3) < ?4
-             RETURNING id",
+             RETURNING id, (SELECT COUNT(*) FROM auth_failures WHERE scope = ?1 AND at > ?3)",
         )
         .bind(&key)
         .bind(now)
@@ -219,7 +220,7 @@ pub async fn reserve_in(
         .fetch_optional(&mut *tx)
         .await
         .map_err(|e| internal("reserving an attempt", e))?;
-        let Some((id,)) = row else {
+        let Some((id, count)) = row else {
             let times = times_in_window(tx, &key, window_s, now).await?;
             let retry_after_s = retry_after(&times, max, window_s, now).unwrap_or(1);
             return Err(AppError::TooManyAttempts { retry_after_s });
@@ -228,13 +229,6 @@ pub async fn reserve_in(
         if !scope.is_account() {
             continue;
         }
-        let count: i64 =
-            sqlx::query_scalar("SELECT COUNT(*) FROM auth_failures WHERE scope = ? AND at > ?")
-                .bind(&key)
-                .bind(now - window_s)
-                .fetch_one(&mut *tx)
-                .await
-                .map_err(|e| internal("counting failures", e))?;
         let cap = i64::from(limits.streak_cap.max(1));
         let streak: Option<(i64,)> = sqlx::query_as(
             "INSERT INTO failure_streaks (scope, count, updated_at) VALUES (?1, 1, ?2)
@@ -274,17 +268,35 @@ impl Reservation {
     /// was counted against starts over (the address's does not).
     pub async fn succeeded(self, pool: &SqlitePool) -> Result<(), AppError> {
         let mut tx = super::db::begin_write(pool).await?;
-        self.succeeded_in(&mut tx).await?;
-        tx.commit().await.map_err(|e| internal("commit", e))
+        self.succeeded_in(&mut tx);
+        tx.commit().await
     }
 
     /// [`Self::succeeded`] inside the caller's transaction.
-    pub async fn succeeded_in(self, tx: &mut sqlx::SqliteConnection) -> Result<(), AppError> {
-        delete_rows(tx, &self.rows).await?;
-        if let Some(scope) = &self.account {
-            clear(tx, scope).await?;
-        }
-        Ok(())
+    /// Nothing later in the transaction reads these rows, so the deletes
+    /// wait with its other deferred writes.
+    pub fn succeeded_in(self, tx: &mut super::db::WriteTx) {
+        // The ids go as one JSON array so the statement text stays the same
+        // (and stays prepared) whatever their number.
+        let ids = json_ids(&self.rows);
+        let Some(scope) = &self.account else {
+            tx.later
+                .add("DELETE FROM auth_failures WHERE id IN (SELECT value FROM json_each(?))")
+                .bind(ids);
+            return;
+        };
+        // The account's window and streak go; of the other scopes only this
+        // attempt's rows.
+        let key = scope.key();
+        tx.later
+            .add(
+                "DELETE FROM auth_failures
+                 WHERE scope = ? OR id IN (SELECT value FROM json_each(?))",
+            )
+            .bind(key.clone())
+            .bind(ids)
+            .add("DELETE FROM failure_streaks WHERE scope = ?")
+            .bind(key);
     }
 
     /// Nothing was checked after all (bad input, a gone challenge): the
@@ -299,7 +311,7 @@ impl Reservation {
                 .await
                 .map_err(|e| internal("releasing an attempt", e))?;
         }
-        tx.commit().await.map_err(|e| internal("commit", e))
+        tx.commit().await
     }
 
     /// For budgets of events rather than failures (sign-ups, sends): the
@@ -307,14 +319,18 @@ impl Reservation {
     pub fn keep(self) {}
 }
 
+/// `[1,2,3]`: row ids for `json_each`.
+fn json_ids(rows: &[i64]) -> String {
+    let ids: Vec<String> = rows.iter().map(i64::to_string).collect();
+    format!("[{}]", ids.join(","))
+}
+
 async fn delete_rows(conn: &mut sqlx::SqliteConnection, rows: &[i64]) -> Result<(), AppError> {
-    for id in rows {
-        sqlx::query("DELETE FROM auth_failures WHERE id = ?")
-            .bind(id)
-            .execute(&mut *conn)
-            .await
-            .map_err(|e| internal("releasing an attempt", e))?;
-    }
+    sqlx::query("DELETE FROM auth_failures WHERE id IN (SELECT value FROM json_each(?))")
+        .bind(json_ids(rows))
+        .execute(&mut *conn)
+        .await
+        .map_err(|e| internal("releasing an attempt", e))?;
     Ok(())
 }
 
@@ -340,7 +356,7 @@ pub async fn reset(pool: &SqlitePool, scopes: &[Scope]) -> Result<(), AppError> 
     for scope in scopes {
         clear(&mut tx, scope).await?;
     }
-    tx.commit().await.map_err(|e| internal("commit", e))
+    tx.commit().await
 }
 
 /// Whether any of the scopes would refuse an attempt now (read only).

@@ -75,51 +75,52 @@ pub async fn create(
     meta: &ClientMeta,
 ) -> Result<NewSession, AppError> {
     let mut tx = super::db::begin_write(&state.writer).await?;
-    let session = create_in(&mut tx, state, user, remember_me, factor, now, meta).await?;
-    tx.commit().await.map_err(|e| internal("commit", e))?;
+    let session = create_in(&mut tx, state, user, remember_me, factor, now, meta);
+    tx.commit().await?;
     Ok(session)
 }
 
 /// [`create`] inside the caller's write transaction.
-pub async fn create_in(
-    tx: &mut sqlx::SqliteConnection,
+pub fn create_in(
+    tx: &mut super::db::WriteTx,
     state: &super::AppState,
     user: UserId,
     remember_me: bool,
     factor: bool,
     now: UnixTime,
     meta: &ClientMeta,
-) -> Result<NewSession, AppError> {
+) -> NewSession {
     let token = SessionToken::generate();
     let (ttl_s, idle_s) = if remember_me {
         (REMEMBER_ME_TTL_S, REMEMBER_ME_IDLE_S)
     } else {
         (SESSION_TTL_S, state.settings.session_idle_s)
     };
-    sqlx::query(
-        "INSERT INTO sessions (token_hash, user_id, created_at, expires_at, last_seen_at, ip, user_agent,
-         password_at, factor_at, idle_timeout_s) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-    )
-    .bind(token.hash())
-    .bind(user.0)
-    .bind(now)
-    .bind(now + ttl_s)
-    .bind(now)
-    .bind(meta.ip.as_deref())
-    .bind(meta.user_agent.as_deref())
-    .bind(now)
-    .bind(factor.then_some(now))
-    .bind(idle_s)
-    .execute(&mut *tx)
-    .await
-    .map_err(|e| internal("creating a session", e))?;
-    super::owners::remember(&mut *tx, user, meta, now).await?;
-    Ok(NewSession {
+    // Nothing reads the new row inside the transaction: it waits with the
+    // other deferred writes (the token is random, so the insert cannot
+    // conflict).
+    tx.later
+        .add(
+            "INSERT INTO sessions (token_hash, user_id, created_at, expires_at, last_seen_at, ip,
+             user_agent, password_at, factor_at, idle_timeout_s) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(token.hash())
+        .bind(user.0)
+        .bind(now)
+        .bind(now + ttl_s)
+        .bind(now)
+        .bind(meta.ip.clone())
+        .bind(meta.user_agent.clone())
+        .bind(now)
+        .bind(factor.then_some(now))
+        .bind(idle_s);
+    super::owners::remember(&mut tx.later, user, meta, now);
+    NewSession {
         user,
         token,
         ttl_s,
         persistent: remember_me,
-    })
+    }
 }
 
 /// A new token for the session (after re-authentication, ASVS 7.2.4): a
