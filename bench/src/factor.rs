@@ -7,9 +7,9 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use app::backend::clock::FixedClock;
-use app::backend::totp::TotpSecret;
-use app::backend::{UserId, challenges, mfa};
+use app::backend::factors::totp::TotpSecret;
+use app::backend::infra::clock::FixedClock;
+use app::backend::{UserId, auth::challenges, factors::mfa};
 use axum::routing::get;
 use twofold_server::config::SecurityArgs;
 

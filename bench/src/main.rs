@@ -16,7 +16,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use app::backend::passwords::{Password, hash_blocking, verify_blocking};
+use app::backend::auth::passwords::{Password, hash_blocking, verify_blocking};
 use serde_json::json;
 
 const PASSWORD: &str = "tuba lantern orbit 42";
@@ -97,7 +97,7 @@ fn argon2(duration: Duration) {
 }
 
 fn metrics(duration: Duration) {
-    let metrics = Arc::new(app::backend::metrics::Metrics::new());
+    let metrics = Arc::new(app::backend::infra::metrics::Metrics::new());
     let threads = std::thread::available_parallelism()
         .map(|n| n.get())
         .unwrap_or(1);

@@ -11,8 +11,8 @@ use std::time::Duration;
 
 use app::api::AppError;
 use app::backend::admin::{self, Actor, AdminCreated};
-use app::backend::clock::SystemClock;
-use app::backend::{AppState, ClientMeta, db};
+use app::backend::infra::clock::SystemClock;
+use app::backend::{AppState, ClientMeta, infra::db};
 
 use crate::config::{AdminCreateArgs, BackupArgs, EmailArgs};
 use crate::startup::{self, StartupError};
@@ -63,7 +63,7 @@ fn operator_meta() -> ClientMeta {
 pub async fn admin_create(create: &AdminCreateArgs) -> Result<String, CliError> {
     let args = &create.target;
     let state = state(args).await?;
-    let email = app::backend::validation::normalize_email(&args.email)?;
+    let email = app::backend::auth::validation::normalize_email(&args.email)?;
     let exists = sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM users WHERE email = ?")
         .bind(&email)
         .fetch_one(&state.pool)
@@ -138,7 +138,7 @@ pub async fn unlock(args: &EmailArgs) -> Result<String, CliError> {
 /// its password (printed too, for an operator without mail set up).
 pub async fn user_add(args: &EmailArgs) -> Result<String, CliError> {
     let state = state(args).await?;
-    let email = app::backend::validation::normalize_email(&args.email)?;
+    let email = app::backend::auth::validation::normalize_email(&args.email)?;
     let link = admin::invite(&state, &email, &Actor::Operator, &operator_meta()).await?;
     finish(&state).await;
     Ok(format!(

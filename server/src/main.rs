@@ -1,7 +1,7 @@
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use app::backend::clock::SystemClock;
+use app::backend::infra::clock::SystemClock;
 use clap::Parser;
 use twofold_server::cli::{self, CliError};
 use twofold_server::client_ip::TrustedProxies;

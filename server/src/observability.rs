@@ -65,7 +65,7 @@ pub async fn metrics(State(state): State<AppState>) -> Response {
     let mut resp = state.metrics.render().into_response();
     resp.headers_mut().insert(
         CONTENT_TYPE,
-        HeaderValue::from_static(app::backend::metrics::CONTENT_TYPE),
+        HeaderValue::from_static(app::backend::infra::metrics::CONTENT_TYPE),
     );
     resp
 }

@@ -5,13 +5,13 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use app::backend::clock::Clock;
-use app::backend::crypto::SecretKey;
-use app::backend::mail::Mailer;
-use app::backend::rate_limit::Limits;
-use app::backend::{AppState, Settings, db, passwords};
+use app::backend::auth::rate_limit::Limits;
+use app::backend::infra::clock::Clock;
+use app::backend::infra::crypto::SecretKey;
+use app::backend::infra::mail::Mailer;
+use app::backend::{AppState, Settings, auth::passwords, infra::db};
 
-use app::backend::signup::SignupMode;
+use app::backend::auth::signup::SignupMode;
 
 use crate::config::{SecurityArgs, SignupArg};
 use leptos::config::LeptosOptions;
@@ -28,9 +28,9 @@ pub enum StartupError {
     #[error("{0}")]
     Db(#[from] db::DbError),
     #[error("{0}")]
-    Key(#[from] app::backend::crypto::KeyError),
+    Key(#[from] app::backend::infra::crypto::KeyError),
     #[error("{0}")]
-    Mail(#[from] app::backend::mail::MailError),
+    Mail(#[from] app::backend::infra::mail::MailError),
     #[error("--issuer must be 1 to 64 characters without ':'")]
     BadIssuer,
     #[error("--metrics-addr '{0}' is not a valid address; expected IP:PORT, e.g. 127.0.0.1:9100")]
@@ -101,7 +101,7 @@ pub async fn build_state(
         Some(url) => {
             let ca = match &security.smtp_ca_file {
                 Some(path) => Some(std::fs::read(path).map_err(|e| {
-                    app::backend::mail::MailError::BadCa(format!("{}: {e}", path.display()))
+                    app::backend::infra::mail::MailError::BadCa(format!("{}: {e}", path.display()))
                 })?),
                 None => None,
             };
@@ -139,7 +139,7 @@ pub async fn build_state(
         dummy_hash: passwords::dummy_hash(),
         hash_pool: passwords::HashPool::per_core(),
         settings: Arc::new(settings),
-        metrics: Arc::new(app::backend::metrics::Metrics::new()),
+        metrics: Arc::new(app::backend::infra::metrics::Metrics::new()),
     })
 }
 
@@ -198,7 +198,7 @@ pub async fn serve(
     options: &crate::RouterOptions,
 ) -> std::io::Result<()> {
     let app = crate::router_with(state.clone(), options);
-    app::backend::housekeeping::spawn(state.clone());
+    app::backend::infra::housekeeping::spawn(state.clone());
     if let Some(metrics) = metrics {
         let router = crate::metrics_router(state.clone());
         tokio::spawn(async move {

@@ -228,7 +228,7 @@ async fn only_the_token_hash_is_stored_and_events_are_recorded() {
 
 #[tokio::test]
 async fn sessions_expire_after_24_hours_or_30_days_with_remember_me() {
-    let clock = app::backend::clock::FixedClock::new(1_800_000_000);
+    let clock = app::backend::infra::clock::FixedClock::new(1_800_000_000);
     let s = TestServer::start_with_clock(clock.clone()).await;
     s.register(&s.client(), "ia@example.com").await;
     let short = s.client();

@@ -5,7 +5,7 @@ mod common;
 
 use std::sync::Arc;
 
-use app::backend::clock::FixedClock;
+use app::backend::infra::clock::FixedClock;
 use common::smtp_sink::SmtpSink;
 use common::twofactor::{T0, answer, challenge, clock_now, enrol};
 use common::{PASSWORD, TestServer, json_of};

@@ -9,7 +9,7 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::sync::Arc;
 
-use app::backend::clock::FixedClock;
+use app::backend::infra::clock::FixedClock;
 use common::twofactor::{T0, enrol};
 use common::{PASSWORD, TestServer, json_of};
 use reqwest::StatusCode;
@@ -56,7 +56,8 @@ async fn admin_create_makes_an_admin_and_nothing_else_does() {
     assert_eq!(code, 0, "{err}");
     assert!(out.contains("created admin"), "{out}");
 
-    let s = TestServer::start_with(Arc::new(app::backend::clock::SystemClock), Some(dir)).await;
+    let s =
+        TestServer::start_with(Arc::new(app::backend::infra::clock::SystemClock), Some(dir)).await;
     let c = s.client();
     assert_eq!(
         s.login(&c, "boss@example.com", PASSWORD).await.status(),
@@ -203,7 +204,7 @@ async fn backup_command_writes_a_database_that_opens() {
         stdout.contains("secret.key"),
         "reminds of the key file: {stdout}"
     );
-    let pool = app::backend::db::open(&to).await.expect("open");
+    let pool = app::backend::infra::db::open(&to).await.expect("open");
     let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM users")
         .fetch_one(&pool)
         .await

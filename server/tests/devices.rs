@@ -3,7 +3,7 @@
 
 mod common;
 
-use app::backend::clock::FixedClock;
+use app::backend::infra::clock::FixedClock;
 use common::twofactor::{T0, answer, challenge, enrol, start};
 use common::{PASSWORD, TestServer, json_of, set_cookie};
 use reqwest::{Client, StatusCode};

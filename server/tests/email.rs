@@ -4,7 +4,7 @@ mod common;
 
 use std::sync::Arc;
 
-use app::backend::clock::FixedClock;
+use app::backend::infra::clock::FixedClock;
 use common::smtp_sink::{CODE_SUBJECT, SmtpSink, code_in};
 use common::twofactor::{T0, answer, challenge, enrol};
 use common::{TestServer, json_of};

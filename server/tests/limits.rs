@@ -5,7 +5,7 @@ mod common;
 
 use std::sync::Arc;
 
-use app::backend::clock::FixedClock;
+use app::backend::infra::clock::FixedClock;
 use common::twofactor::{T0, answer, challenge, enrol};
 use common::{PASSWORD, TestServer, burst, json_of, link_token, tally, wait_for_outbox};
 use reqwest::{Client, StatusCode};

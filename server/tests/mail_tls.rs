@@ -7,8 +7,8 @@ mod common;
 use std::sync::Arc;
 use std::time::Duration;
 
-use app::backend::clock::FixedClock;
-use app::backend::mail::{MailError, Mailer};
+use app::backend::infra::clock::FixedClock;
+use app::backend::infra::mail::{MailError, Mailer};
 use common::TestServer;
 use common::smtp_sink::{CODE_SUBJECT, SmtpSink, TlsMode, code_in};
 use common::twofactor::{T0, answer, challenge, enrol};

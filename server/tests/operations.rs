@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use app::backend::clock::SystemClock;
+use app::backend::infra::clock::SystemClock;
 use common::{PASSWORD, TestServer, json_of};
 use reqwest::StatusCode;
 use serde_json::json;
@@ -247,7 +247,9 @@ async fn backup_while_writes_go_on_is_consistent() {
     assert!(written > 0);
 
     for file in &backups {
-        let pool = app::backend::db::open(file).await.expect("open backup");
+        let pool = app::backend::infra::db::open(file)
+            .await
+            .expect("open backup");
         let check: String = sqlx::query_scalar("PRAGMA integrity_check")
             .fetch_one(&pool)
             .await

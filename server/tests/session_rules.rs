@@ -6,7 +6,7 @@ mod common;
 
 use std::sync::Arc;
 
-use app::backend::clock::{Clock, FixedClock};
+use app::backend::infra::clock::{Clock, FixedClock};
 use common::twofactor::{T0, answer, challenge, enrol};
 use common::{PASSWORD, TestServer, json_of, set_cookie, wait_for_outbox};
 use reqwest::StatusCode;
@@ -288,16 +288,19 @@ async fn housekeeping_removes_expired_rows() {
     for table in tables {
         before.push(count(table).await);
     }
-    let removed = app::backend::housekeeping::run_once(&state, clock.now())
+    let removed = app::backend::infra::housekeeping::run_once(&state, clock.now())
         .await
         .expect("pass");
-    assert_eq!(removed, app::backend::housekeeping::Removed::default());
+    assert_eq!(
+        removed,
+        app::backend::infra::housekeeping::Removed::default()
+    );
     for (table, n) in tables.into_iter().zip(before) {
         assert_eq!(count(table).await, n, "{table} untouched");
     }
     // 31 days on, everything above is past its time.
     clock.advance(31 * 24 * 3600);
-    let removed = app::backend::housekeeping::run_once(&state, clock.now())
+    let removed = app::backend::infra::housekeeping::run_once(&state, clock.now())
         .await
         .expect("pass");
     assert!(removed.total() > 0);

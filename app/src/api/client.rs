@@ -8,7 +8,7 @@ pub async fn load_me() -> Result<Me, AppError> {
     #[cfg(feature = "ssr")]
     {
         let (state, parts) = server_context()?;
-        crate::backend::accounts::me_for_request(&state, &parts.headers).await
+        crate::backend::auth::accounts::me_for_request(&state, &parts.headers).await
     }
     #[cfg(not(feature = "ssr"))]
     {
@@ -21,7 +21,7 @@ pub async fn load_sessions() -> Result<Vec<super::SessionInfo>, AppError> {
     #[cfg(feature = "ssr")]
     {
         let (state, parts) = server_context()?;
-        crate::backend::accounts::sessions_for_request(&state, &parts.headers).await
+        crate::backend::auth::accounts::sessions_for_request(&state, &parts.headers).await
     }
     #[cfg(not(feature = "ssr"))]
     {
@@ -34,7 +34,8 @@ pub async fn load_events() -> Result<super::EventsPage, AppError> {
     #[cfg(feature = "ssr")]
     {
         let (state, parts) = server_context()?;
-        crate::backend::accounts::events_for_request(&state, &parts.headers, None, Some(10)).await
+        crate::backend::auth::accounts::events_for_request(&state, &parts.headers, None, Some(10))
+            .await
     }
     #[cfg(not(feature = "ssr"))]
     {
@@ -200,7 +201,7 @@ pub async fn load_devices() -> Result<Vec<super::TrustedDevice>, AppError> {
     #[cfg(feature = "ssr")]
     {
         let (state, parts) = server_context()?;
-        crate::backend::accounts::devices_for_request(&state, &parts.headers).await
+        crate::backend::auth::accounts::devices_for_request(&state, &parts.headers).await
     }
     #[cfg(not(feature = "ssr"))]
     {
@@ -250,7 +251,7 @@ pub const ADMIN_PAGE_SIZE: u32 = 20;
 pub async fn load_admin(q: String, page: u32) -> Result<AdminView, AppError> {
     #[cfg(feature = "ssr")]
     {
-        use crate::backend::{access, admin, policy};
+        use crate::backend::{admin, auth::access, policy};
         let (state, parts) = server_context()?;
         let q = Some(q.as_str()).filter(|q| !q.trim().is_empty());
         let view: Result<AdminView, AppError> = async {

@@ -2,13 +2,13 @@
 //! help accounts (reset a lost second factor, lift a lockout), statistics.
 //! The same functions serve the admin API and the `twofold` command line.
 
-use super::alerts::{self, Alert};
-use super::audit::{self, EventKind};
-use super::passwords::{self, Password};
-use super::policy;
-use super::rate_limit::{self, Scope};
-use super::{AppState, ClientMeta, UserId, internal, mfa, validation};
 use crate::api::{AdminStats, AdminUser, AdminUsersPage, AppError, MfaState, Role};
+use crate::backend::alerts::{self, Alert};
+use crate::backend::audit::{self, EventKind};
+use crate::backend::auth::passwords::{self, Password};
+use crate::backend::auth::rate_limit::{self, Scope};
+use crate::backend::policy;
+use crate::backend::{AppState, ClientMeta, UserId, auth::validation, factors::mfa, internal};
 
 pub const MAX_PER_PAGE: u32 = 100;
 const DAY_S: i64 = 24 * 60 * 60;
@@ -400,7 +400,7 @@ pub async fn invite(
     actor: &Actor,
     meta: &ClientMeta,
 ) -> Result<String, AppError> {
-    let link = super::signup::invite(state, email, meta).await?;
+    let link = crate::backend::auth::signup::invite(state, email, meta).await?;
     let email = validation::normalize_email(email)?;
     record_actor(state, actor, meta, &format!("invited {email}")).await;
     Ok(link)

@@ -2,10 +2,10 @@
 //! looks like an attack, its owner hears of it, with when, from where and
 //! what to do if it was not them. Each alert sent is in the audit trail.
 
-use super::audit::{self, EventKind};
-use super::{AppState, ClientMeta, UserId};
 use crate::api::AppError;
 use crate::api::display::{device_label, format_utc};
+use crate::backend::audit::{self, EventKind};
+use crate::backend::{AppState, ClientMeta, UserId};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Alert {
@@ -98,7 +98,7 @@ pub async fn send(
     meta: &ClientMeta,
 ) -> Result<(), AppError> {
     let now = state.clock.now();
-    let email = super::accounts::email_of(&state.pool, user).await?;
+    let email = crate::backend::auth::accounts::email_of(&state.pool, user).await?;
     state
         .settings
         .mailer

@@ -2,10 +2,10 @@
 
 use sqlx::SqlitePool;
 
-use super::clock::UnixTime;
-use super::{ClientMeta, UserId, internal};
 use crate::api::display::device_label;
 use crate::api::{AppError, EventsPage, SecurityEvent};
+use crate::backend::infra::clock::UnixTime;
+use crate::backend::{ClientMeta, UserId, internal};
 
 /// Largest page `GET /api/security/events` returns.
 pub const MAX_PAGE: u32 = 100;
@@ -117,7 +117,7 @@ const INSERT_EVENT: &str = "INSERT INTO security_events (user_id, kind, at, ip, 
 /// [`record`] as one of the transaction's deferred writes: it is kept or
 /// rolled back with the rest.
 pub fn record_later(
-    batch: &mut super::db::Batch,
+    batch: &mut crate::backend::infra::db::Batch,
     user: Option<UserId>,
     kind: EventKind,
     now: UnixTime,

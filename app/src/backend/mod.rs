@@ -1,34 +1,14 @@
 //! The server-side core: rules and repositories. Server functions and HTTP
 //! handlers are thin wrappers over the functions here.
 
-pub mod access;
-pub mod accounts;
 pub mod admin;
 pub mod alerts;
 pub mod audit;
-pub mod backup_codes;
-pub mod challenges;
-pub mod clock;
-pub mod cookies;
-pub mod crypto;
-pub mod db;
-pub mod devices;
-pub mod email_codes;
-pub mod housekeeping;
-pub mod http;
-pub mod links;
-pub mod mail;
-pub mod metrics;
-pub mod mfa;
-pub mod owners;
-pub mod passwords;
+pub mod auth;
+pub mod factors;
+pub mod infra;
 pub mod policy;
-pub mod rate_limit;
-pub mod sessions;
-pub mod signup;
 pub mod state;
-pub mod totp;
-pub mod validation;
 
 pub use state::{AppState, Settings};
 

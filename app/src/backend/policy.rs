@@ -4,10 +4,10 @@
 
 use sqlx::SqlitePool;
 
-use super::audit::{self, EventKind};
-use super::clock::UnixTime;
-use super::{AppState, ClientMeta, UserId, internal};
 use crate::api::{AppError, MfaPolicy, MfaRequirement, MfaState, Role};
+use crate::backend::audit::{self, EventKind};
+use crate::backend::infra::clock::UnixTime;
+use crate::backend::{AppState, ClientMeta, UserId, internal};
 
 pub const DAY_S: i64 = 24 * 60 * 60;
 pub const MAX_GRACE_DAYS: u32 = 365;

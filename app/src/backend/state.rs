@@ -5,10 +5,10 @@ use std::sync::Arc;
 use leptos::config::LeptosOptions;
 use sqlx::SqlitePool;
 
-use super::clock::Clock;
-use super::crypto::SecretKey;
-use super::passwords::{HashPool, PasswordHashString};
-use super::rate_limit::Limits;
+use crate::backend::auth::passwords::{HashPool, PasswordHashString};
+use crate::backend::auth::rate_limit::Limits;
+use crate::backend::infra::clock::Clock;
+use crate::backend::infra::crypto::SecretKey;
 
 #[derive(Clone)]
 pub struct AppState {
@@ -24,7 +24,7 @@ pub struct AppState {
     pub hash_pool: HashPool,
     pub settings: Arc<Settings>,
     /// Counters for `GET /metrics`.
-    pub metrics: Arc<super::metrics::Metrics>,
+    pub metrics: Arc<crate::backend::infra::metrics::Metrics>,
 }
 
 /// Configuration the rules need, loaded once at startup.
@@ -35,9 +35,9 @@ pub struct Settings {
     pub limits: Limits,
     /// Shown in authenticator apps next to the account.
     pub issuer: String,
-    pub mailer: super::mail::Mailer,
+    pub mailer: crate::backend::infra::mail::Mailer,
     /// Who may create an account, and how.
-    pub signup: super::signup::SignupMode,
+    pub signup: crate::backend::auth::signup::SignupMode,
     /// Where people reach Twofold (scheme, host, port; no trailing slash):
     /// the base of every link in a mail.
     pub public_url: String,

@@ -5,8 +5,8 @@
 
 use app::api::{AdminStats, AdminUsersPage, AppError, MfaPolicy, MfaStatus, UserEmailRequest};
 use app::backend::admin::{self, Actor};
-use app::backend::sessions::Live;
-use app::backend::{AppState, ClientMeta, access, policy};
+use app::backend::auth::sessions::Live;
+use app::backend::{AppState, ClientMeta, auth::access, policy};
 use axum::Json;
 use axum::extract::{Query, State};
 use axum::response::Response;

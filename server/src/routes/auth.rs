@@ -4,10 +4,10 @@ use app::api::{
     AppError, ChangePasswordRequest, Health, LoginOutcome, LoginRequest, ReauthRequest,
     ReauthStatus, RegisterRequest, Revoked, SetPasswordRequest, TokenRequest,
 };
-use app::backend::accounts::Grant;
-use app::backend::sessions::NewSession;
-use app::backend::signup::{self, Registered};
-use app::backend::{AppState, access, accounts, cookies, db, links};
+use app::backend::auth::accounts::Grant;
+use app::backend::auth::sessions::NewSession;
+use app::backend::auth::signup::{self, Registered};
+use app::backend::{AppState, auth::access, auth::accounts, auth::cookies, auth::links, infra::db};
 use axum::Json;
 use axum::extract::State;
 use axum::response::{IntoResponse, Redirect, Response};

@@ -4,7 +4,9 @@ use app::api::{
     AppError, BackupCodes, CodeRequest, DisableRequest, LoginOutcome, MfaStatus, ReplacementCode,
     SecondFactorRequest, TotpSetup,
 };
-use app::backend::{AppState, access, accounts, cookies, mfa, sessions};
+use app::backend::{
+    AppState, auth::access, auth::accounts, auth::cookies, auth::sessions, factors::mfa,
+};
 use axum::Json;
 use axum::extract::State;
 use axum::response::{IntoResponse, Redirect, Response};

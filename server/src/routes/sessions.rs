@@ -5,7 +5,7 @@ use app::api::{
     AppError, EventsPage, LogoutAllRequest, RevokeDevicesRequest, RevokeSessionRequest, Revoked,
     SessionInfo, TrustedDevice,
 };
-use app::backend::{AppState, accounts, cookies};
+use app::backend::{AppState, auth::accounts, auth::cookies};
 use axum::Json;
 use axum::extract::{Query, State};
 use axum::response::{IntoResponse, Response};

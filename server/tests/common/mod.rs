@@ -8,7 +8,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use app::backend::clock::{Clock, FixedClock, SystemClock};
+use app::backend::infra::clock::{Clock, FixedClock, SystemClock};
 use reqwest::{Client, Response, StatusCode};
 use serde_json::{Value, json};
 use tempfile::TempDir;
@@ -168,7 +168,7 @@ impl TestServer {
     }
 
     pub async fn db(&self) -> sqlx::SqlitePool {
-        app::backend::db::open(&self.db_path())
+        app::backend::infra::db::open(&self.db_path())
             .await
             .expect("open db")
     }

@@ -1,8 +1,8 @@
 //! Helpers for tests that need two-factor authentication turned on.
 #![allow(dead_code)]
 
-use app::backend::clock::{Clock, FixedClock};
-use app::backend::totp::TotpSecret;
+use app::backend::factors::totp::TotpSecret;
+use app::backend::infra::clock::{Clock, FixedClock};
 use reqwest::{Client, StatusCode};
 use serde_json::{Value, json};
 

@@ -3,17 +3,17 @@
 
 use sqlx::SqlitePool;
 
-use super::alerts::{self, Alert};
-use super::audit::{self, EventKind};
-use super::clock::UnixTime;
-use super::crypto::SecretKey;
-use super::metrics::FactorOutcome;
-use super::passwords::{self, Password, PasswordHashString};
-use super::rate_limit::{self, Scope};
-use super::totp::{self, TotpSecret};
-use super::{AppState, ClientMeta, UserId, internal};
-use super::{backup_codes, devices, email_codes};
 use crate::api::{AppError, BackupCodes, MfaState, SecondFactor, TotpSetup};
+use crate::backend::alerts::{self, Alert};
+use crate::backend::audit::{self, EventKind};
+use crate::backend::auth::passwords::{self, Password, PasswordHashString};
+use crate::backend::auth::rate_limit::{self, Scope};
+use crate::backend::factors::totp::{self, TotpSecret};
+use crate::backend::infra::clock::UnixTime;
+use crate::backend::infra::crypto::SecretKey;
+use crate::backend::infra::metrics::FactorOutcome;
+use crate::backend::{AppState, ClientMeta, UserId, internal};
+use crate::backend::{factors::backup_codes, factors::devices, factors::email_codes};
 
 /// An unfinished setup older than this no longer counts.
 pub const SETUP_TTL_S: i64 = 15 * 60;
@@ -79,13 +79,13 @@ fn setup_view(state: &AppState, secret: &TotpSecret, email: &str) -> Result<Totp
 /// read fresh backup codes.
 pub async fn start(
     state: &AppState,
-    live: &super::sessions::Live,
+    live: &crate::backend::auth::sessions::Live,
     email: &str,
     meta: &ClientMeta,
 ) -> Result<TotpSetup, AppError> {
     let now = state.clock.now();
     let user = live.user;
-    if !super::access::password_fresh(live, now) {
+    if !crate::backend::auth::access::password_fresh(live, now) {
         return Err(AppError::ReauthRequired);
     }
     if state_of(&state.pool, user, now).await? == MfaState::Enabled {
@@ -260,10 +260,10 @@ pub async fn disable(
             message: "Two-factor authentication is not on.".into(),
         });
     }
-    let policy = super::policy::load(&state.pool).await?;
+    let policy = crate::backend::policy::load(&state.pool).await?;
     if policy
         .require
-        .covers(super::access::role_of(state, user).await?)
+        .covers(crate::backend::auth::access::role_of(state, user).await?)
     {
         return Err(AppError::Conflict {
             message:
@@ -315,7 +315,7 @@ pub async fn remove_factors(tx: &mut sqlx::SqliteConnection, user: UserId) -> Re
     }
     devices::revoke(tx, user, None).await?;
     // A half-finished sign-in must not complete against the old factors.
-    super::challenges::cancel_all(tx, user).await?;
+    crate::backend::auth::challenges::cancel_all(tx, user).await?;
     Ok(())
 }
 
@@ -374,13 +374,13 @@ pub async fn check_password(
 /// The old set dies with it.
 pub async fn regenerate(
     state: &AppState,
-    live: &super::sessions::Live,
+    live: &crate::backend::auth::sessions::Live,
     code: &str,
     meta: &ClientMeta,
 ) -> Result<BackupCodes, AppError> {
     let now = state.clock.now();
     let user = live.user;
-    if !super::access::password_fresh(live, now) {
+    if !crate::backend::auth::access::password_fresh(live, now) {
         return Err(AppError::ReauthRequired);
     }
     if state_of(&state.pool, user, now).await? != MfaState::Enabled {
@@ -526,7 +526,7 @@ async fn announce(
         alerts::send(state, user, Alert::LockedOut, meta).await?;
     }
     if failure.capped_now {
-        super::links::send_unlock(state, user, meta).await?;
+        crate::backend::auth::links::send_unlock(state, user, meta).await?;
     }
     Ok(())
 }
@@ -594,7 +594,7 @@ pub enum Verdict {
 /// and backup and email codes are single use. An `Err` means nothing may be
 /// kept: the caller rolls back.
 pub async fn check_in(
-    tx: &mut super::db::WriteTx,
+    tx: &mut crate::backend::infra::db::WriteTx,
     state: &AppState,
     user: UserId,
     code: &Prepared,
@@ -614,7 +614,7 @@ pub async fn check_in(
     // One challenge takes at most 5 tries, counted before the check so that
     // racing requests cannot take more; then the person signs in again.
     if let Asker::Challenge { challenge, .. } = asker
-        && !super::challenges::take_attempt(&mut **tx, challenge, now).await?
+        && !crate::backend::auth::challenges::take_attempt(&mut **tx, challenge, now).await?
     {
         return Err(AppError::ChallengeExpired);
     }
@@ -740,7 +740,7 @@ pub async fn check_factor(
     asker: Asker,
 ) -> Result<(), AppError> {
     let prepared = prepare(state, user, method, code).await?;
-    let mut tx = super::db::begin_write(&state.writer).await?;
+    let mut tx = crate::backend::infra::db::begin_write(&state.writer).await?;
     // An error rolls the transaction back as it is dropped.
     let verdict = check_in(&mut tx, state, user, &prepared, meta, asker).await?;
     tx.commit().await?;

@@ -6,17 +6,22 @@
 
 use sqlx::SqlitePool;
 
-use super::clock::UnixTime;
-use super::rate_limit::address_bucket;
-use super::sessions::SessionToken;
-use super::{ClientMeta, UserId, devices, internal};
 use crate::api::AppError;
+use crate::backend::auth::rate_limit::address_bucket;
+use crate::backend::auth::sessions::SessionToken;
+use crate::backend::infra::clock::UnixTime;
+use crate::backend::{ClientMeta, UserId, factors::devices, internal};
 
 /// How long a successful sign-in vouches for its address.
 pub const KNOWN_FOR_S: i64 = 30 * 24 * 60 * 60;
 
 /// Remembers the address of a successful sign-in.
-pub fn remember(batch: &mut super::db::Batch, user: UserId, meta: &ClientMeta, now: UnixTime) {
+pub fn remember(
+    batch: &mut crate::backend::infra::db::Batch,
+    user: UserId,
+    meta: &ClientMeta,
+    now: UnixTime,
+) {
     let Some(ip) = &meta.ip else {
         return;
     };

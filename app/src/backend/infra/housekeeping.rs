@@ -6,10 +6,10 @@
 
 use std::time::Duration;
 
-use super::clock::UnixTime;
-use super::owners::KNOWN_FOR_S;
-use super::{AppState, internal, links};
 use crate::api::AppError;
+use crate::backend::auth::owners::KNOWN_FOR_S;
+use crate::backend::infra::clock::UnixTime;
+use crate::backend::{AppState, auth::links, internal};
 
 pub const EVERY: Duration = Duration::from_secs(60 * 60);
 

@@ -7,10 +7,10 @@ use rand::rngs::OsRng;
 use sqlx::SqlitePool;
 use subtle::ConstantTimeEq;
 
-use super::clock::UnixTime;
-use super::crypto::SecretKey;
-use super::{UserId, internal};
 use crate::api::AppError;
+use crate::backend::infra::clock::UnixTime;
+use crate::backend::infra::crypto::SecretKey;
+use crate::backend::{UserId, internal};
 
 pub const CODE_TTL_S: i64 = 10 * 60;
 pub const SENDS_PER_HOUR: i64 = 3;

@@ -4,10 +4,10 @@
 
 use sqlx::SqlitePool;
 
-use super::clock::UnixTime;
-use super::sessions::SessionToken;
-use super::{UserId, internal};
 use crate::api::AppError;
+use crate::backend::auth::sessions::SessionToken;
+use crate::backend::infra::clock::UnixTime;
+use crate::backend::{UserId, internal};
 
 pub const CHALLENGE_TTL_S: i64 = 5 * 60;
 pub const CHALLENGE_COOKIE: &str = "twofold_challenge";

@@ -4,11 +4,11 @@
 
 use sqlx::SqlitePool;
 
-use super::audit::{self, EventKind};
-use super::clock::UnixTime;
-use super::sessions::SessionToken;
-use super::{AppState, ClientMeta, UserId, internal};
 use crate::api::AppError;
+use crate::backend::audit::{self, EventKind};
+use crate::backend::auth::sessions::SessionToken;
+use crate::backend::infra::clock::UnixTime;
+use crate::backend::{AppState, ClientMeta, UserId, internal};
 
 pub const SIGNUP_TTL_S: i64 = 24 * 60 * 60;
 pub const INVITE_TTL_S: i64 = 7 * 24 * 60 * 60;
@@ -148,7 +148,7 @@ pub async fn send_unlock(
     meta: &ClientMeta,
 ) -> Result<(), AppError> {
     let now = state.clock.now();
-    let email = super::accounts::email_of(&state.pool, user).await?;
+    let email = crate::backend::auth::accounts::email_of(&state.pool, user).await?;
     let link = create(
         state,
         NewLink {
@@ -198,8 +198,8 @@ pub async fn unlock(state: &AppState, token: &str, meta: &ClientMeta) -> Result<
         .ok_or_else(invalid_link)?;
     drop(conn);
     let user = link.user.ok_or_else(invalid_link)?;
-    let scopes = super::rate_limit::Scope::all_of(user.0, &link.email);
-    super::rate_limit::reset(&state.pool, &scopes).await?;
+    let scopes = crate::backend::auth::rate_limit::Scope::all_of(user.0, &link.email);
+    crate::backend::auth::rate_limit::reset(&state.pool, &scopes).await?;
     audit::record(
         &state.pool,
         Some(user),

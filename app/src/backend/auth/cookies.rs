@@ -8,7 +8,7 @@
 use http::HeaderMap;
 use http::header::COOKIE;
 
-use super::sessions::{NewSession, SessionToken};
+use crate::backend::auth::sessions::{NewSession, SessionToken};
 
 pub const SESSION_COOKIE: &str = "twofold_session";
 const HOST_PREFIX: &str = "__Host-";
@@ -46,11 +46,11 @@ pub fn session_token(headers: &HeaderMap) -> Option<SessionToken> {
 }
 
 pub fn device_token(headers: &HeaderMap) -> Option<SessionToken> {
-    read_token(headers, super::devices::DEVICE_COOKIE)
+    read_token(headers, crate::backend::factors::devices::DEVICE_COOKIE)
 }
 
 pub fn challenge_token(headers: &HeaderMap) -> Option<SessionToken> {
-    read_token(headers, super::challenges::CHALLENGE_COOKIE)
+    read_token(headers, crate::backend::auth::challenges::CHALLENGE_COOKIE)
 }
 
 /// `name=value` with HttpOnly (scripts cannot read it) and SameSite=Lax (other
@@ -85,17 +85,17 @@ pub fn session_clear_cookie(secure: bool) -> String {
 /// The sign-in challenge cookie: only sent to the API, gone after 5 minutes.
 pub fn challenge_set_cookie(token: &SessionToken, secure: bool) -> String {
     cookie(
-        super::challenges::CHALLENGE_COOKIE,
+        crate::backend::auth::challenges::CHALLENGE_COOKIE,
         token.expose(),
         "/api/auth",
-        Some(super::challenges::CHALLENGE_TTL_S),
+        Some(crate::backend::auth::challenges::CHALLENGE_TTL_S),
         secure,
     )
 }
 
 pub fn challenge_clear_cookie(secure: bool) -> String {
     cookie(
-        super::challenges::CHALLENGE_COOKIE,
+        crate::backend::auth::challenges::CHALLENGE_COOKIE,
         "",
         "/api/auth",
         Some(0),
@@ -106,10 +106,10 @@ pub fn challenge_clear_cookie(secure: bool) -> String {
 /// The trusted-device cookie: 30 days, sent to the API only.
 pub fn device_set_cookie(token: &SessionToken, secure: bool) -> String {
     cookie(
-        super::devices::DEVICE_COOKIE,
+        crate::backend::factors::devices::DEVICE_COOKIE,
         token.expose(),
         "/api",
-        Some(super::devices::DEVICE_TTL_S),
+        Some(crate::backend::factors::devices::DEVICE_TTL_S),
         secure,
     )
 }

@@ -43,7 +43,7 @@ pub async fn begin_write(pool: &SqlitePool) -> Result<WriteTx, crate::api::AppEr
     let tx = pool
         .begin_with("BEGIN IMMEDIATE")
         .await
-        .map_err(|e| super::internal("begin", e))?;
+        .map_err(|e| crate::backend::internal("begin", e))?;
     Ok(WriteTx {
         tx,
         later: Batch::default(),
@@ -68,7 +68,7 @@ impl WriteTx {
         self.tx
             .commit()
             .await
-            .map_err(|e| super::internal("commit", e))
+            .map_err(|e| crate::backend::internal("commit", e))
     }
 }
 
@@ -124,7 +124,7 @@ impl Batch {
         conn: &mut sqlx::SqliteConnection,
     ) -> Result<(), crate::api::AppError> {
         if let Some(e) = self.error.take() {
-            return Err(super::internal("encoding a deferred write", e));
+            return Err(crate::backend::internal("encoding a deferred write", e));
         }
         if self.is_empty() {
             return Ok(());
@@ -134,7 +134,7 @@ impl Batch {
         sqlx::query_with(&sql, args)
             .execute(conn)
             .await
-            .map_err(|e| super::internal("deferred writes", e))?;
+            .map_err(|e| crate::backend::internal("deferred writes", e))?;
         Ok(())
     }
 }

@@ -5,11 +5,11 @@
 
 use sqlx::SqlitePool;
 
-use super::clock::UnixTime;
-use super::sessions::SessionToken;
-use super::{ClientMeta, UserId, internal};
 use crate::api::display::device_label;
 use crate::api::{AppError, TrustedDevice};
+use crate::backend::auth::sessions::SessionToken;
+use crate::backend::infra::clock::UnixTime;
+use crate::backend::{ClientMeta, UserId, internal};
 
 pub const DEVICE_TTL_S: i64 = 30 * 24 * 60 * 60;
 pub const DEVICE_COOKIE: &str = "twofold_device";

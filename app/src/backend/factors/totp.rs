@@ -8,7 +8,7 @@ use subtle::ConstantTimeEq;
 use totp_rs::{Algorithm, TOTP};
 use zeroize::Zeroizing;
 
-use super::clock::UnixTime;
+use crate::backend::infra::clock::UnixTime;
 
 pub const DIGITS: usize = 6;
 pub const PERIOD_S: u64 = 30;

@@ -8,14 +8,14 @@
 //!
 //! Every sign-up costs an argon2 hash, so it is limited per client address.
 
-use super::alerts::{self, Alert};
-use super::audit::{self, EventKind};
-use super::links::{self, NewLink, Purpose};
-use super::passwords::{self, Password};
-use super::rate_limit::{self, Scope};
-use super::sessions::{self, NewSession};
-use super::{AppState, ClientMeta, UserId, internal, validation};
 use crate::api::{AppError, RegisterRequest, SignUpStarted};
+use crate::backend::alerts::{self, Alert};
+use crate::backend::audit::{self, EventKind};
+use crate::backend::auth::links::{self, NewLink, Purpose};
+use crate::backend::auth::passwords::{self, Password};
+use crate::backend::auth::rate_limit::{self, Scope};
+use crate::backend::auth::sessions::{self, NewSession};
+use crate::backend::{AppState, ClientMeta, UserId, auth::validation, internal};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum SignupMode {
@@ -170,7 +170,7 @@ pub async fn invite(state: &AppState, email: &str, meta: &ClientMeta) -> Result<
     let now = state.clock.now();
     // A random password nobody knows: the account answers sign-in attempts
     // like any other (same argon2 cost), and cannot be entered until set.
-    let unknown = super::sessions::SessionToken::generate();
+    let unknown = crate::backend::auth::sessions::SessionToken::generate();
     let hash = passwords::hash(
         &state.hash_pool,
         Password::new(unknown.expose().to_string()),
@@ -230,7 +230,7 @@ pub async fn set_password(
         "SELECT email FROM email_tokens WHERE token_hash = ? AND purpose = 'invite'
          AND used_at IS NULL AND expires_at > ?",
     )
-    .bind(super::sessions::SessionToken::from_cookie(token.trim()).hash())
+    .bind(crate::backend::auth::sessions::SessionToken::from_cookie(token.trim()).hash())
     .bind(now)
     .fetch_optional(&state.pool)
     .await

@@ -13,9 +13,9 @@ use std::net::IpAddr;
 
 use sqlx::SqlitePool;
 
-use super::clock::UnixTime;
-use super::internal;
 use crate::api::AppError;
+use crate::backend::infra::clock::UnixTime;
+use crate::backend::internal;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Limits {
@@ -179,7 +179,7 @@ pub async fn reserve(
     scopes: &[Scope],
     now: UnixTime,
 ) -> Result<Reservation, AppError> {
-    let mut tx = super::db::begin_write(pool).await?;
+    let mut tx = crate::backend::infra::db::begin_write(pool).await?;
     let reservation = reserve_in(&mut tx, limits, scopes, now).await?;
     tx.commit().await?;
     Ok(reservation)
@@ -267,7 +267,7 @@ impl Reservation {
     /// The attempt succeeded: it is not a failure, and the account budget it
     /// was counted against starts over (the address's does not).
     pub async fn succeeded(self, pool: &SqlitePool) -> Result<(), AppError> {
-        let mut tx = super::db::begin_write(pool).await?;
+        let mut tx = crate::backend::infra::db::begin_write(pool).await?;
         self.succeeded_in(&mut tx);
         tx.commit().await
     }
@@ -275,7 +275,7 @@ impl Reservation {
     /// [`Self::succeeded`] inside the caller's transaction.
     /// Nothing later in the transaction reads these rows, so the deletes
     /// wait with its other deferred writes.
-    pub fn succeeded_in(self, tx: &mut super::db::WriteTx) {
+    pub fn succeeded_in(self, tx: &mut crate::backend::infra::db::WriteTx) {
         // The ids go as one JSON array so the statement text stays the same
         // (and stays prepared) whatever their number.
         let ids = json_ids(&self.rows);
@@ -302,7 +302,7 @@ impl Reservation {
     /// Nothing was checked after all (bad input, a gone challenge): the
     /// attempt is taken back.
     pub async fn release(self, pool: &SqlitePool) -> Result<(), AppError> {
-        let mut tx = super::db::begin_write(pool).await?;
+        let mut tx = crate::backend::infra::db::begin_write(pool).await?;
         delete_rows(&mut tx, &self.rows).await?;
         for key in &self.streaks {
             sqlx::query("UPDATE failure_streaks SET count = MAX(count - 1, 0) WHERE scope = ?")
@@ -352,7 +352,7 @@ async fn clear(conn: &mut sqlx::SqliteConnection, scope: &Scope) -> Result<(), A
 
 /// Clears the scopes (an admin's or an emailed unlock).
 pub async fn reset(pool: &SqlitePool, scopes: &[Scope]) -> Result<(), AppError> {
-    let mut tx = super::db::begin_write(pool).await?;
+    let mut tx = crate::backend::infra::db::begin_write(pool).await?;
     for scope in scopes {
         clear(&mut tx, scope).await?;
     }

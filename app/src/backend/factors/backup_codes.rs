@@ -5,10 +5,10 @@ use rand::Rng;
 use rand::rngs::OsRng;
 use sqlx::SqlitePool;
 
-use super::clock::UnixTime;
-use super::crypto::SecretKey;
-use super::{UserId, internal};
 use crate::api::AppError;
+use crate::backend::infra::clock::UnixTime;
+use crate::backend::infra::crypto::SecretKey;
+use crate::backend::{UserId, internal};
 
 pub const CODES_PER_SET: usize = 10;
 /// 14 symbols of 5 bits: 70 bits of entropy.

@@ -4,21 +4,22 @@
 use http::HeaderMap;
 use sqlx::SqlitePool;
 
-use super::alerts::{self, Alert};
-use super::audit::{self, EventKind};
-use super::challenges::{self, CHALLENGE_TTL_S};
-use super::metrics::SignIn;
-use super::passwords::{self, Password, PasswordHashString};
-use super::policy::{self, Standing};
-use super::rate_limit::{self, Scope};
-use super::sessions::{self, NewSession, SessionToken};
-use super::{
-    AppState, ClientMeta, UserId, access, backup_codes, cookies, db, devices, email_codes,
-    internal, mfa, owners, validation,
-};
 use crate::api::{
     AppError, ChangePasswordRequest, LoginOutcome, LoginRequest, Me, MfaState, Role, SecondFactor,
     SecondFactorRequest,
+};
+use crate::backend::alerts::{self, Alert};
+use crate::backend::audit::{self, EventKind};
+use crate::backend::auth::challenges::{self, CHALLENGE_TTL_S};
+use crate::backend::auth::passwords::{self, Password, PasswordHashString};
+use crate::backend::auth::rate_limit::{self, Scope};
+use crate::backend::auth::sessions::{self, NewSession, SessionToken};
+use crate::backend::infra::metrics::SignIn;
+use crate::backend::policy::{self, Standing};
+use crate::backend::{
+    AppState, ClientMeta, UserId, auth::access, auth::cookies, auth::owners, auth::validation,
+    factors::backup_codes, factors::devices, factors::email_codes, factors::mfa, infra::db,
+    internal,
 };
 
 /// What a right password earns: a session, or a challenge to answer first.

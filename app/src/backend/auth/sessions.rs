@@ -8,11 +8,11 @@ use rand::rngs::OsRng;
 use sha2::{Digest, Sha256};
 use sqlx::SqlitePool;
 
-use super::clock::UnixTime;
-use super::crypto::SecretKey;
-use super::{ClientMeta, UserId, internal};
 use crate::api::display::device_label;
 use crate::api::{AppError, SessionInfo};
+use crate::backend::infra::clock::UnixTime;
+use crate::backend::infra::crypto::SecretKey;
+use crate::backend::{ClientMeta, UserId, internal};
 
 pub const SESSION_TTL_S: i64 = 24 * 60 * 60;
 /// The default idle timeout (`--session-idle-timeout`).
@@ -67,14 +67,14 @@ pub const REMEMBER_ME_IDLE_S: i64 = 7 * 24 * 60 * 60;
 /// says whether a second factor was proven too (not so for a trusted device).
 /// Its address is remembered as one the owner signs in from.
 pub async fn create(
-    state: &super::AppState,
+    state: &crate::backend::AppState,
     user: UserId,
     remember_me: bool,
     factor: bool,
     now: UnixTime,
     meta: &ClientMeta,
 ) -> Result<NewSession, AppError> {
-    let mut tx = super::db::begin_write(&state.writer).await?;
+    let mut tx = crate::backend::infra::db::begin_write(&state.writer).await?;
     let session = create_in(&mut tx, state, user, remember_me, factor, now, meta);
     tx.commit().await?;
     Ok(session)
@@ -82,8 +82,8 @@ pub async fn create(
 
 /// [`create`] inside the caller's write transaction.
 pub fn create_in(
-    tx: &mut super::db::WriteTx,
-    state: &super::AppState,
+    tx: &mut crate::backend::infra::db::WriteTx,
+    state: &crate::backend::AppState,
     user: UserId,
     remember_me: bool,
     factor: bool,
@@ -114,7 +114,7 @@ pub fn create_in(
         .bind(now)
         .bind(factor.then_some(now))
         .bind(idle_s);
-    super::owners::remember(&mut tx.later, user, meta, now);
+    crate::backend::auth::owners::remember(&mut tx.later, user, meta, now);
     NewSession {
         user,
         token,

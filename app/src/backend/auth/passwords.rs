@@ -73,7 +73,7 @@ fn compute(
 
 /// Hashes on the current thread. Call through [`hash`] from async code.
 pub fn hash_blocking(password: &Password) -> Result<PasswordHashString, AppError> {
-    let fail = |e: &dyn std::fmt::Display| super::internal("hashing a password", e);
+    let fail = |e: &dyn std::fmt::Display| crate::backend::internal("hashing a password", e);
     let salt = SaltString::generate(&mut OsRng);
     let mut salt_buf = [0u8; 64];
     let salt_bytes = salt
@@ -202,10 +202,10 @@ impl HashPool {
         self.jobs
             .send(job)
             .await
-            .map_err(|e| super::internal("queueing a hashing job", e))?;
+            .map_err(|e| crate::backend::internal("queueing a hashing job", e))?;
         result
             .await
-            .map_err(|e| super::internal("waiting for a hashing job", e))
+            .map_err(|e| crate::backend::internal("waiting for a hashing job", e))
     }
 }
 

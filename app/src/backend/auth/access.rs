@@ -4,12 +4,12 @@
 
 use http::HeaderMap;
 
-use super::audit::{self, EventKind};
-use super::clock::UnixTime;
-use super::policy::{self, Standing};
-use super::sessions::{self, Live};
-use super::{AppState, ClientMeta, UserId, cookies, internal, mfa};
 use crate::api::{AppError, MfaState, ReauthRequest, ReauthStatus, Role};
+use crate::backend::audit::{self, EventKind};
+use crate::backend::auth::sessions::{self, Live};
+use crate::backend::infra::clock::UnixTime;
+use crate::backend::policy::{self, Standing};
+use crate::backend::{AppState, ClientMeta, UserId, auth::cookies, factors::mfa, internal};
 
 /// How long a proof of password (and factor) keeps sensitive actions open.
 pub const REAUTH_WINDOW_S: i64 = 10 * 60;

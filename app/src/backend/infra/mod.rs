@@ -1,0 +1,10 @@
+//! What the rules stand on: the database, mail, keys and sealing, the
+//! clock, metrics, HTTP helpers and the hourly housekeeping.
+
+pub mod clock;
+pub mod crypto;
+pub mod db;
+pub mod housekeeping;
+pub mod http;
+pub mod mail;
+pub mod metrics;
