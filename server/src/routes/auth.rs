@@ -4,10 +4,12 @@ use app::api::{
     AppError, ChangePasswordRequest, Health, LoginOutcome, LoginRequest, ReauthRequest,
     ReauthStatus, RegisterRequest, Revoked, SetPasswordRequest, TokenRequest,
 };
-use app::backend::auth::accounts::Grant;
 use app::backend::auth::sessions::NewSession;
+use app::backend::auth::sign_in::Grant;
 use app::backend::auth::signup::{self, Registered};
-use app::backend::{AppState, auth::access, auth::accounts, auth::cookies, auth::links, infra::db};
+use app::backend::{
+    AppState, auth::access, auth::accounts, auth::cookies, auth::links, auth::sign_in, infra::db,
+};
 use axum::Json;
 use axum::extract::State;
 use axum::response::{IntoResponse, Redirect, Response};
@@ -144,7 +146,7 @@ pub async fn login(
     let secure = cookies::is_https(&headers);
     let device = cookies::device_token(&headers);
     match (
-        accounts::login(&state, value, device.as_ref(), &meta).await,
+        sign_in::login(&state, value, device.as_ref(), &meta).await,
         mode,
     ) {
         (Ok((outcome, grant)), mode) => {

@@ -5,7 +5,8 @@ use app::api::{
     SecondFactorRequest, TotpSetup,
 };
 use app::backend::{
-    AppState, auth::access, auth::accounts, auth::cookies, auth::sessions, factors::mfa,
+    AppState, auth::access, auth::accounts, auth::cookies, auth::sessions, auth::sign_in,
+    factors::mfa,
 };
 use axum::Json;
 use axum::extract::State;
@@ -24,7 +25,7 @@ pub async fn second_factor(
 ) -> Response {
     let secure = cookies::is_https(&headers);
     match (
-        accounts::second_factor(&state, &headers, value, &meta).await,
+        sign_in::second_factor(&state, &headers, value, &meta).await,
         mode,
     ) {
         (Ok(grant), mode) => {
@@ -100,7 +101,7 @@ pub async fn email_code(
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
     match (
-        accounts::send_email_code(&state, &headers, &meta).await,
+        sign_in::send_email_code(&state, &headers, &meta).await,
         is_form,
     ) {
         (Ok(sent), false) => (http::StatusCode::ACCEPTED, Json(sent)).into_response(),

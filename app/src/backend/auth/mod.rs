@@ -11,5 +11,6 @@ pub mod owners;
 pub mod passwords;
 pub mod rate_limit;
 pub mod sessions;
+pub mod sign_in;
 pub mod signup;
 pub mod validation;

@@ -1,19 +1,26 @@
-//! The MFA lifecycle `Disabled -> SetupInProgress -> Enabled` and the checks
-//! of a second factor (TOTP with its replay guard, backup codes).
+//! The MFA lifecycle `Disabled -> SetupInProgress -> Enabled`: enrolment
+//! with its TOTP secret sealed at rest, backup codes, turning MFA off. The
+//! checks of a factor live in [`check`].
+
+mod check;
+
+use check::factor_scopes;
+pub use check::{
+    Asker, Prepared, Verdict, after_failure, check_factor, check_in, check_password,
+    method_of_code, prepare, settle, with_address,
+};
 
 use sqlx::SqlitePool;
 
 use crate::api::{AppError, BackupCodes, MfaState, SecondFactor, TotpSetup};
 use crate::backend::alerts::{self, Alert};
 use crate::backend::audit::{self, EventKind};
-use crate::backend::auth::passwords::{self, Password, PasswordHashString};
-use crate::backend::auth::rate_limit::{self, Scope};
+use crate::backend::auth::rate_limit;
 use crate::backend::factors::totp::{self, TotpSecret};
 use crate::backend::infra::clock::UnixTime;
 use crate::backend::infra::crypto::SecretKey;
-use crate::backend::infra::metrics::FactorOutcome;
 use crate::backend::{AppState, ClientMeta, UserId, internal};
-use crate::backend::{factors::backup_codes, factors::devices, factors::email_codes};
+use crate::backend::{factors::backup_codes, factors::devices};
 
 /// An unfinished setup older than this no longer counts.
 pub const SETUP_TTL_S: i64 = 15 * 60;
@@ -319,56 +326,6 @@ pub async fn remove_factors(tx: &mut sqlx::SqliteConnection, user: UserId) -> Re
     Ok(())
 }
 
-/// A 6-digit code is a TOTP code; anything else is tried as a backup code.
-pub fn method_of_code(code: &str) -> SecondFactor {
-    if totp::parse_code(code).is_some() {
-        SecondFactor::Totp
-    } else {
-        SecondFactor::BackupCode
-    }
-}
-
-/// Checks the account's password for a sensitive action inside a session,
-/// under the session's own password budget: a stolen session cannot guess it
-/// freely, and failures at the sign-in page do not lock the owner out here.
-pub async fn check_password(
-    state: &AppState,
-    user: UserId,
-    password: String,
-    meta: &ClientMeta,
-    action: &str,
-) -> Result<(), AppError> {
-    let now = state.clock.now();
-    let scopes = with_address(Scope::SessionPassword(user.0), meta);
-    let attempt = rate_limit::reserve(&state.writer, &state.settings.limits, &scopes, now).await?;
-    let hash: String = sqlx::query_scalar("SELECT password_hash FROM users WHERE id = ?")
-        .bind(user.0)
-        .fetch_one(&state.pool)
-        .await
-        .map_err(|e| internal("reading the password hash", e))?;
-    if passwords::verify(
-        &state.hash_pool,
-        Password::new(password),
-        PasswordHashString(hash),
-    )
-    .await?
-    {
-        attempt.succeeded(&state.writer).await?;
-        return Ok(());
-    }
-    let detail = format!("{action}: wrong password");
-    after_failure(
-        state,
-        user,
-        attempt.failed(),
-        meta,
-        EventKind::PasswordFailed,
-        &detail,
-    )
-    .await?;
-    Err(AppError::InvalidCredentials)
-}
-
 /// A new set of backup codes; needs the password within the re-auth window
 /// and a current TOTP code (a backup code cannot mint more backup codes).
 /// The old set dies with it.
@@ -416,34 +373,6 @@ fn code_format_error() -> AppError {
     )
 }
 
-/// Who is proving a factor, which decides the budget it draws from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Asker {
-    /// At the sign-in challenge `challenge`; `owner` when the request comes
-    /// from an address that signed in to this account within 30 days.
-    Challenge { owner: bool, challenge: i64 },
-    /// Inside a signed-in session (re-auth, change password, enrolment...).
-    Session,
-}
-
-/// `scope` plus the client's address budget.
-pub fn with_address(scope: Scope, meta: &ClientMeta) -> Vec<Scope> {
-    let mut scopes = vec![scope];
-    if let Some(ip) = &meta.ip {
-        scopes.push(Scope::Ip(rate_limit::address_bucket(ip)));
-    }
-    scopes
-}
-
-fn factor_scopes(user: UserId, asker: Asker, meta: &ClientMeta) -> Vec<Scope> {
-    let scope = match asker {
-        Asker::Challenge { owner: false, .. } => Scope::Factor(user.0),
-        Asker::Challenge { owner: true, .. } => Scope::OwnerFactor(user.0),
-        Asker::Session => Scope::SessionFactor(user.0),
-    };
-    with_address(scope, meta)
-}
-
 /// Which of the user's two secrets: the confirmed one or the one in setup.
 #[derive(Debug, Clone, Copy)]
 enum Slot {
@@ -470,281 +399,6 @@ async fn load_secret(state: &AppState, user: UserId, slot: Slot) -> Result<TotpS
         .open(&sealed, &aead_context(user))
         .map_err(|e| internal("decrypting a TOTP secret (wrong key file?)", e))?;
     Ok(TotpSecret::from_bytes(plain))
-}
-
-/// Records a failed proof (a code, or the password for a sensitive action)
-/// as `kind`, then says what it did to the account (see [`announce`]).
-pub async fn after_failure(
-    state: &AppState,
-    user: UserId,
-    failure: rate_limit::Failure,
-    meta: &ClientMeta,
-    kind: EventKind,
-    detail: &str,
-) -> Result<(), AppError> {
-    audit::record(
-        &state.pool,
-        Some(user),
-        kind,
-        state.clock.now(),
-        meta,
-        detail,
-    )
-    .await;
-    let password = matches!(kind, EventKind::LoginFailed | EventKind::PasswordFailed);
-    announce(state, user, failure, meta, password).await
-}
-
-/// When a failure locked the account: audit, metric and alert; when it
-/// reached the cap of failures in a row: the unlock link.
-async fn announce(
-    state: &AppState,
-    user: UserId,
-    failure: rate_limit::Failure,
-    meta: &ClientMeta,
-    password: bool,
-) -> Result<(), AppError> {
-    if failure.locked_now {
-        let what = if password {
-            "password"
-        } else {
-            "second factor"
-        };
-        let now = state.clock.now();
-        audit::record(
-            &state.pool,
-            Some(user),
-            EventKind::LockedOut,
-            now,
-            meta,
-            what,
-        )
-        .await;
-        state
-            .metrics
-            .lockout(if password { "password" } else { "factor" });
-        alerts::send(state, user, Alert::LockedOut, meta).await?;
-    }
-    if failure.capped_now {
-        crate::backend::auth::links::send_unlock(state, user, meta).await?;
-    }
-    Ok(())
-}
-
-/// A code checked for form and, for TOTP, against the secret: all a check
-/// needs that takes no write lock (reads and CPU), done before the write
-/// transaction. Bad input is refused here and counts nothing.
-#[derive(Debug)]
-pub struct Prepared {
-    method: SecondFactor,
-    normalized: String,
-    /// TOTP: the time step the code matches, if any.
-    step: Option<i64>,
-}
-
-pub async fn prepare(
-    state: &AppState,
-    user: UserId,
-    method: SecondFactor,
-    code: &str,
-) -> Result<Prepared, AppError> {
-    let normalized = match method {
-        SecondFactor::Totp => totp::parse_code(code).ok_or_else(code_format_error)?,
-        SecondFactor::BackupCode => backup_codes::normalize(code).ok_or_else(|| {
-            AppError::validation("code", "A backup code looks like xxxx-xxxx-xxxx-xx.")
-        })?,
-        SecondFactor::EmailCode => {
-            if !email_codes::offered(&state.pool, user).await? {
-                return Err(email_codes::not_offered());
-            }
-            totp::parse_code(code).ok_or_else(|| {
-                AppError::validation("code", "Enter the 6-digit code from the email.")
-            })?
-        }
-    };
-    let step = match method {
-        SecondFactor::Totp => {
-            let secret = load_secret(state, user, Slot::Active).await?;
-            totp::matching_step(&secret, &normalized, state.clock.now())
-        }
-        _ => None,
-    };
-    Ok(Prepared {
-        method,
-        normalized,
-        step,
-    })
-}
-
-/// How a checked code came out. A refusal has been counted and recorded in
-/// the transaction; [`settle`] says the rest once it is committed.
-#[derive(Debug)]
-pub enum Verdict {
-    Accepted,
-    Refused {
-        error: AppError,
-        failure: rate_limit::Failure,
-    },
-}
-
-/// Checks a prepared code inside the caller's write transaction (on
-/// `state.writer`, `db::begin_write`), under the brute-force limits: the
-/// attempt is reserved first (locked scopes refuse even right codes), a
-/// failure stays counted, a success resets the account's counter. TOTP steps
-/// and backup and email codes are single use. An `Err` means nothing may be
-/// kept: the caller rolls back.
-pub async fn check_in(
-    tx: &mut crate::backend::infra::db::WriteTx,
-    state: &AppState,
-    user: UserId,
-    code: &Prepared,
-    meta: &ClientMeta,
-    asker: Asker,
-) -> Result<Verdict, AppError> {
-    let now = state.clock.now();
-    let method = code.method;
-    let scopes = factor_scopes(user, asker, meta);
-    let attempt = match rate_limit::reserve_in(tx, &state.settings.limits, &scopes, now).await {
-        Ok(attempt) => attempt,
-        Err(e) => {
-            state.metrics.factor_check(method, FactorOutcome::Locked);
-            return Err(e);
-        }
-    };
-    // One challenge takes at most 5 tries, counted before the check so that
-    // racing requests cannot take more; then the person signs in again.
-    if let Asker::Challenge { challenge, .. } = asker
-        && !crate::backend::auth::challenges::take_attempt(&mut **tx, challenge, now).await?
-    {
-        return Err(AppError::ChallengeExpired);
-    }
-    let outcome = match method {
-        SecondFactor::Totp => match code.step {
-            None => Err(AppError::InvalidCode),
-            // The replay guard: only a step later than the last accepted one
-            // wins, and of racing requests with the same code only one can
-            // move it.
-            Some(step) => {
-                let moved = sqlx::query(
-                    "UPDATE totp_credentials SET last_step = ? WHERE user_id = ? AND last_step < ?",
-                )
-                .bind(step)
-                .bind(user.0)
-                .bind(step)
-                .execute(&mut **tx)
-                .await
-                .map_err(|e| internal("updating the TOTP step", e))?;
-                if moved.rows_affected() == 1 {
-                    Ok(())
-                } else {
-                    Err(AppError::CodeAlreadyUsed)
-                }
-            }
-        },
-        SecondFactor::EmailCode => {
-            let key = &state.settings.key;
-            if email_codes::verify(tx, key, user, &code.normalized, now).await? {
-                Ok(())
-            } else {
-                Err(AppError::InvalidCode)
-            }
-        }
-        SecondFactor::BackupCode => {
-            let key = &state.settings.key;
-            if backup_codes::consume(&mut **tx, key, user, &code.normalized, now).await? {
-                let left = backup_codes::remaining(&mut **tx, user).await?;
-                let detail = format!("{left} left");
-                audit::record(
-                    &mut **tx,
-                    Some(user),
-                    EventKind::BackupCodeUsed,
-                    now,
-                    meta,
-                    &detail,
-                )
-                .await;
-                Ok(())
-            } else {
-                Err(AppError::InvalidCode)
-            }
-        }
-    };
-    match outcome {
-        Ok(()) => {
-            state.metrics.factor_check(method, FactorOutcome::Success);
-            attempt.succeeded_in(tx);
-            let detail = format!("{method:?}");
-            audit::record_later(
-                &mut tx.later,
-                Some(user),
-                EventKind::FactorSucceeded,
-                now,
-                meta,
-                &detail,
-            );
-            Ok(Verdict::Accepted)
-        }
-        Err(error) => {
-            let counted = if error == AppError::CodeAlreadyUsed {
-                FactorOutcome::Replayed
-            } else {
-                FactorOutcome::Invalid
-            };
-            state.metrics.factor_check(method, counted);
-            let detail = format!("{method:?}: {}", error.kind());
-            audit::record_later(
-                &mut tx.later,
-                Some(user),
-                EventKind::FactorFailed,
-                now,
-                meta,
-                &detail,
-            );
-            Ok(Verdict::Refused {
-                error,
-                failure: attempt.failed(),
-            })
-        }
-    }
-}
-
-/// After the transaction of [`check_in`] is committed: a refusal's alerts
-/// (lockout, unlock link, a code seen twice) go out and it becomes the error.
-pub async fn settle(
-    state: &AppState,
-    user: UserId,
-    verdict: Verdict,
-    meta: &ClientMeta,
-) -> Result<(), AppError> {
-    match verdict {
-        Verdict::Accepted => Ok(()),
-        Verdict::Refused { error, failure } => {
-            announce(state, user, failure, meta, false).await?;
-            if error == AppError::CodeAlreadyUsed {
-                // A code seen twice: someone else may have it (ASVS 2.8.5).
-                alerts::send(state, user, Alert::ReusedCode, meta).await?;
-            }
-            Err(error)
-        }
-    }
-}
-
-/// Checks one second factor for `user` in a transaction of its own (see
-/// [`check_in`]).
-pub async fn check_factor(
-    state: &AppState,
-    user: UserId,
-    method: SecondFactor,
-    code: &str,
-    meta: &ClientMeta,
-    asker: Asker,
-) -> Result<(), AppError> {
-    let prepared = prepare(state, user, method, code).await?;
-    let mut tx = crate::backend::infra::db::begin_write(&state.writer).await?;
-    // An error rolls the transaction back as it is dropped.
-    let verdict = check_in(&mut tx, state, user, &prepared, meta, asker).await?;
-    tx.commit().await?;
-    settle(state, user, verdict, meta).await
 }
 
 #[cfg(test)]

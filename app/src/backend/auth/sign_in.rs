@@ -1,0 +1,338 @@
+//! Password sign-in and its second step: the limits, the challenge, the
+//! session it ends in.
+
+use http::HeaderMap;
+use sqlx::SqlitePool;
+
+use crate::api::{
+    AppError, LoginOutcome, LoginRequest, MfaState, SecondFactor, SecondFactorRequest,
+};
+use crate::backend::alerts::{self, Alert};
+use crate::backend::audit::{self, EventKind};
+use crate::backend::auth::accounts::email_of;
+use crate::backend::auth::challenges::{self, CHALLENGE_TTL_S};
+use crate::backend::auth::passwords::{self, Password, PasswordHashString};
+use crate::backend::auth::rate_limit::{self, Scope};
+use crate::backend::auth::sessions::{self, NewSession, SessionToken};
+use crate::backend::infra::metrics::SignIn;
+use crate::backend::{
+    AppState, ClientMeta, UserId, auth::cookies, auth::owners, auth::validation,
+    factors::backup_codes, factors::devices, factors::email_codes, factors::mfa, infra::db,
+    internal,
+};
+
+/// What a right password earns: a session, or a challenge to answer first.
+#[derive(Debug)]
+pub enum Grant {
+    Session(NewSession),
+    Challenge(SessionToken),
+}
+
+/// Checks the password. Unknown emails are verified against a dummy hash so the
+/// answer (status, body and time) is the same as for a wrong password, and
+/// lockouts count by the email typed, so they reveal nothing either. The
+/// account's owner (a trusted device, or an address it signed in from within
+/// 30 days) draws from a budget of its own, so a stranger cannot lock it out.
+pub async fn login(
+    state: &AppState,
+    req: LoginRequest,
+    device: Option<&SessionToken>,
+    meta: &ClientMeta,
+) -> Result<(LoginOutcome, Grant), AppError> {
+    let now = state.clock.now();
+    // A malformed email cannot match an account; treat it like an unknown one
+    // rather than answering differently.
+    let email = validation::normalize_email(&req.email).ok();
+    let scope_email = email
+        .clone()
+        .unwrap_or_else(|| req.email.trim().to_lowercase());
+    let row = match &email {
+        Some(email) => find_credentials(&state.pool, email).await?,
+        None => None,
+    };
+    let (user, hash) = match row {
+        Some((id, hash)) => (Some(UserId(id)), PasswordHashString(hash)),
+        None => (None, state.dummy_hash.clone()),
+    };
+    let owner = match user {
+        Some(user) => owners::is_owner(&state.pool, user, device, meta, now).await?,
+        None => false,
+    };
+    let account_scope = match user {
+        Some(user) if owner => Scope::OwnerPassword(user.0),
+        _ => Scope::Password(scope_email),
+    };
+    let scopes = mfa::with_address(account_scope, meta);
+    // Committed before argon2 runs: the lock is never held for a hash.
+    let attempt =
+        match rate_limit::reserve(&state.writer, &state.settings.limits, &scopes, now).await {
+            Ok(attempt) => attempt,
+            Err(e) => {
+                state.metrics.sign_in(SignIn::Locked);
+                return Err(e);
+            }
+        };
+    let checked_hash = hash.0.clone();
+    let ok = passwords::verify(&state.hash_pool, Password::new(req.password), hash).await?;
+    let user = match (user, ok) {
+        (Some(user), true) => user,
+        (user, _) => {
+            state.metrics.sign_in(SignIn::WrongPassword);
+            let failure = attempt.failed();
+            match user {
+                Some(user) => {
+                    mfa::after_failure(
+                        state,
+                        user,
+                        failure,
+                        meta,
+                        EventKind::LoginFailed,
+                        "wrong password",
+                    )
+                    .await?
+                }
+                None => {
+                    audit::record(
+                        &state.pool,
+                        None,
+                        EventKind::LoginFailed,
+                        now,
+                        meta,
+                        "wrong password",
+                    )
+                    .await;
+                    if failure.locked_now {
+                        state.metrics.lockout("password");
+                    }
+                }
+            }
+            return Err(AppError::InvalidCredentials);
+        }
+    };
+    let trusted = match device {
+        Some(token) => devices::is_trusted(&state.pool, user, token, now).await?,
+        None => false,
+    };
+    let needs_factor =
+        mfa::state_of(&state.pool, user, now).await? == MfaState::Enabled && !trusted;
+    let email_offered = needs_factor && email_codes::offered(&state.pool, user).await?;
+    // One write transaction: the attempt taken back, then the challenge or
+    // the session, and the audit row.
+    let mut tx = db::begin_write(&state.writer).await?;
+    // A password changed while argon2 ran ended every session and challenge;
+    // this sign-in must not start one after that with the old password.
+    let current: Option<String> =
+        sqlx::query_scalar("SELECT password_hash FROM users WHERE id = ?")
+            .bind(user.0)
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(|e| internal("reading the password hash", e))?;
+    if current.as_deref() != Some(checked_hash.as_str()) {
+        return Err(AppError::InvalidCredentials);
+    }
+    attempt.succeeded_in(&mut tx);
+    if needs_factor {
+        let token = challenges::create(&mut *tx, user, req.remember_me, now).await?;
+        audit::record(
+            &mut *tx,
+            Some(user),
+            EventKind::ChallengeIssued,
+            now,
+            meta,
+            "",
+        )
+        .await;
+        tx.commit().await?;
+        state.metrics.sign_in(SignIn::SecondFactorRequired);
+        let mut methods = vec![SecondFactor::Totp, SecondFactor::BackupCode];
+        if email_offered {
+            methods.push(SecondFactor::EmailCode);
+        }
+        let outcome = LoginOutcome::SecondFactorRequired {
+            methods,
+            expires_in_s: CHALLENGE_TTL_S as u64,
+        };
+        return Ok((outcome, Grant::Challenge(token)));
+    }
+    let done = if trusted {
+        SignInDone::TrustedDevice
+    } else {
+        SignInDone::Password
+    };
+    let session = finish_sign_in(&mut tx, state, user, req.remember_me, done, meta);
+    tx.commit().await?;
+    state.metrics.sign_in(SignIn::SignedIn);
+    Ok((LoginOutcome::SignedIn, Grant::Session(session)))
+}
+
+/// `POST /api/auth/email-code`: mails a code to the account the sign-in
+/// challenge belongs to. Only a live challenge can ask, so only accounts with
+/// MFA on get codes, and only after the right password; and only while the
+/// policy allows codes by email and the address is confirmed.
+pub async fn send_email_code(
+    state: &AppState,
+    headers: &HeaderMap,
+    meta: &ClientMeta,
+) -> Result<crate::api::EmailCodeSent, AppError> {
+    let now = state.clock.now();
+    let token = cookies::challenge_token(headers).ok_or(AppError::ChallengeExpired)?;
+    let challenge = challenges::find(&state.pool, &token, now)
+        .await?
+        .ok_or(AppError::ChallengeExpired)?;
+    if !email_codes::offered(&state.pool, challenge.user).await? {
+        return Err(email_codes::not_offered());
+    }
+    let email = email_of(&state.pool, challenge.user).await?;
+    let code = email_codes::issue(&state.pool, &state.settings.key, challenge.user, now).await?;
+    let text = format!(
+        "Your Twofold sign-in code is:\n\n{code}\n\nIt works once, for 10 minutes.\n\n\
+         Requested {} from {} ({}). If this was not you, someone knows your password: \
+         change it, and do not share this code.",
+        crate::api::display::format_utc(now),
+        meta.ip.as_deref().unwrap_or("an unknown address"),
+        crate::api::display::device_label(meta.user_agent.as_deref()),
+    );
+    state
+        .settings
+        .mailer
+        .send_later(&email, "Your Twofold sign-in code", text);
+    audit::record(
+        &state.pool,
+        Some(challenge.user),
+        EventKind::EmailCodeSent,
+        now,
+        meta,
+        "",
+    )
+    .await;
+    Ok(crate::api::EmailCodeSent {
+        expires_in_s: email_codes::CODE_TTL_S as u64,
+    })
+}
+
+/// A completed second step: the session, and the device token when the
+/// person asked to trust this browser.
+#[derive(Debug)]
+pub struct FactorGrant {
+    pub session: NewSession,
+    pub device: Option<SessionToken>,
+}
+
+/// Answers the sign-in challenge the request's cookie names; on success the
+/// challenge is spent and a real session begins.
+pub async fn second_factor(
+    state: &AppState,
+    headers: &HeaderMap,
+    req: SecondFactorRequest,
+    meta: &ClientMeta,
+) -> Result<FactorGrant, AppError> {
+    let now = state.clock.now();
+    let token = cookies::challenge_token(headers).ok_or(AppError::ChallengeExpired)?;
+    let challenge = challenges::find(&state.pool, &token, now)
+        .await?
+        .ok_or(AppError::ChallengeExpired)?;
+    let owner = owners::known_address(&state.pool, challenge.user, meta, now).await?;
+    let asker = mfa::Asker::Challenge {
+        owner,
+        challenge: challenge.id,
+    };
+    let user = challenge.user;
+    // Reads and the code's check first; then one write transaction: the
+    // attempt, the code spent, the challenge spent, the session, the audit.
+    let code = mfa::prepare(state, user, req.method, &req.code).await?;
+    let mut tx = db::begin_write(&state.writer).await?;
+    let verdict = mfa::check_in(&mut tx, state, user, &code, meta, asker).await?;
+    let session = match verdict {
+        mfa::Verdict::Accepted => {
+            if !challenges::complete(&mut *tx, challenge.id, now).await? {
+                // Rolled back as it is dropped: the code stays unspent.
+                return Err(AppError::ChallengeExpired);
+            }
+            let remember = challenge.remember_me;
+            let done = SignInDone::Factor;
+            Some(finish_sign_in(&mut tx, state, user, remember, done, meta))
+        }
+        mfa::Verdict::Refused { .. } => None,
+    };
+    tx.commit().await?;
+    let Some(session) = session else {
+        // A refusal: settling it sends its alerts and answers its error.
+        mfa::settle(state, user, verdict, meta).await?;
+        return Err(AppError::Internal);
+    };
+    state.metrics.sign_in(SignIn::SignedIn);
+    // NIST SP 800-63B-4: a used backup code is replaced at once, so the set
+    // stays whole; the new code is shown once on the next page.
+    if req.method == SecondFactor::BackupCode {
+        let code = backup_codes::add_one(&state.pool, &state.settings.key, challenge.user).await?;
+        sessions::hold_replacement_code(&state.pool, &state.settings.key, &session.token, &code)
+            .await?;
+        let left = backup_codes::remaining(&state.pool, challenge.user).await?;
+        alerts::send(state, challenge.user, Alert::BackupCodeUsed { left }, meta).await?;
+    }
+    let device = if req.trust_device {
+        let (token, label) = devices::trust(&state.pool, challenge.user, now, meta).await?;
+        audit::record(
+            &state.pool,
+            Some(challenge.user),
+            EventKind::DeviceTrusted,
+            now,
+            meta,
+            &label,
+        )
+        .await;
+        alerts::send(state, challenge.user, Alert::DeviceTrusted { label }, meta).await?;
+        Some(token)
+    } else {
+        None
+    };
+    Ok(FactorGrant { session, device })
+}
+
+/// How a sign-in was completed, for its session and audit row.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum SignInDone {
+    Password,
+    TrustedDevice,
+    Factor,
+}
+
+/// A completed sign-in inside the caller's write transaction: the session
+/// (a second factor proven or not) and its audit row.
+fn finish_sign_in(
+    tx: &mut db::WriteTx,
+    state: &AppState,
+    user: UserId,
+    remember_me: bool,
+    done: SignInDone,
+    meta: &ClientMeta,
+) -> NewSession {
+    let now = state.clock.now();
+    let factor = done == SignInDone::Factor;
+    let session = sessions::create_in(tx, state, user, remember_me, factor, now, meta);
+    let detail = match done {
+        SignInDone::Password => "",
+        SignInDone::TrustedDevice => "trusted device",
+        SignInDone::Factor => "second factor",
+    };
+    audit::record_later(
+        &mut tx.later,
+        Some(user),
+        EventKind::LoginSucceeded,
+        now,
+        meta,
+        detail,
+    );
+    session
+}
+
+async fn find_credentials(
+    pool: &SqlitePool,
+    email: &str,
+) -> Result<Option<(i64, String)>, AppError> {
+    sqlx::query_as("SELECT id, password_hash FROM users WHERE email = ?")
+        .bind(email)
+        .fetch_optional(pool)
+        .await
+        .map_err(|e| internal("looking up credentials", e))
+}
