@@ -112,8 +112,17 @@ pub async fn run(users: usize, conc: usize) -> Result<(), String> {
         .await
         .map_err(|e| e.to_string())?;
         let sealed = mfa::seal_secret(&state.settings.key, UserId(id), &secret);
-        sqlx::query("INSERT INTO totp_credentials (user_id, secret_enc) VALUES (?, ?)")
-            .bind(id)
+        let (factor,): (i64,) = sqlx::query_as(
+            "INSERT INTO factors (user_id, kind, name, created_at)
+             VALUES (?, 'Totp', 'bench', ?) RETURNING id",
+        )
+        .bind(id)
+        .bind(T0)
+        .fetch_one(&state.pool)
+        .await
+        .map_err(|e| e.to_string())?;
+        sqlx::query("INSERT INTO totp_factors (factor_id, secret_enc) VALUES (?, ?)")
+            .bind(factor)
             .bind(sealed)
             .execute(&state.pool)
             .await

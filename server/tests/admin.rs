@@ -573,7 +573,7 @@ async fn admin_resets_a_users_mfa_with_audit_and_alert() {
         (json!("Disabled"), json!(0))
     );
     let db = s.db().await;
-    let left: i64 = sqlx::query_scalar("SELECT (SELECT COUNT(*) FROM totp_credentials) + (SELECT COUNT(*) FROM backup_codes) + (SELECT COUNT(*) FROM trusted_devices)")
+    let left: i64 = sqlx::query_scalar("SELECT (SELECT COUNT(*) FROM factors) + (SELECT COUNT(*) FROM totp_factors) + (SELECT COUNT(*) FROM totp_enrolments) + (SELECT COUNT(*) FROM backup_codes) + (SELECT COUNT(*) FROM trusted_devices)")
         .fetch_one(&db).await.expect("count");
     assert_eq!(left, 0);
     // The user's own trail says so, and the admin's trail records the action.

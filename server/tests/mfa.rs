@@ -92,7 +92,7 @@ async fn the_secret_is_encrypted_at_rest() {
     let clock = FixedClock::new(T0);
     let s = start(&clock).await;
     let e = enrol(&s, &clock, "pa@example.com").await;
-    let stored: Vec<u8> = sqlx::query_scalar("SELECT secret_enc FROM totp_credentials")
+    let stored: Vec<u8> = sqlx::query_scalar("SELECT secret_enc FROM totp_factors")
         .fetch_one(&s.db().await)
         .await
         .expect("row");
@@ -646,4 +646,64 @@ async fn a_used_backup_code_is_replaced_once() {
             .status(),
         StatusCode::UNAUTHORIZED
     );
+}
+
+/// Two authenticator apps on one account (the second written straight into
+/// the factors table until the account page can add one): each app's codes
+/// work, each keeps its own replay guard, and a use is recorded on the app
+/// that was used.
+#[tokio::test]
+async fn two_authenticator_apps_each_work_with_their_own_replay_guard() {
+    use app::backend::UserId;
+    use app::backend::factors::{mfa, totp::TotpSecret};
+    use app::backend::infra::crypto::SecretKey;
+
+    let clock = FixedClock::new(T0);
+    let s = start(&clock).await;
+    let e = enrol(&s, &clock, "two-apps@example.com").await;
+    let db = s.db().await;
+    let user: i64 = sqlx::query_scalar("SELECT id FROM users WHERE email = ?")
+        .bind(&e.email)
+        .fetch_one(&db)
+        .await
+        .expect("user");
+    let key = SecretKey::load_or_create(None, s.dir.path()).expect("key");
+    let second = TotpSecret::generate();
+    let factor: i64 = sqlx::query_scalar(
+        "INSERT INTO factors (user_id, kind, name, created_at) VALUES (?, 'Totp', 'Tablet', ?)
+         RETURNING id",
+    )
+    .bind(user)
+    .bind(T0)
+    .fetch_one(&db)
+    .await
+    .expect("factor");
+    sqlx::query("INSERT INTO totp_factors (factor_id, secret_enc) VALUES (?, ?)")
+        .bind(factor)
+        .bind(mfa::seal_secret(&key, UserId(user), &second))
+        .execute(&db)
+        .await
+        .expect("secret");
+
+    clock.advance(30);
+    let now = T0 + 30;
+    // The same time step, once with each app: both sign in.
+    for code in [e.secret.code_at(now), second.code_at(now)] {
+        let c = challenge(&s, &e.email).await;
+        assert_eq!(answer(&s, &c, "Totp", &code).await.status(), StatusCode::OK);
+    }
+    // Either code again: spent.
+    for code in [e.secret.code_at(now), second.code_at(now)] {
+        let c = challenge(&s, &e.email).await;
+        assert_eq!(
+            answer(&s, &c, "Totp", &code).await.status(),
+            StatusCode::CONFLICT
+        );
+    }
+    let used: Option<i64> = sqlx::query_scalar("SELECT last_used_at FROM factors WHERE id = ?")
+        .bind(factor)
+        .fetch_one(&db)
+        .await
+        .expect("last used");
+    assert_eq!(used, Some(now));
 }

@@ -146,7 +146,7 @@ async fn enrolling_needs_the_re_authentication_window() {
     let r = s.post(&c, "/api/mfa/totp/start", json!({})).await;
     assert_eq!(r.status(), StatusCode::FORBIDDEN);
     assert_eq!(json_of(r).await["error"], "ReauthRequired");
-    let pending: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM totp_credentials")
+    let pending: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM totp_enrolments")
         .fetch_one(&s.db().await)
         .await
         .expect("count");

@@ -287,11 +287,11 @@ pub async fn list_users(
             .await
             .map_err(|e| internal("counting accounts", e))?;
     let rows: Vec<UserRow> = sqlx::query_as(
-        "SELECT u.id, u.email, u.role, u.mfa_state, t.pending_since, u.created_at,
+        "SELECT u.id, u.email, u.role, u.mfa_state, t.started_at AS pending_since, u.created_at,
                 u.mfa_required_by,
                 (SELECT MAX(at) FROM security_events e
                   WHERE e.user_id = u.id AND e.kind = 'LoginSucceeded') AS last_sign_in_at
-         FROM users u LEFT JOIN totp_credentials t ON t.user_id = u.id
+         FROM users u LEFT JOIN totp_enrolments t ON t.user_id = u.id
          WHERE u.email LIKE ? ESCAPE '\\'
          ORDER BY u.email LIMIT ? OFFSET ?",
     )

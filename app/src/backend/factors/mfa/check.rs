@@ -13,7 +13,7 @@ use crate::backend::infra::metrics::FactorOutcome;
 use crate::backend::{AppState, ClientMeta, UserId, internal};
 use crate::backend::{factors::backup_codes, factors::email_codes};
 
-use super::{Slot, code_format_error, load_secret};
+use super::{code_format_error, load_totp_factors};
 
 /// A 6-digit code is a TOTP code; anything else is tried as a backup code.
 pub fn method_of_code(code: &str) -> SecondFactor {
@@ -159,8 +159,9 @@ async fn announce(
 pub struct Prepared {
     method: SecondFactor,
     normalized: String,
-    /// TOTP: the time step the code matches, if any.
-    step: Option<i64>,
+    /// TOTP: the authenticator app (factor id) and time step the code
+    /// matches, if any.
+    step: Option<(i64, i64)>,
 }
 
 pub async fn prepare(
@@ -184,9 +185,15 @@ pub async fn prepare(
         }
     };
     let step = match method {
+        // Several apps: the code is tried against each (a handful at most).
         SecondFactor::Totp => {
-            let secret = load_secret(state, user, Slot::Active).await?;
-            totp::matching_step(&secret, &normalized, state.clock.now())
+            load_totp_factors(state, user)
+                .await?
+                .iter()
+                .find_map(|(factor, secret)| {
+                    totp::matching_step(secret, &normalized, state.clock.now())
+                        .map(|step| (*factor, step))
+                })
         }
         _ => None,
     };
@@ -242,20 +249,24 @@ pub async fn check_in(
     let outcome = match method {
         SecondFactor::Totp => match code.step {
             None => Err(AppError::InvalidCode),
-            // The replay guard: only a step later than the last accepted one
-            // wins, and of racing requests with the same code only one can
-            // move it.
-            Some(step) => {
+            // The replay guard, one per app: only a step later than the last
+            // accepted one wins, and of racing requests with the same code
+            // only one can move it.
+            Some((factor, step)) => {
                 let moved = sqlx::query(
-                    "UPDATE totp_credentials SET last_step = ? WHERE user_id = ? AND last_step < ?",
+                    "UPDATE totp_factors SET last_step = ? WHERE factor_id = ? AND last_step < ?",
                 )
                 .bind(step)
-                .bind(user.0)
+                .bind(factor)
                 .bind(step)
                 .execute(&mut **tx)
                 .await
                 .map_err(|e| internal("updating the TOTP step", e))?;
                 if moved.rows_affected() == 1 {
+                    tx.later
+                        .add("UPDATE factors SET last_used_at = ? WHERE id = ?")
+                        .bind(now)
+                        .bind(factor);
                     Ok(())
                 } else {
                     Err(AppError::CodeAlreadyUsed)

@@ -48,8 +48,8 @@ pub async fn state_of(
     now: UnixTime,
 ) -> Result<MfaState, AppError> {
     let row: Option<(String, Option<i64>)> = sqlx::query_as(
-        "SELECT u.mfa_state, t.pending_since FROM users u
-         LEFT JOIN totp_credentials t ON t.user_id = u.id WHERE u.id = ?",
+        "SELECT u.mfa_state, t.started_at FROM users u
+         LEFT JOIN totp_enrolments t ON t.user_id = u.id WHERE u.id = ?",
     )
     .bind(user.0)
     .fetch_optional(pool)
@@ -104,9 +104,9 @@ pub async fn start(
     let sealed = seal_secret(&state.settings.key, user, &secret);
     let mut tx = state.pool.begin().await.map_err(|e| internal("begin", e))?;
     sqlx::query(
-        "INSERT INTO totp_credentials (user_id, pending_enc, pending_since) VALUES (?, ?, ?)
-         ON CONFLICT (user_id) DO UPDATE SET pending_enc = excluded.pending_enc,
-         pending_since = excluded.pending_since",
+        "INSERT INTO totp_enrolments (user_id, secret_enc, started_at) VALUES (?, ?, ?)
+         ON CONFLICT (user_id) DO UPDATE SET secret_enc = excluded.secret_enc,
+         started_at = excluded.started_at",
     )
     .bind(user.0)
     .bind(&sealed)
@@ -159,7 +159,7 @@ pub async fn confirm(
     }
     let scopes = factor_scopes(user, Asker::Session, meta);
     let attempt = rate_limit::reserve(&state.writer, &state.settings.limits, &scopes, now).await?;
-    let secret = load_secret(state, user, Slot::Pending).await?;
+    let secret = load_pending_secret(state, user).await?;
     let Some(step) = totp::matching_step(&secret, &code, now) else {
         after_failure(
             state,
@@ -173,20 +173,19 @@ pub async fn confirm(
         return Err(AppError::InvalidCode);
     };
     let mut tx = state.pool.begin().await.map_err(|e| internal("begin", e))?;
-    let moved = sqlx::query(
-        "UPDATE totp_credentials SET secret_enc = pending_enc, pending_enc = NULL,
-         pending_since = NULL, last_step = ? WHERE user_id = ? AND pending_enc IS NOT NULL",
-    )
-    .bind(step)
-    .bind(user.0)
-    .execute(&mut *tx)
-    .await
-    .map_err(|e| internal("activating the secret", e))?;
-    if moved.rows_affected() != 1 {
+    // The pending secret becomes a factor, its enrolment code's step spent.
+    let sealed: Option<Vec<u8>> =
+        sqlx::query_scalar("DELETE FROM totp_enrolments WHERE user_id = ? RETURNING secret_enc")
+            .bind(user.0)
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(|e| internal("taking the pending secret", e))?;
+    let Some(sealed) = sealed else {
         return Err(AppError::Conflict {
             message: "This setup was already confirmed.".into(),
         });
-    }
+    };
+    add_totp_factor(&mut tx, user, &sealed, step, now).await?;
     set_state(&mut tx, user, MfaState::Enabled).await?;
     // Enrolled: a policy deadline is met and done with.
     sqlx::query("UPDATE users SET mfa_required_by = NULL WHERE id = ?")
@@ -231,13 +230,11 @@ pub async fn cancel(
     .execute(&mut *tx)
     .await
     .map_err(|e| internal("cancelling setup", e))?;
-    sqlx::query(
-        "UPDATE totp_credentials SET pending_enc = NULL, pending_since = NULL WHERE user_id = ?",
-    )
-    .bind(user.0)
-    .execute(&mut *tx)
-    .await
-    .map_err(|e| internal("clearing the pending secret", e))?;
+    sqlx::query("DELETE FROM totp_enrolments WHERE user_id = ?")
+        .bind(user.0)
+        .execute(&mut *tx)
+        .await
+        .map_err(|e| internal("clearing the pending secret", e))?;
     tx.commit().await.map_err(|e| internal("commit", e))?;
     if changed.rows_affected() == 1 {
         audit::record(
@@ -309,7 +306,9 @@ pub async fn disable(
 /// by an admin's reset.
 pub async fn remove_factors(tx: &mut sqlx::SqliteConnection, user: UserId) -> Result<(), AppError> {
     for sql in [
-        "DELETE FROM totp_credentials WHERE user_id = ?",
+        // Each kind's own rows go with their factor (ON DELETE CASCADE).
+        "DELETE FROM factors WHERE user_id = ?",
+        "DELETE FROM totp_enrolments WHERE user_id = ?",
         "DELETE FROM backup_codes WHERE user_id = ?",
         "DELETE FROM email_codes WHERE user_id = ?",
         "UPDATE users SET mfa_state = 'Disabled' WHERE id = ?",
@@ -373,32 +372,75 @@ fn code_format_error() -> AppError {
     )
 }
 
-/// Which of the user's two secrets: the confirmed one or the one in setup.
-#[derive(Debug, Clone, Copy)]
-enum Slot {
-    Active,
-    Pending,
+/// The name a new authenticator app gets until its owner renames it.
+const DEFAULT_TOTP_NAME: &str = "Authenticator app";
+
+/// A confirmed authenticator app: its sealed secret, `step` spent already.
+async fn add_totp_factor(
+    conn: &mut sqlx::SqliteConnection,
+    user: UserId,
+    sealed: &[u8],
+    step: i64,
+    now: UnixTime,
+) -> Result<i64, AppError> {
+    let id: i64 = sqlx::query_scalar(
+        "INSERT INTO factors (user_id, kind, name, created_at, last_used_at)
+         VALUES (?, 'Totp', ?, ?, ?) RETURNING id",
+    )
+    .bind(user.0)
+    .bind(DEFAULT_TOTP_NAME)
+    .bind(now)
+    .bind(now)
+    .fetch_one(&mut *conn)
+    .await
+    .map_err(|e| internal("adding a factor", e))?;
+    sqlx::query("INSERT INTO totp_factors (factor_id, secret_enc, last_step) VALUES (?, ?, ?)")
+        .bind(id)
+        .bind(sealed)
+        .bind(step)
+        .execute(&mut *conn)
+        .await
+        .map_err(|e| internal("storing a TOTP secret", e))?;
+    Ok(id)
 }
 
-/// Reads and decrypts one of the user's TOTP secrets.
-async fn load_secret(state: &AppState, user: UserId, slot: Slot) -> Result<TotpSecret, AppError> {
-    let sql = match slot {
-        Slot::Active => "SELECT secret_enc FROM totp_credentials WHERE user_id = ?",
-        Slot::Pending => "SELECT pending_enc FROM totp_credentials WHERE user_id = ?",
-    };
-    let sealed: Vec<u8> = sqlx::query_scalar::<_, Option<Vec<u8>>>(sql)
-        .bind(user.0)
-        .fetch_optional(&state.pool)
-        .await
-        .map_err(|e| internal("reading a TOTP secret", e))?
-        .flatten()
-        .ok_or_else(|| internal("no TOTP secret stored", format!("{slot:?} for {}", user.0)))?;
+fn open_secret(state: &AppState, user: UserId, sealed: &[u8]) -> Result<TotpSecret, AppError> {
     let plain = state
         .settings
         .key
-        .open(&sealed, &aead_context(user))
+        .open(sealed, &aead_context(user))
         .map_err(|e| internal("decrypting a TOTP secret (wrong key file?)", e))?;
     Ok(TotpSecret::from_bytes(plain))
+}
+
+/// The secret of the authenticator app being set up.
+async fn load_pending_secret(state: &AppState, user: UserId) -> Result<TotpSecret, AppError> {
+    let sealed: Vec<u8> =
+        sqlx::query_scalar("SELECT secret_enc FROM totp_enrolments WHERE user_id = ?")
+            .bind(user.0)
+            .fetch_optional(&state.pool)
+            .await
+            .map_err(|e| internal("reading a TOTP secret", e))?
+            .ok_or_else(|| internal("no TOTP setup stored", user.0))?;
+    open_secret(state, user, &sealed)
+}
+
+/// Every confirmed authenticator app of the user: factor id and secret.
+async fn load_totp_factors(
+    state: &AppState,
+    user: UserId,
+) -> Result<Vec<(i64, TotpSecret)>, AppError> {
+    let rows: Vec<(i64, Vec<u8>)> = sqlx::query_as(
+        "SELECT f.id, t.secret_enc FROM factors f JOIN totp_factors t ON t.factor_id = f.id
+         WHERE f.user_id = ? ORDER BY f.id",
+    )
+    .bind(user.0)
+    .fetch_all(&state.pool)
+    .await
+    .map_err(|e| internal("reading TOTP secrets", e))?;
+    rows.into_iter()
+        .map(|(id, sealed)| Ok((id, open_secret(state, user, &sealed)?)))
+        .collect()
 }
 
 #[cfg(test)]
