@@ -5,7 +5,7 @@
 CREATE TABLE factors (
     id           INTEGER PRIMARY KEY,
     user_id      INTEGER NOT NULL REFERENCES users (id) ON DELETE CASCADE,
-    kind         TEXT    NOT NULL CHECK (kind IN ('Totp', 'Passkey')),
+    kind         TEXT    NOT NULL CHECK (kind IN ('Totp', 'Passkey', 'Phone')),
     name         TEXT    NOT NULL,
     created_at   INTEGER NOT NULL,
     last_used_at INTEGER

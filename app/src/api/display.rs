@@ -89,6 +89,8 @@ pub fn event_text(kind: &str) -> &'static str {
         "AlertSent" => "Security alert emailed to you",
         "PasswordChanged" => "Password changed",
         "PasswordFailed" => "Wrong password when confirming an action",
+        "FactorRenamed" => "Second factor renamed",
+        "FactorRemoved" => "Second factor removed",
         "Reauthenticated" => "Confirmed it was you for a sensitive action",
         "PolicyChanged" => "Two-factor policy changed",
         "MfaReset" => "Two-factor authentication reset by an administrator",

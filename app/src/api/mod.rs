@@ -50,6 +50,9 @@ pub mod paths {
     pub const EMAIL_CODE: &str = "/api/auth/email-code";
     pub const REPLACEMENT_CODE: &str = "/api/mfa/backup-codes/replacement";
     pub const DEVICES_REVOKE: &str = "/api/devices/revoke";
+    pub const FACTORS: &str = "/api/factors";
+    pub const FACTORS_RENAME: &str = "/api/factors/rename";
+    pub const FACTORS_REMOVE: &str = "/api/factors/remove";
     pub const REAUTH: &str = "/api/auth/reauth";
     pub const CHANGE_PASSWORD: &str = "/api/auth/change-password";
     pub const ADMIN_USERS: &str = "/api/admin/users";

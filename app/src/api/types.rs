@@ -40,6 +40,37 @@ pub enum SecondFactor {
     EmailCode,
 }
 
+/// The kinds of factor an account can hold (several of each).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum FactorKind {
+    Totp,
+    Passkey,
+    Phone,
+}
+
+/// `GET /api/factors`: one of the account's factors.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FactorInfo {
+    pub id: i64,
+    pub kind: FactorKind,
+    pub name: String,
+    pub created_at: i64,
+    pub last_used_at: Option<i64>,
+}
+
+/// `POST /api/factors/rename`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RenameFactorRequest {
+    pub id: i64,
+    pub name: String,
+}
+
+/// `POST /api/factors/remove` (inside the re-authentication window).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RemoveFactorRequest {
+    pub id: i64,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Role {
     User,

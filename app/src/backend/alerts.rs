@@ -10,7 +10,12 @@ use crate::backend::{AppState, ClientMeta, UserId};
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Alert {
     FactorAdded,
+    /// The last factor went: MFA is off.
     FactorRemoved,
+    /// One of several factors went; the others remain.
+    OneFactorRemoved {
+        name: String,
+    },
     BackupCodeUsed {
         left: u32,
     },
@@ -35,6 +40,7 @@ impl Alert {
         match self {
             Alert::FactorAdded => "FactorAdded",
             Alert::FactorRemoved => "FactorRemoved",
+            Alert::OneFactorRemoved { .. } => "OneFactorRemoved",
             Alert::BackupCodeUsed { .. } => "BackupCodeUsed",
             Alert::BackupCodesRegenerated => "BackupCodesRegenerated",
             Alert::DeviceTrusted { .. } => "DeviceTrusted",
@@ -51,6 +57,7 @@ impl Alert {
         match self {
             Alert::FactorAdded => "Two-factor authentication was turned on",
             Alert::FactorRemoved => "Two-factor authentication was turned off",
+            Alert::OneFactorRemoved { .. } => "A second factor was removed from your account",
             Alert::BackupCodeUsed { .. } => "A backup code was used to sign in",
             Alert::BackupCodesRegenerated => "New backup codes were made",
             Alert::DeviceTrusted { .. } => "A new device is trusted to skip codes",
@@ -68,6 +75,7 @@ impl Alert {
         let what = match self {
             Alert::FactorAdded => "An authenticator app was set up as the second factor for your Twofold account.".to_string(),
             Alert::FactorRemoved => "Two-factor authentication was turned off for your Twofold account. Signing in now needs only the password.".to_string(),
+            Alert::OneFactorRemoved { name } => format!("The second factor \"{name}\" was removed from your Twofold account. Your other factors still work."),
             Alert::BackupCodeUsed { left } => format!("One of your backup codes was used to sign in to your Twofold account. It has been replaced; {left} unused codes remain from your set."),
             Alert::BackupCodesRegenerated => "A new set of backup codes was made for your Twofold account. The old codes no longer work.".to_string(),
             Alert::DeviceTrusted { label } => format!("{label} is now trusted to sign in to your Twofold account with the password alone, for 30 days."),

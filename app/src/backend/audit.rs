@@ -41,11 +41,13 @@ pub enum EventKind {
     RoleChanged,
     AdminAction,
     PasswordFailed,
+    FactorRenamed,
+    FactorRemoved,
 }
 
 impl EventKind {
     /// Every kind, for checks that must cover them all.
-    pub const ALL: [EventKind; 28] = [
+    pub const ALL: [EventKind; 30] = [
         EventKind::Registered,
         EventKind::LoginSucceeded,
         EventKind::LoginFailed,
@@ -74,6 +76,8 @@ impl EventKind {
         EventKind::RoleChanged,
         EventKind::AdminAction,
         EventKind::PasswordFailed,
+        EventKind::FactorRenamed,
+        EventKind::FactorRemoved,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -106,6 +110,8 @@ impl EventKind {
             EventKind::RoleChanged => "RoleChanged",
             EventKind::AdminAction => "AdminAction",
             EventKind::PasswordFailed => "PasswordFailed",
+            EventKind::FactorRenamed => "FactorRenamed",
+            EventKind::FactorRemoved => "FactorRemoved",
         }
     }
 }

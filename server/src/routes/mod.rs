@@ -3,6 +3,7 @@
 
 mod admin;
 mod auth;
+mod factors;
 mod input;
 mod mfa;
 mod sessions;
@@ -35,6 +36,9 @@ pub fn api_routes() -> Router<AppState> {
         .route(paths::EVENTS, get(sessions::events))
         .route(paths::DEVICES, get(sessions::devices))
         .route(paths::DEVICES_REVOKE, post(sessions::revoke_devices))
+        .route(paths::FACTORS, get(factors::list))
+        .route(paths::FACTORS_RENAME, post(factors::rename))
+        .route(paths::FACTORS_REMOVE, post(factors::remove))
         .route(paths::REAUTH, post(auth::reauth))
         .route(paths::CHANGE_PASSWORD, post(auth::change_password))
         .route(paths::ADMIN_USERS, get(admin::users))

@@ -1,8 +1,10 @@
 //! Second factors: authenticator apps (TOTP), backup and email codes,
-//! trusted devices, and the rules that check any of them (`mfa`).
+//! trusted devices, the rules that check any of them (`mfa`), and the
+//! account's list of named factors (`named`).
 
 pub mod backup_codes;
 pub mod devices;
 pub mod email_codes;
 pub mod mfa;
+pub mod named;
 pub mod totp;

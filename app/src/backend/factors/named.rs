@@ -1,0 +1,195 @@
+//! The account's factors as its owner sees them: each listed with its name
+//! and last use, renamed at any time, removed on its own (inside the
+//! re-authentication window). Removing the last one turns MFA off, as
+//! turning it off does.
+
+use sqlx::SqlitePool;
+
+use crate::api::{AppError, FactorInfo, FactorKind, MfaState};
+use crate::backend::alerts::{self, Alert};
+use crate::backend::audit::{self, EventKind};
+use crate::backend::auth::access;
+use crate::backend::factors::mfa;
+use crate::backend::infra::db;
+use crate::backend::{AppState, ClientMeta, UserId, internal};
+
+/// Longest name a factor may have, in characters.
+pub const MAX_NAME_CHARS: usize = 64;
+
+fn kind_of(stored: &str) -> Result<FactorKind, AppError> {
+    match stored {
+        "Totp" => Ok(FactorKind::Totp),
+        "Passkey" => Ok(FactorKind::Passkey),
+        "Phone" => Ok(FactorKind::Phone),
+        other => Err(internal("unknown factor kind", other)),
+    }
+}
+
+/// A name as typed, trimmed; refused when empty, too long or holding
+/// control characters (it is shown in pages and mails).
+pub fn clean_name(name: &str) -> Result<String, AppError> {
+    let name = name.trim();
+    if name.is_empty() {
+        return Err(AppError::validation("name", "Give the factor a name."));
+    }
+    if name.chars().count() > MAX_NAME_CHARS {
+        return Err(AppError::validation(
+            "name",
+            "A factor's name has at most 64 characters.",
+        ));
+    }
+    if name.chars().any(char::is_control) {
+        return Err(AppError::validation(
+            "name",
+            "A factor's name cannot hold line breaks or control characters.",
+        ));
+    }
+    Ok(name.to_string())
+}
+
+/// The user's factors, oldest first.
+pub async fn list(pool: &SqlitePool, user: UserId) -> Result<Vec<FactorInfo>, AppError> {
+    let rows: Vec<(i64, String, String, i64, Option<i64>)> = sqlx::query_as(
+        "SELECT id, kind, name, created_at, last_used_at FROM factors
+         WHERE user_id = ? ORDER BY id",
+    )
+    .bind(user.0)
+    .fetch_all(pool)
+    .await
+    .map_err(|e| internal("listing factors", e))?;
+    rows.into_iter()
+        .map(|(id, kind, name, created_at, last_used_at)| {
+            Ok(FactorInfo {
+                id,
+                kind: kind_of(&kind)?,
+                name,
+                created_at,
+                last_used_at,
+            })
+        })
+        .collect()
+}
+
+/// Renames one of the user's own factors; another account's id is not found.
+pub async fn rename(
+    state: &AppState,
+    user: UserId,
+    id: i64,
+    name: &str,
+    meta: &ClientMeta,
+) -> Result<FactorInfo, AppError> {
+    let name = clean_name(name)?;
+    let done = sqlx::query("UPDATE factors SET name = ? WHERE id = ? AND user_id = ?")
+        .bind(&name)
+        .bind(id)
+        .bind(user.0)
+        .execute(&state.writer)
+        .await
+        .map_err(|e| internal("renaming a factor", e))?;
+    if done.rows_affected() != 1 {
+        return Err(AppError::NotFound);
+    }
+    let now = state.clock.now();
+    audit::record(
+        &state.pool,
+        Some(user),
+        EventKind::FactorRenamed,
+        now,
+        meta,
+        &name,
+    )
+    .await;
+    list(&state.pool, user)
+        .await?
+        .into_iter()
+        .find(|f| f.id == id)
+        .ok_or(AppError::NotFound)
+}
+
+/// Removes one of the user's own factors and says what MFA is now. The last
+/// one takes everything second-factor with it (backup codes, trusted
+/// devices), unless the MFA policy requires it for this account.
+pub async fn remove(
+    state: &AppState,
+    user: UserId,
+    id: i64,
+    meta: &ClientMeta,
+) -> Result<MfaState, AppError> {
+    let now = state.clock.now();
+    let mut tx = db::begin_write(&state.writer).await?;
+    let removed: Option<String> =
+        sqlx::query_scalar("DELETE FROM factors WHERE id = ? AND user_id = ? RETURNING name")
+            .bind(id)
+            .bind(user.0)
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(|e| internal("removing a factor", e))?;
+    let Some(name) = removed else {
+        return Err(AppError::NotFound);
+    };
+    let left: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM factors WHERE user_id = ?")
+        .bind(user.0)
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(|e| internal("counting factors", e))?;
+    let mfa_after = if left == 0 {
+        // The write lock is held: the policy and role read here cannot change
+        // before the commit.
+        let policy = crate::backend::policy::load(&state.pool).await?;
+        if policy.require.covers(access::role_of(state, user).await?) {
+            // Rolled back as it is dropped.
+            return Err(AppError::Conflict {
+                message: "Your organisation requires two-factor authentication: add another \
+                          factor before removing your last one."
+                    .into(),
+            });
+        }
+        mfa::remove_factors(&mut tx, user).await?;
+        MfaState::Disabled
+    } else {
+        MfaState::Enabled
+    };
+    tx.commit().await?;
+    audit::record(
+        &state.pool,
+        Some(user),
+        EventKind::FactorRemoved,
+        now,
+        meta,
+        &name,
+    )
+    .await;
+    if mfa_after == MfaState::Disabled {
+        audit::record(
+            &state.pool,
+            Some(user),
+            EventKind::MfaDisabled,
+            now,
+            meta,
+            "last factor removed",
+        )
+        .await;
+    }
+    let alert = match mfa_after {
+        MfaState::Disabled => Alert::FactorRemoved,
+        _ => Alert::OneFactorRemoved { name },
+    };
+    alerts::send(state, user, alert, meta).await?;
+    Ok(mfa_after)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_trimmed_and_bounded() {
+        assert_eq!(clean_name("  Pixel 8 ").ok(), Some("Pixel 8".to_string()));
+        assert!(clean_name("   ").is_err());
+        assert!(clean_name(&"x".repeat(MAX_NAME_CHARS)).is_ok());
+        assert!(clean_name(&"x".repeat(MAX_NAME_CHARS + 1)).is_err());
+        assert!(clean_name("two\nlines").is_err());
+        // Characters, not bytes: 64 accented letters fit.
+        assert!(clean_name(&"é".repeat(MAX_NAME_CHARS)).is_ok());
+    }
+}
