@@ -209,6 +209,30 @@ pub async fn load_devices() -> Result<Vec<super::TrustedDevice>, AppError> {
     }
 }
 
+pub async fn load_factors() -> Result<Vec<super::FactorInfo>, AppError> {
+    #[cfg(feature = "ssr")]
+    {
+        let (state, parts) = server_context()?;
+        crate::backend::factors::named::list_for_request(&state, &parts.headers).await
+    }
+    #[cfg(not(feature = "ssr"))]
+    {
+        browser::get_json(paths::FACTORS).await
+    }
+}
+
+pub async fn rename_factor(id: i64, name: String) -> Result<super::FactorInfo, AppError> {
+    browser_post(
+        paths::FACTORS_RENAME,
+        &super::RenameFactorRequest { id, name },
+    )
+    .await
+}
+
+pub async fn remove_factor(id: i64) -> Result<super::MfaStatus, AppError> {
+    browser_post(paths::FACTORS_REMOVE, &super::RemoveFactorRequest { id }).await
+}
+
 pub async fn revoke_device(id: Option<i64>) -> Result<super::Revoked, AppError> {
     let req = super::RevokeDevicesRequest {
         id,

@@ -8,6 +8,7 @@ use leptos_router::components::A;
 use leptos_router::hooks::use_navigate;
 
 use super::account_activity::{ActivitySection, DevicesSection, SessionsSection};
+use super::account_factors::FactorsSection;
 use crate::api::{AppError, DisableRequest, Me, MfaState, client, paths};
 use crate::components::{
     CodeInput, CodesList, ErrorNotice, PolicyBanner, SubmitButton, load_failed,
@@ -109,6 +110,7 @@ fn Overview(me: Me) -> impl IntoView {
             </p>
             <SignOut />
         </section>
+        <FactorsSection mfa=state />
     }
 }
 

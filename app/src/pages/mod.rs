@@ -2,6 +2,7 @@
 
 mod account;
 mod account_activity;
+mod account_factors;
 mod admin;
 mod change_password;
 mod email_link;

@@ -70,6 +70,15 @@ pub async fn list(pool: &SqlitePool, user: UserId) -> Result<Vec<FactorInfo>, Ap
         .collect()
 }
 
+/// [`list`] for the signed-in caller of a request (the account page).
+pub async fn list_for_request(
+    state: &AppState,
+    headers: &http::HeaderMap,
+) -> Result<Vec<FactorInfo>, AppError> {
+    let live = access::caller(state, headers).await?;
+    list(&state.pool, live.user).await
+}
+
 /// Renames one of the user's own factors; another account's id is not found.
 pub async fn rename(
     state: &AppState,
