@@ -144,8 +144,7 @@ pub async fn remove(
     let mfa_after = if left == 0 {
         // The write lock is held: the policy and role read here cannot change
         // before the commit.
-        let policy = crate::backend::policy::load(&state.pool).await?;
-        if policy.require.covers(access::role_of(state, user).await?) {
+        if mfa::required_for(state, user).await? {
             // Rolled back as it is dropped.
             return Err(AppError::Conflict {
                 message: "Your organisation requires two-factor authentication: add another \

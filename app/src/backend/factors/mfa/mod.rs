@@ -250,6 +250,14 @@ pub async fn cancel(
     state_of(&state.pool, user, now).await
 }
 
+/// Whether the MFA policy requires two-factor authentication of `user`
+/// (then MFA cannot be turned off, nor the last factor removed).
+pub async fn required_for(state: &AppState, user: UserId) -> Result<bool, AppError> {
+    let policy = crate::backend::policy::load(&state.pool).await?;
+    let role = crate::backend::auth::access::role_of(state, user).await?;
+    Ok(policy.require.covers(role))
+}
+
 /// Turns MFA off: needs the password and a current TOTP or backup code.
 pub async fn disable(
     state: &AppState,
@@ -264,11 +272,7 @@ pub async fn disable(
             message: "Two-factor authentication is not on.".into(),
         });
     }
-    let policy = crate::backend::policy::load(&state.pool).await?;
-    if policy
-        .require
-        .covers(crate::backend::auth::access::role_of(state, user).await?)
-    {
+    if required_for(state, user).await? {
         return Err(AppError::Conflict {
             message:
                 "Your organisation requires two-factor authentication, so it cannot be turned off."
