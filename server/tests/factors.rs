@@ -215,3 +215,60 @@ async fn the_last_factor_stays_when_the_policy_requires_mfa() {
     assert_eq!(factors(&s, &c).await.len(), 1);
     assert_eq!(json_of(s.get(&c, "/api/me").await).await["mfa"], "Enabled");
 }
+
+/// Forty removals at once, twenty for each of two apps: each app goes once,
+/// MFA turns off exactly once, and the audit trail says so exactly once.
+#[tokio::test]
+async fn forty_removals_at_once_remove_each_factor_once() {
+    let clock = FixedClock::new(T0);
+    let s = TestServer::start_with_clock(clock.clone()).await;
+    let e = enrol(&s, &clock, "burst-remove@example.com").await;
+    let tablet = add_second_app(&s, &e.email, "Tablet").await;
+    let c = signed_in(&s, &clock, &e).await;
+    let phone = factors(&s, &c)
+        .await
+        .iter()
+        .find(|f| f["name"] == "Authenticator app")
+        .and_then(|f| f["id"].as_i64())
+        .expect("phone id");
+    let sent: Vec<_> = (0..40)
+        .map(|i| {
+            let id = if i % 2 == 0 { phone } else { tablet };
+            tokio::spawn(
+                c.post(s.url("/api/factors/remove"))
+                    .json(&json!({"id": id}))
+                    .send(),
+            )
+        })
+        .collect();
+    let mut answers = Vec::new();
+    for task in sent {
+        let r = task.await.expect("task").expect("response");
+        let status = r.status();
+        let body = json_of(r).await;
+        answers.push((status, body));
+    }
+    let ok: Vec<&Value> = answers
+        .iter()
+        .filter(|(st, _)| *st == StatusCode::OK)
+        .map(|(_, b)| b)
+        .collect();
+    assert_eq!(ok.len(), 2, "{answers:?}");
+    assert_eq!(ok.iter().filter(|b| b["mfa"] == "Disabled").count(), 1);
+    assert!(
+        answers
+            .iter()
+            .all(|(st, _)| *st == StatusCode::OK || *st == StatusCode::NOT_FOUND),
+        "{answers:?}"
+    );
+    let events: Vec<String> = sqlx::query_scalar(
+        "SELECT kind FROM security_events WHERE kind IN ('FactorRemoved', 'MfaDisabled') ORDER BY id",
+    )
+    .fetch_all(&s.db().await)
+    .await
+    .expect("events");
+    assert_eq!(
+        events,
+        vec!["FactorRemoved", "FactorRemoved", "MfaDisabled"]
+    );
+}

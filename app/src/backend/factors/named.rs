@@ -157,27 +157,26 @@ pub async fn remove(
     } else {
         MfaState::Enabled
     };
-    tx.commit().await?;
-    audit::record(
-        &state.pool,
+    // The audit rows are kept or rolled back with the removal itself.
+    audit::record_later(
+        &mut tx.later,
         Some(user),
         EventKind::FactorRemoved,
         now,
         meta,
         &name,
-    )
-    .await;
+    );
     if mfa_after == MfaState::Disabled {
-        audit::record(
-            &state.pool,
+        audit::record_later(
+            &mut tx.later,
             Some(user),
             EventKind::MfaDisabled,
             now,
             meta,
             "last factor removed",
-        )
-        .await;
+        );
     }
+    tx.commit().await?;
     let alert = match mfa_after {
         MfaState::Disabled => Alert::FactorRemoved,
         _ => Alert::OneFactorRemoved { name },
