@@ -12,6 +12,7 @@ use app::backend::infra::mail::Mailer;
 use app::backend::{AppState, Settings, auth::passwords, infra::db};
 
 use app::backend::auth::signup::SignupMode;
+use app::backend::factors::passkeys::RelyingParty;
 
 use crate::config::{SecurityArgs, SignupArg};
 use leptos::config::LeptosOptions;
@@ -110,6 +111,11 @@ pub async fn build_state(
         None => Mailer::outbox(&data_dir.join("outbox"), &security.mail_from)?,
     };
     let log_links = security.smtp_url.is_none();
+    let public_url = public_url(security.public_url.as_deref(), addr)?;
+    let passkeys = RelyingParty::new(&public_url, &issuer);
+    if let Some(problem) = passkeys.problem() {
+        tracing::warn!("passkeys are off: {problem}");
+    }
     let settings = Settings {
         key,
         limits: Limits {
@@ -126,7 +132,8 @@ pub async fn build_state(
             SignupArg::Open => SignupMode::Open,
             SignupArg::Closed => SignupMode::Closed,
         },
-        public_url: public_url(security.public_url.as_deref(), addr)?,
+        passkeys,
+        public_url,
         session_idle_s: i64::try_from(security.session_idle_timeout).unwrap_or(i64::MAX / 4),
         log_links,
     };

@@ -272,3 +272,52 @@ async fn forty_removals_at_once_remove_each_factor_once() {
         vec!["FactorRemoved", "FactorRemoved", "MfaDisabled"]
     );
 }
+
+#[tokio::test]
+async fn a_second_app_runs_the_wizard_and_keeps_the_backup_codes() {
+    let clock = FixedClock::new(T0);
+    let s = TestServer::start_with_clock(clock.clone()).await;
+    let e = enrol(&s, &clock, "second-app@example.com").await;
+    let c = signed_in(&s, &clock, &e).await;
+    let setup = json_of(s.post(&c, "/api/mfa/totp/start", json!({})).await).await;
+    let second = common::twofactor::secret_of(&setup);
+    // While it is set up, MFA stays on.
+    assert_eq!(json_of(s.get(&c, "/api/me").await).await["mfa"], "Enabled");
+    clock.advance(30);
+    let code = second.code_at(clock_now(&clock));
+    let r = s
+        .post(&c, "/api/mfa/totp/confirm", json!({ "code": code }))
+        .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let body = json_of(r).await;
+    assert_eq!(body["mfa"], "Enabled");
+    assert_eq!(body["backup_codes"], json!([]), "no new codes");
+    let list = factors(&s, &c).await;
+    let names: Vec<&str> = list.iter().filter_map(|f| f["name"].as_str()).collect();
+    assert_eq!(names, ["Authenticator app", "Authenticator app 2"]);
+    wait_for_outbox(s.dir.path(), "A second factor was added to your account", 1).await;
+
+    // Both apps sign in; the old backup codes still work.
+    clock.advance(30);
+    let b = challenge(&s, &e.email).await;
+    let r = answer(&s, &b, "Totp", &second.code_at(clock_now(&clock))).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let b = challenge(&s, &e.email).await;
+    let r = answer(&s, &b, "Totp", &e.secret.code_at(clock_now(&clock))).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let b = challenge(&s, &e.email).await;
+    let r = answer(&s, &b, "BackupCode", &e.codes[0]).await;
+    assert_eq!(r.status(), StatusCode::OK);
+}
+
+#[tokio::test]
+async fn adding_a_second_app_needs_a_fresh_factor() {
+    let clock = FixedClock::new(T0);
+    let s = TestServer::start_with_clock(clock.clone()).await;
+    let e = enrol(&s, &clock, "stale-app@example.com").await;
+    let c = signed_in(&s, &clock, &e).await;
+    clock.advance(11 * 60);
+    let r = s.post(&c, "/api/mfa/totp/start", json!({})).await;
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    assert_eq!(json_of(r).await["error"], "ReauthRequired");
+}

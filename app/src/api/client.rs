@@ -78,6 +78,14 @@ pub async fn logout() -> Result<(), AppError> {
         .map(|_| ())
 }
 
+/// A POST of a JSON value (the passkey ceremonies' bodies).
+pub async fn post_value<T: serde::de::DeserializeOwned>(
+    path: &str,
+    body: &serde_json::Value,
+) -> Result<T, AppError> {
+    browser_post(path, body).await
+}
+
 /// Form handlers only run in the browser; on the server, where a submit can
 /// never fire, this answers `Internal` instead of pulling an HTTP client into
 /// the server build.

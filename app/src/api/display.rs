@@ -91,6 +91,8 @@ pub fn event_text(kind: &str) -> &'static str {
         "PasswordFailed" => "Wrong password when confirming an action",
         "FactorRenamed" => "Second factor renamed",
         "FactorRemoved" => "Second factor removed",
+        "FactorAdded" => "Second factor added",
+        "PossibleClonedKey" => "Passkey refused: it may have been copied",
         "Reauthenticated" => "Confirmed it was you for a sensitive action",
         "PolicyChanged" => "Two-factor policy changed",
         "MfaReset" => "Two-factor authentication reset by an administrator",

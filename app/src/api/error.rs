@@ -42,6 +42,10 @@ pub enum AppError {
     SignUpClosed,
     #[error("Two-factor authentication is required for your account. Set it up to continue.")]
     EnrolmentRequired,
+    /// A passkey or security key's answer was refused (wrong origin, bad
+    /// signature, unknown key...); `message` says what to do.
+    #[error("{message}")]
+    PasskeyRefused { message: String },
     #[error("Something went wrong on our side. Please try again.")]
     Internal,
 }
@@ -68,9 +72,10 @@ impl AppError {
     /// The HTTP status this error is answered with. The one place that decides it.
     pub fn status(&self) -> u16 {
         match self {
-            AppError::Validation { .. } | AppError::BadRequest { .. } | AppError::InvalidCode => {
-                400
-            }
+            AppError::Validation { .. }
+            | AppError::BadRequest { .. }
+            | AppError::InvalidCode
+            | AppError::PasskeyRefused { .. } => 400,
             AppError::InvalidCredentials | AppError::NotSignedIn | AppError::ChallengeExpired => {
                 401
             }
@@ -106,6 +111,7 @@ impl AppError {
             AppError::ReauthRequired => "ReauthRequired",
             AppError::EnrolmentRequired => "EnrolmentRequired",
             AppError::SignUpClosed => "SignUpClosed",
+            AppError::PasskeyRefused { .. } => "PasskeyRefused",
             AppError::Internal => "Internal",
         }
     }
@@ -164,6 +170,7 @@ impl From<ErrorBody> for AppError {
             "ReauthRequired" => AppError::ReauthRequired,
             "EnrolmentRequired" => AppError::EnrolmentRequired,
             "SignUpClosed" => AppError::SignUpClosed,
+            "PasskeyRefused" => AppError::PasskeyRefused { message: b.message },
             _ => AppError::Internal,
         }
     }
@@ -190,6 +197,9 @@ mod tests {
             },
             AppError::PayloadTooLarge,
             AppError::NotFound,
+            AppError::PasskeyRefused {
+                message: "refused".into(),
+            },
             AppError::Conflict {
                 message: "already on".into(),
             },

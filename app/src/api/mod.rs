@@ -4,6 +4,7 @@ pub mod client;
 pub mod display;
 mod error;
 mod types;
+pub mod webauthn;
 
 pub use error::{AppError, ErrorBody, human_wait};
 pub use types::*;
@@ -20,12 +21,24 @@ pub fn reauth_return_page(next: Option<&str>) -> &'static str {
 }
 
 /// The second-factor page for a challenge offering `methods`: it leaves out
-/// "Email me a code" when email codes are not among them.
-pub fn second_factor_page(methods: &[SecondFactor]) -> &'static str {
-    if methods.contains(&SecondFactor::EmailCode) {
-        "/login/second-factor"
+/// "Email me a code" when email codes are not among them (`email=off`),
+/// offers the passkey when one is (`passkey=on`), and starts with what the
+/// account has (`totp=off` when it holds no authenticator app).
+pub fn second_factor_page(methods: &[SecondFactor]) -> String {
+    let mut flags = Vec::new();
+    if !methods.contains(&SecondFactor::EmailCode) {
+        flags.push("email=off");
+    }
+    if methods.contains(&SecondFactor::Passkey) {
+        flags.push("passkey=on");
+    }
+    if !methods.contains(&SecondFactor::Totp) {
+        flags.push("totp=off");
+    }
+    if flags.is_empty() {
+        "/login/second-factor".to_string()
     } else {
-        "/login/second-factor?email=off"
+        format!("/login/second-factor?{}", flags.join("&"))
     }
 }
 
@@ -53,6 +66,11 @@ pub mod paths {
     pub const FACTORS: &str = "/api/factors";
     pub const FACTORS_RENAME: &str = "/api/factors/rename";
     pub const FACTORS_REMOVE: &str = "/api/factors/remove";
+    pub const PASSKEY_REGISTER_START: &str = "/api/webauthn/register/start";
+    pub const PASSKEY_REGISTER_FINISH: &str = "/api/webauthn/register/finish";
+    pub const PASSKEY_LOGIN_START: &str = "/api/webauthn/login/start";
+    pub const PASSKEY_LOGIN_FINISH: &str = "/api/webauthn/login/finish";
+    pub const PASSKEY_SECOND_FACTOR_START: &str = "/api/auth/second-factor/passkey/start";
     pub const REAUTH: &str = "/api/auth/reauth";
     pub const CHANGE_PASSWORD: &str = "/api/auth/change-password";
     pub const ADMIN_USERS: &str = "/api/admin/users";

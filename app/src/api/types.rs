@@ -38,6 +38,8 @@ pub enum SecondFactor {
     Totp,
     BackupCode,
     EmailCode,
+    /// Any WebAuthn credential: a synced passkey or a hardware security key.
+    Passkey,
 }
 
 /// The kinds of factor an account can hold (several of each).
@@ -56,6 +58,11 @@ pub struct FactorInfo {
     pub name: String,
     pub created_at: i64,
     pub last_used_at: Option<i64>,
+    /// Passkeys only: `true` for a synced passkey (its key can be backed up
+    /// to the person's other devices), `false` for one bound to a single
+    /// device or security key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub synced: Option<bool>,
 }
 
 /// `POST /api/factors/rename`.
@@ -167,9 +174,49 @@ pub struct BackupCodes {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SecondFactorRequest {
     pub method: SecondFactor,
+    /// The code typed (every method but `Passkey`).
+    #[serde(default)]
     pub code: String,
+    /// `Passkey`: the browser's `PublicKeyCredential.toJSON()`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub credential: Option<serde_json::Value>,
     #[serde(default)]
     pub trust_device: bool,
+}
+
+/// `POST /api/webauthn/register/start`: the name the new passkey will have.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PasskeyStartRequest {
+    #[serde(default)]
+    pub name: String,
+}
+
+/// `POST /api/webauthn/register/finish`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PasskeyRegisterRequest {
+    #[serde(default)]
+    pub name: String,
+    /// The browser's `PublicKeyCredential.toJSON()` from
+    /// `navigator.credentials.create`.
+    pub credential: serde_json::Value,
+}
+
+/// `POST /api/webauthn/login/finish`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PasskeyLoginRequest {
+    /// The browser's `PublicKeyCredential.toJSON()` from
+    /// `navigator.credentials.get`.
+    pub credential: serde_json::Value,
+}
+
+/// The answer to a passkey registered: the new factor, and the 10 backup
+/// codes when it turned two-factor authentication on (empty otherwise).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PasskeyAdded {
+    pub factor: FactorInfo,
+    pub mfa: MfaState,
+    #[serde(default)]
+    pub backup_codes: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

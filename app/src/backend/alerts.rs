@@ -9,7 +9,18 @@ use crate::backend::{AppState, ClientMeta, UserId};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Alert {
-    FactorAdded,
+    /// The first factor: MFA is on. `name` is the factor's.
+    FactorAdded {
+        name: String,
+    },
+    /// Another factor beside those the account has.
+    OneFactorAdded {
+        name: String,
+    },
+    /// A passkey's signature counter went backwards: it may have been copied.
+    PossibleClonedKey {
+        name: String,
+    },
     /// The last factor went: MFA is off.
     FactorRemoved,
     /// One of several factors went; the others remain.
@@ -38,7 +49,9 @@ pub enum Alert {
 impl Alert {
     pub fn name(&self) -> &'static str {
         match self {
-            Alert::FactorAdded => "FactorAdded",
+            Alert::FactorAdded { .. } => "FactorAdded",
+            Alert::OneFactorAdded { .. } => "OneFactorAdded",
+            Alert::PossibleClonedKey { .. } => "PossibleClonedKey",
             Alert::FactorRemoved => "FactorRemoved",
             Alert::OneFactorRemoved { .. } => "OneFactorRemoved",
             Alert::BackupCodeUsed { .. } => "BackupCodeUsed",
@@ -55,7 +68,9 @@ impl Alert {
 
     pub fn subject(&self) -> &'static str {
         match self {
-            Alert::FactorAdded => "Two-factor authentication was turned on",
+            Alert::FactorAdded { .. } => "Two-factor authentication was turned on",
+            Alert::OneFactorAdded { .. } => "A second factor was added to your account",
+            Alert::PossibleClonedKey { .. } => "A passkey was refused: it may have been copied",
             Alert::FactorRemoved => "Two-factor authentication was turned off",
             Alert::OneFactorRemoved { .. } => "A second factor was removed from your account",
             Alert::BackupCodeUsed { .. } => "A backup code was used to sign in",
@@ -73,7 +88,9 @@ impl Alert {
     /// The message body: what happened, when, from where, what to do.
     pub fn text(&self, when: i64, meta: &ClientMeta) -> String {
         let what = match self {
-            Alert::FactorAdded => "An authenticator app was set up as the second factor for your Twofold account.".to_string(),
+            Alert::FactorAdded { name } => format!("Two-factor authentication was turned on for your Twofold account, with \"{name}\" as the second factor."),
+            Alert::OneFactorAdded { name } => format!("\"{name}\" was added as a second factor for your Twofold account. Your other factors still work."),
+            Alert::PossibleClonedKey { name } => format!("The passkey or security key \"{name}\" answered with a signature counter lower than before, so it was refused. This can mean the key was copied. If you did not expect this, remove it from your account and sign out everywhere."),
             Alert::FactorRemoved => "Two-factor authentication was turned off for your Twofold account. Signing in now needs only the password.".to_string(),
             Alert::OneFactorRemoved { name } => format!("The second factor \"{name}\" was removed from your Twofold account. Your other factors still work."),
             Alert::BackupCodeUsed { left } => format!("One of your backup codes was used to sign in to your Twofold account. It has been replaced; {left} unused codes remain from your set."),
@@ -134,7 +151,15 @@ mod tests {
             user_agent: Some("Mozilla/5.0 (X11; Linux x86_64) Chrome/156.0 Safari/537.36".into()),
         };
         for alert in [
-            Alert::FactorAdded,
+            Alert::FactorAdded {
+                name: "Laptop".into(),
+            },
+            Alert::OneFactorAdded {
+                name: "YubiKey".into(),
+            },
+            Alert::PossibleClonedKey {
+                name: "YubiKey".into(),
+            },
             Alert::FactorRemoved,
             Alert::BackupCodeUsed { left: 3 },
             Alert::BackupCodesRegenerated,

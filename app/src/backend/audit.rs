@@ -43,11 +43,13 @@ pub enum EventKind {
     PasswordFailed,
     FactorRenamed,
     FactorRemoved,
+    FactorAdded,
+    PossibleClonedKey,
 }
 
 impl EventKind {
     /// Every kind, for checks that must cover them all.
-    pub const ALL: [EventKind; 30] = [
+    pub const ALL: [EventKind; 32] = [
         EventKind::Registered,
         EventKind::LoginSucceeded,
         EventKind::LoginFailed,
@@ -78,6 +80,8 @@ impl EventKind {
         EventKind::PasswordFailed,
         EventKind::FactorRenamed,
         EventKind::FactorRemoved,
+        EventKind::FactorAdded,
+        EventKind::PossibleClonedKey,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -112,6 +116,8 @@ impl EventKind {
             EventKind::PasswordFailed => "PasswordFailed",
             EventKind::FactorRenamed => "FactorRenamed",
             EventKind::FactorRemoved => "FactorRemoved",
+            EventKind::FactorAdded => "FactorAdded",
+            EventKind::PossibleClonedKey => "PossibleClonedKey",
         }
     }
 }

@@ -41,6 +41,8 @@ pub struct Settings {
     /// Where people reach Twofold (scheme, host, port; no trailing slash):
     /// the base of every link in a mail.
     pub public_url: String,
+    /// The WebAuthn relying party `public_url` makes (or why there is none).
+    pub passkeys: crate::backend::factors::passkeys::RelyingParty,
     /// A session unused this long ends (remember-me sessions: see `sessions`).
     pub session_idle_s: i64,
     /// No SMTP: links in mail are also written to the log, so a first local

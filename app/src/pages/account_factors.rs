@@ -1,14 +1,14 @@
-//! The account page's list of second factors: each authenticator app (and,
-//! later, passkey) with its name, when it was added and last used; renamed
-//! in place, removed on its own.
+//! The account page's list of second factors: each authenticator app and
+//! passkey with its name, when it was added and last used; renamed in
+//! place, removed on its own; and the ways to add one.
 
 use leptos::ev::SubmitEvent;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 
 use crate::api::display::format_utc;
-use crate::api::{AppError, FactorInfo, FactorKind, MfaState, client};
-use crate::components::ErrorNotice;
+use crate::api::{AppError, FactorInfo, FactorKind, MfaState, PasskeyAdded, client};
+use crate::components::{CodesList, ErrorNotice};
 
 /// What a person calls each kind of factor.
 pub fn kind_label(kind: FactorKind) -> &'static str {
@@ -25,6 +25,15 @@ fn kind_icon(kind: FactorKind) -> &'static str {
         FactorKind::Totp => "⏱",
         FactorKind::Passkey => "🔑",
         FactorKind::Phone => "✉",
+    }
+}
+
+/// Passkeys: whether the key can follow its owner to other devices.
+fn sync_label(synced: Option<bool>) -> &'static str {
+    match synced {
+        Some(true) => " (synced passkey)",
+        Some(false) => " (this device only)",
+        None => "",
     }
 }
 
@@ -74,8 +83,80 @@ pub fn FactorsSection(mfa: RwSignal<MfaState>) -> impl IntoView {
                     }
                 })}
             </Suspense>
+            <AddPasskey on_added=move |added: PasskeyAdded| {
+                set_error.set(None);
+                mfa.set(added.mfa);
+                set_notice.set(Some(format!("\"{}\" was added.", added.factor.name)));
+                factors.refetch();
+            } />
+            <p>
+                <a href="/account/two-factor">"Add an authenticator app"</a>
+            </p>
         </section>
     }
+    .into_any()
+}
+
+/// "Add a passkey or security key": the person names it, the browser makes
+/// it. A first factor turns two-factor authentication on and shows the
+/// backup codes, once.
+#[component]
+fn AddPasskey(on_added: impl Fn(PasskeyAdded) + Copy + Send + Sync + 'static) -> impl IntoView {
+    let available = RwSignal::new(false);
+    Effect::new(move |_| available.set(crate::api::webauthn::available()));
+    let name = RwSignal::new(String::new());
+    let (pending, set_pending) = signal(false);
+    let (error, set_error) = signal(None::<AppError>);
+    let codes = RwSignal::new(Vec::<String>::new());
+    let submit = move |ev: SubmitEvent| {
+        ev.prevent_default();
+        if pending.get_untracked() {
+            return;
+        }
+        set_pending.set(true);
+        set_error.set(None);
+        let typed = name.get_untracked();
+        spawn_local(async move {
+            match crate::api::webauthn::add_passkey(typed).await {
+                Ok(added) => {
+                    name.set(String::new());
+                    codes.set(added.backup_codes.clone());
+                    on_added(added);
+                }
+                Err(e) => set_error.set(Some(e)),
+            }
+            set_pending.set(false);
+        });
+    };
+    view! {
+        <Show
+            when=move || available.get()
+            fallback=|| view! {
+                <p class="hint">"Passkeys need a browser with JavaScript and passkey support."</p>
+            }
+        >
+            <form on:submit=submit class="inline" aria-labelledby="add-passkey-title">
+                <h3 id="add-passkey-title">"Add a passkey or security key"</h3>
+                <ErrorNotice error=error />
+                <label>
+                    "Name it (for example \"Laptop\" or \"YubiKey\")"
+                    <input type="text" maxlength="64" placeholder="Passkey"
+                        prop:value=move || name.get()
+                        on:input=move |ev| name.set(event_target_value(&ev)) />
+                </label>
+                <button type="submit" disabled=move || pending.get()>
+                    {move || if pending.get() { "Waiting for your passkey…" } else { "Add a passkey" }}
+                </button>
+            </form>
+        </Show>
+        {move || (!codes.get().is_empty()).then(|| view! {
+            <div class="notice ok" role="status">
+                <p>"Two-factor authentication is on. Save these backup codes now: they are shown once, and each signs you in once if you lose your passkey."</p>
+                <CodesList codes=codes.get() />
+            </div>
+        })}
+    }
+    .into_any()
 }
 
 #[component]
@@ -115,7 +196,7 @@ fn FactorRow(
                 <strong data-testid="factor-name">{move || name.get()}</strong>
                 <br />
                 <span class="hint">
-                    {format!("{} · added {} · {used}", kind_label(factor.kind), format_utc(factor.created_at))}
+                    {format!("{}{} · added {} · {used}", kind_label(factor.kind), sync_label(factor.synced), format_utc(factor.created_at))}
                 </span>
             </div>
             <Show

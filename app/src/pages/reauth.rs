@@ -36,11 +36,41 @@ pub fn ReauthPage() -> impl IntoView {
                                 })}
                                 <button type="submit" class="primary">"Continue"</button>
                             </form>
+                            {(me.mfa == MfaState::Enabled).then(|| view! { <PasskeyReauth next=next() /> })}
                         </section>
                     }.into_any(),
                     Err(e) => load_failed(e),
                 }
             })}
         </Suspense>
+    }
+}
+
+/// "Use a passkey instead": a passkey with user verification proves the
+/// password and a factor at once, so it opens the window by itself (a
+/// passkey sign-in that replaces this browser's session).
+#[component]
+fn PasskeyReauth(next: &'static str) -> impl IntoView {
+    let available = RwSignal::new(false);
+    Effect::new(move |_| available.set(crate::api::webauthn::available()));
+    let (error, set_error) = signal(None::<crate::api::AppError>);
+    let navigate = leptos_router::hooks::use_navigate();
+    let on_click = move |_| {
+        let navigate = navigate.clone();
+        leptos::task::spawn_local(async move {
+            match crate::api::webauthn::sign_in(false).await {
+                Ok(_) => navigate(next, leptos_router::NavigateOptions::default()),
+                Err(e) => set_error.set(Some(e)),
+            }
+        });
+    };
+    view! {
+        <Show when=move || available.get()>
+            <div class="passkey-option">
+                <p class="divider">"or"</p>
+                <ErrorNotice error=error />
+                <button type="button" on:click=on_click.clone()>"Use a passkey instead"</button>
+            </div>
+        </Show>
     }
 }

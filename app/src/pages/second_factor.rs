@@ -10,16 +10,22 @@ use leptos_router::hooks::{use_navigate, use_query_map};
 use crate::api::{AppError, SecondFactor, SecondFactorRequest, client, paths};
 use crate::components::{CodeInput, ErrorNotice, SubmitButton, redirect_error};
 
-/// The second step of signing in. `?method=backup` and `?method=email`
-/// switch the factor, so switching is a plain link that works with and
-/// without JavaScript.
+/// The second step of signing in. `?method=backup`, `?method=email` and
+/// `?method=totp` switch the factor, so switching is a plain link that works
+/// with and without JavaScript. The server's flags say what the account can
+/// use: `email=off`, `passkey=on`, `totp=off` (see `second_factor_page`).
 #[component]
 pub fn SecondFactorPage() -> impl IntoView {
     let query = use_query_map();
+    let passkey_on = Memo::new(move |_| query.read().get_str("passkey") == Some("on"));
+    let totp_on = Memo::new(move |_| query.read().get_str("totp") != Some("off"));
+    // `None`: the account has no authenticator app; its passkey comes first.
     let method = Memo::new(move |_| match query.read().get_str("method") {
-        Some("backup") => SecondFactor::BackupCode,
-        Some("email") => SecondFactor::EmailCode,
-        _ => SecondFactor::Totp,
+        Some("backup") => Some(SecondFactor::BackupCode),
+        Some("email") => Some(SecondFactor::EmailCode),
+        Some("totp") => Some(SecondFactor::Totp),
+        _ if totp_on.get() => Some(SecondFactor::Totp),
+        _ => None,
     });
     // The server says `email=off` when codes by email are not offered (the
     // operator's policy, or an unconfirmed address); it refuses them anyway.
@@ -28,19 +34,94 @@ pub fn SecondFactorPage() -> impl IntoView {
         <Title text="Two-factor authentication" />
         <section class="card narrow">
             <h1>"Two-factor authentication"</h1>
-            {move || {
-                let method = method.get();
-                view! { <CodeForm method /> }
+            {move || (passkey_on.get()
+                && matches!(method.get(), None | Some(SecondFactor::Totp)))
+                .then(|| view! { <PasskeyAnswer /> })}
+            {move || match method.get() {
+                Some(method) => view! { <CodeForm method /> }.into_any(),
+                None => view! {
+                    <p class="aside">
+                        <A href=move || format!("/login/second-factor?{}method=backup", page_flags(query))>
+                            "Use a backup code instead"
+                        </A>
+                    </p>
+                }.into_any(),
             }}
-            {move || (method.get() != SecondFactor::BackupCode && email_offered.get())
+            {move || (method.get() != Some(SecondFactor::BackupCode) && email_offered.get())
                 .then(|| view! { <EmailMeACode method=method.get() /> })}
         </section>
     }
 }
 
+/// The server's flags of the page, to keep in links that switch the method.
+fn page_flags(query: Memo<leptos_router::params::ParamsMap>) -> String {
+    let query = query.read();
+    let mut flags = String::new();
+    for (name, value) in [("email", "off"), ("passkey", "on"), ("totp", "off")] {
+        if query.get_str(name) == Some(value) {
+            flags.push_str(&format!("{name}={value}&"));
+        }
+    }
+    flags
+}
+
+/// "Use a passkey or security key": the browser asks for one of the
+/// account's keys; it needs JavaScript, so it appears once hydrated.
+#[component]
+fn PasskeyAnswer() -> impl IntoView {
+    let (pending, set_pending) = signal(false);
+    let (error, set_error) = signal(None::<AppError>);
+    let hydrated = RwSignal::new(false);
+    Effect::new(move |_| hydrated.set(crate::api::webauthn::available()));
+    let trust = NodeRef::<Input>::new();
+    let navigate = use_navigate();
+    let on_click = move |_| {
+        if pending.get_untracked() {
+            return;
+        }
+        set_pending.set(true);
+        set_error.set(None);
+        let trust_device = trust.get_untracked().is_some_and(|t| t.checked());
+        let navigate = navigate.clone();
+        spawn_local(async move {
+            match crate::api::webauthn::second_factor(trust_device).await {
+                Ok(_) => navigate("/account", NavigateOptions::default()),
+                Err(e) => {
+                    let expired = matches!(e, AppError::ChallengeExpired);
+                    set_error.set(Some(e));
+                    if expired {
+                        navigate("/login?error=ChallengeExpired", NavigateOptions::default());
+                    }
+                }
+            }
+            set_pending.set(false);
+        });
+    };
+    view! {
+        <div class="passkey-option">
+            <ErrorNotice error=error />
+            <Show
+                when=move || hydrated.get()
+                fallback=|| view! {
+                    <p class="hint">"Passkeys need JavaScript in this browser. Use a code below instead."</p>
+                }
+            >
+                <p>"Use the passkey or security key you added to your account."</p>
+                <button type="button" class="primary" on:click=on_click.clone() disabled=move || pending.get()>
+                    {move || if pending.get() { "Waiting for your passkey…" } else { "Use a passkey or security key" }}
+                </button>
+                <label class="check">
+                    <input type="checkbox" node_ref=trust />
+                    "Trust this device for 30 days"
+                </label>
+            </Show>
+        </div>
+    }
+}
+
 /// "Email me a code": a form that also works without JavaScript.
 #[component]
-fn EmailMeACode(method: SecondFactor) -> impl IntoView {
+fn EmailMeACode(method: Option<SecondFactor>) -> impl IntoView {
     let (pending, set_pending) = signal(false);
     let (error, set_error) = signal(None::<AppError>);
     let navigate = use_navigate();
@@ -60,7 +141,7 @@ fn EmailMeACode(method: SecondFactor) -> impl IntoView {
             set_pending.set(false);
         });
     };
-    let label = if method == SecondFactor::EmailCode {
+    let label = if method == Some(SecondFactor::EmailCode) {
         "Send a new code"
     } else {
         "Email me a code"
@@ -95,6 +176,7 @@ fn CodeForm(method: SecondFactor) -> impl IntoView {
         let req = SecondFactorRequest {
             method,
             code: code.get_untracked().map(|i| i.value()).unwrap_or_default(),
+            credential: None,
             trust_device: trust.get_untracked().is_some_and(|t| t.checked()),
         };
         set_pending.set(true);
@@ -158,12 +240,16 @@ fn CodeForm(method: SecondFactor) -> impl IntoView {
         </form>
         <p class="aside">
             {move || {
-                let off = if query.read().get_str("email") == Some("off") { "email=off&" } else { "" };
-                if method != SecondFactor::Totp {
-                    let href = format!("/login/second-factor?{off}");
+                let flags = page_flags(query);
+                let totp_on = query.read().get_str("totp") != Some("off");
+                if method != SecondFactor::Totp && totp_on {
+                    let href = format!("/login/second-factor?{flags}method=totp");
                     view! { <A href=href>"Use your authenticator app instead"</A> }.into_any()
+                } else if method != SecondFactor::Totp {
+                    let href = format!("/login/second-factor?{flags}");
+                    view! { <A href=href>"Use your passkey instead"</A> }.into_any()
                 } else {
-                    let href = format!("/login/second-factor?{off}method=backup");
+                    let href = format!("/login/second-factor?{flags}method=backup");
                     view! { <A href=href>"Use a backup code instead"</A> }.into_any()
                 }
             }}

@@ -52,7 +52,7 @@ pub fn SignInPage() -> impl IntoView {
                     navigate(page, NavigateOptions::default())
                 }
                 Ok(LoginOutcome::SecondFactorRequired { methods, .. }) => navigate(
-                    crate::api::second_factor_page(&methods),
+                    &crate::api::second_factor_page(&methods),
                     NavigateOptions::default(),
                 ),
                 Err(e) => {
@@ -83,7 +83,7 @@ pub fn SignInPage() -> impl IntoView {
                     id="email"
                     name="email"
                     type="email"
-                    autocomplete="username"
+                    autocomplete="username webauthn"
                     inputmode="email"
                     required
                     node_ref=email
@@ -103,9 +103,69 @@ pub fn SignInPage() -> impl IntoView {
                 </label>
                 <SubmitButton pending label="Sign in" pending_label="Signing in…" />
             </form>
+            <PasskeySignIn />
             <p class="aside">
                 "New here? " <A href="/signup">"Create an account"</A>
             </p>
         </section>
+    }
+}
+
+/// "Sign in with a passkey": no email, no password; the browser offers the
+/// passkeys it holds for this site. Where the browser supports it, the
+/// email field's autofill offers them too (conditional mediation). Needs
+/// JavaScript, so it appears once hydrated.
+#[component]
+fn PasskeySignIn() -> impl IntoView {
+    let available = RwSignal::new(false);
+    let (pending, set_pending) = signal(false);
+    let (error, set_error) = signal(None::<AppError>);
+    let navigate = use_navigate();
+    let signed_in = move |navigate: &dyn Fn(&str, NavigateOptions)| {
+        navigate("/account", NavigateOptions::default());
+    };
+    {
+        let navigate = navigate.clone();
+        Effect::new(move |_| {
+            available.set(crate::api::webauthn::available());
+            let navigate = navigate.clone();
+            spawn_local(async move {
+                if !crate::api::webauthn::conditional_available().await {
+                    return;
+                }
+                // Waits until the person picks a passkey in the autofill;
+                // the button below cancels it. Its errors are not shown:
+                // nobody asked for it.
+                if crate::api::webauthn::sign_in(true).await.is_ok() {
+                    signed_in(&navigate);
+                }
+            });
+        });
+    }
+    let on_click = move |_| {
+        if pending.get_untracked() {
+            return;
+        }
+        set_pending.set(true);
+        set_error.set(None);
+        let navigate = navigate.clone();
+        spawn_local(async move {
+            match crate::api::webauthn::sign_in(false).await {
+                Ok(_) => signed_in(&navigate),
+                Err(e) => set_error.set(Some(e)),
+            }
+            set_pending.set(false);
+        });
+    };
+    view! {
+        <Show when=move || available.get()>
+            <div class="passkey-option">
+                <p class="divider">"or"</p>
+                <ErrorNotice error=error />
+                <button type="button" on:click=on_click.clone() disabled=move || pending.get()>
+                    {move || if pending.get() { "Waiting for your passkey…" } else { "Sign in with a passkey" }}
+                </button>
+            </div>
+        </Show>
     }
 }

@@ -111,15 +111,21 @@ fn VerifyStep(setup: TotpSetup, step: RwSignal<Step>) -> impl IntoView {
     let code = NodeRef::<Input>::new();
     let (pending, set_pending) = signal(false);
     let (error, set_error) = signal(None::<AppError>);
+    let navigate = use_navigate();
     let submit = move || {
         if pending.get_untracked() {
             return;
         }
+        let navigate = navigate.clone();
         let typed = code.get_untracked().map(|i| i.value()).unwrap_or_default();
         set_pending.set(true);
         set_error.set(None);
         spawn_local(async move {
             match client::totp_confirm(&typed).await {
+                // Another app beside existing factors: no new codes to save.
+                Ok(codes) if codes.backup_codes.is_empty() => {
+                    navigate("/account?added=app", NavigateOptions::default())
+                }
                 Ok(codes) => step.set(Step::SaveCodes(codes.backup_codes)),
                 Err(e) => {
                     set_error.set(Some(e));
@@ -132,9 +138,12 @@ fn VerifyStep(setup: TotpSetup, step: RwSignal<Step>) -> impl IntoView {
             set_pending.set(false);
         });
     };
-    let on_submit = move |ev: leptos::ev::SubmitEvent| {
-        ev.prevent_default();
-        submit();
+    let on_submit = {
+        let submit = submit.clone();
+        move |ev: leptos::ev::SubmitEvent| {
+            ev.prevent_default();
+            submit();
+        }
     };
     let back = setup.clone();
     view! {

@@ -152,7 +152,9 @@ pub async fn login(
         (Ok((outcome, grant)), mode) => {
             let (page, cookie) = match &grant {
                 Grant::Session(session) => (
-                    accounts::landing_page(&state, session.user).await,
+                    accounts::landing_page(&state, session.user)
+                        .await
+                        .to_string(),
                     session_cookie(&headers, session),
                 ),
                 Grant::Challenge(token) => (
@@ -160,14 +162,14 @@ pub async fn login(
                         LoginOutcome::SecondFactorRequired { methods, .. } => {
                             app::api::second_factor_page(methods)
                         }
-                        LoginOutcome::SignedIn => SECOND_FACTOR_PAGE,
+                        LoginOutcome::SignedIn => SECOND_FACTOR_PAGE.to_string(),
                     },
                     cookies::challenge_set_cookie(token, secure),
                 ),
             };
             let resp = match mode {
                 Mode::Json => Json(outcome).into_response(),
-                Mode::Form => Redirect::to(page).into_response(),
+                Mode::Form => Redirect::to(&page).into_response(),
             };
             with_cookie(resp, cookie)
         }

@@ -6,6 +6,7 @@ mod auth;
 mod factors;
 mod input;
 mod mfa;
+mod passkeys;
 mod sessions;
 
 use app::api::paths;
@@ -39,6 +40,20 @@ pub fn api_routes() -> Router<AppState> {
         .route(paths::FACTORS, get(factors::list))
         .route(paths::FACTORS_RENAME, post(factors::rename))
         .route(paths::FACTORS_REMOVE, post(factors::remove))
+        .route(
+            paths::PASSKEY_REGISTER_START,
+            post(passkeys::register_start),
+        )
+        .route(
+            paths::PASSKEY_REGISTER_FINISH,
+            post(passkeys::register_finish),
+        )
+        .route(paths::PASSKEY_LOGIN_START, post(passkeys::login_start))
+        .route(paths::PASSKEY_LOGIN_FINISH, post(passkeys::login_finish))
+        .route(
+            paths::PASSKEY_SECOND_FACTOR_START,
+            post(passkeys::second_factor_start),
+        )
         .route(paths::REAUTH, post(auth::reauth))
         .route(paths::CHANGE_PASSWORD, post(auth::change_password))
         .route(paths::ADMIN_USERS, get(admin::users))

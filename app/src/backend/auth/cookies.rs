@@ -53,6 +53,33 @@ pub fn challenge_token(headers: &HeaderMap) -> Option<SessionToken> {
     read_token(headers, crate::backend::auth::challenges::CHALLENGE_COOKIE)
 }
 
+/// The WebAuthn ceremony cookie (see `passkeys::ceremonies`).
+pub fn passkey_token(headers: &HeaderMap) -> Option<SessionToken> {
+    read_token(headers, crate::backend::factors::passkeys::CEREMONY_COOKIE)
+}
+
+/// The WebAuthn ceremony cookie: sent to the API only, gone after 5 minutes
+/// (the ceremony's own expiry holds either way).
+pub fn passkey_set_cookie(token: &SessionToken, secure: bool) -> String {
+    cookie(
+        crate::backend::factors::passkeys::CEREMONY_COOKIE,
+        token.expose(),
+        "/api",
+        Some(crate::backend::factors::passkeys::ceremonies::CEREMONY_TTL_S),
+        secure,
+    )
+}
+
+pub fn passkey_clear_cookie(secure: bool) -> String {
+    cookie(
+        crate::backend::factors::passkeys::CEREMONY_COOKIE,
+        "",
+        "/api",
+        Some(0),
+        secure,
+    )
+}
+
 /// `name=value` with HttpOnly (scripts cannot read it) and SameSite=Lax (other
 /// sites cannot post with it). Over https: `__Host-`, Secure and Path=/; over
 /// http the cookie is limited to `http_path`.

@@ -14,7 +14,7 @@ use crate::backend::auth::challenges::{self, CHALLENGE_TTL_S};
 use crate::backend::auth::passwords::{self, Password, PasswordHashString};
 use crate::backend::auth::rate_limit::{self, Scope};
 use crate::backend::auth::sessions::{self, NewSession, SessionToken};
-use crate::backend::infra::metrics::SignIn;
+use crate::backend::infra::metrics::{FactorOutcome, SignIn};
 use crate::backend::{
     AppState, ClientMeta, UserId, auth::cookies, auth::owners, auth::validation,
     factors::backup_codes, factors::devices, factors::email_codes, factors::mfa, infra::db,
@@ -115,7 +115,11 @@ pub async fn login(
     };
     let needs_factor =
         mfa::state_of(&state.pool, user, now).await? == MfaState::Enabled && !trusted;
-    let email_offered = needs_factor && email_codes::offered(&state.pool, user).await?;
+    let methods = if needs_factor {
+        methods_of(state, user).await?
+    } else {
+        Vec::new()
+    };
     // One write transaction: the attempt taken back, then the challenge or
     // the session, and the audit row.
     let mut tx = db::begin_write(&state.writer).await?;
@@ -144,10 +148,6 @@ pub async fn login(
         .await;
         tx.commit().await?;
         state.metrics.sign_in(SignIn::SecondFactorRequired);
-        let mut methods = vec![SecondFactor::Totp, SecondFactor::BackupCode];
-        if email_offered {
-            methods.push(SecondFactor::EmailCode);
-        }
         let outcome = LoginOutcome::SecondFactorRequired {
             methods,
             expires_in_s: CHALLENGE_TTL_S as u64,
@@ -163,6 +163,30 @@ pub async fn login(
     tx.commit().await?;
     state.metrics.sign_in(SignIn::SignedIn);
     Ok((LoginOutcome::SignedIn, Grant::Session(session)))
+}
+
+/// The ways the account can answer its sign-in challenge: each kind of
+/// factor it holds, backup codes, and email codes where offered. Passkeys
+/// only where the server has a relying party.
+async fn methods_of(state: &AppState, user: UserId) -> Result<Vec<SecondFactor>, AppError> {
+    let kinds: Vec<String> =
+        sqlx::query_scalar("SELECT DISTINCT kind FROM factors WHERE user_id = ?")
+            .bind(user.0)
+            .fetch_all(&state.pool)
+            .await
+            .map_err(|e| internal("reading factor kinds", e))?;
+    let mut methods = Vec::new();
+    if kinds.iter().any(|k| k == "Totp") {
+        methods.push(SecondFactor::Totp);
+    }
+    if kinds.iter().any(|k| k == "Passkey") && state.settings.passkeys.problem().is_none() {
+        methods.push(SecondFactor::Passkey);
+    }
+    methods.push(SecondFactor::BackupCode);
+    if email_codes::offered(&state.pool, user).await? {
+        methods.push(SecondFactor::EmailCode);
+    }
+    Ok(methods)
 }
 
 /// `POST /api/auth/email-code`: mails a code to the account the sign-in
@@ -239,7 +263,13 @@ pub async fn second_factor(
     let user = challenge.user;
     // Reads and the code's check first; then one write transaction: the
     // attempt, the code spent, the challenge spent, the session, the audit.
-    let code = mfa::prepare(state, user, req.method, &req.code).await?;
+    let code = match req.method {
+        SecondFactor::Passkey => {
+            let token = cookies::passkey_token(headers);
+            mfa::prepare_passkey(state, user, token, req.credential).await?
+        }
+        method => mfa::prepare(state, user, method, &req.code).await?,
+    };
     let mut tx = db::begin_write(&state.writer).await?;
     let verdict = mfa::check_in(&mut tx, state, user, &code, meta, asker).await?;
     let session = match verdict {
@@ -295,6 +325,8 @@ enum SignInDone {
     Password,
     TrustedDevice,
     Factor,
+    /// A passkey with user verification alone: two factors in one.
+    Passkey,
 }
 
 /// A completed sign-in inside the caller's write transaction: the session
@@ -308,12 +340,13 @@ fn finish_sign_in(
     meta: &ClientMeta,
 ) -> NewSession {
     let now = state.clock.now();
-    let factor = done == SignInDone::Factor;
+    let factor = matches!(done, SignInDone::Factor | SignInDone::Passkey);
     let session = sessions::create_in(tx, state, user, remember_me, factor, now, meta);
     let detail = match done {
         SignInDone::Password => "",
         SignInDone::TrustedDevice => "trusted device",
         SignInDone::Factor => "second factor",
+        SignInDone::Passkey => "passkey",
     };
     audit::record_later(
         &mut tx.later,
@@ -335,4 +368,108 @@ async fn find_credentials(
         .fetch_optional(pool)
         .await
         .map_err(|e| internal("looking up credentials", e))
+}
+
+/// `POST /api/webauthn/login/finish`: signs in with a passkey alone. The
+/// authenticator verified its user (PIN or biometrics) and holds the key, so
+/// the session counts as password and second factor, fresh for the
+/// re-authentication window. A refused answer counts as a failed factor of
+/// the account it named (and of the client's address), like a wrong code.
+pub async fn passkey_sign_in(
+    state: &AppState,
+    headers: &HeaderMap,
+    req: crate::api::PasskeyLoginRequest,
+    meta: &ClientMeta,
+) -> Result<NewSession, AppError> {
+    let now = state.clock.now();
+    let token = cookies::passkey_token(headers);
+    let (user, assertion) =
+        crate::backend::factors::passkeys::check_discoverable(state, token, req.credential, now)
+            .await?;
+    let scopes = match user {
+        Some(user) => mfa::with_address(Scope::Factor(user.0), meta),
+        None => meta
+            .ip
+            .as_deref()
+            .map(|ip| vec![Scope::Ip(rate_limit::address_bucket(ip))])
+            .unwrap_or_default(),
+    };
+    let mut tx = db::begin_write(&state.writer).await?;
+    let attempt = rate_limit::reserve_in(&mut tx, &state.settings.limits, &scopes, now).await?;
+    let verdict = match user {
+        Some(user) => {
+            crate::backend::factors::passkeys::accept_in(&mut tx, &assertion, user, meta, now)
+                .await?
+        }
+        None => {
+            // Spend the ceremony all the same.
+            if !crate::backend::factors::passkeys::ceremonies::take(
+                &mut *tx,
+                &assertion.token,
+                assertion.purpose,
+                now,
+            )
+            .await?
+            {
+                return Err(AppError::ChallengeExpired);
+            }
+            Err(assertion
+                .outcome
+                .as_ref()
+                .err()
+                .cloned()
+                .unwrap_or(AppError::InvalidCredentials))
+        }
+    };
+    // Only a key of the account it names can be accepted.
+    let verdict = match (user, verdict) {
+        (Some(user), Ok(_factor)) => Ok(user),
+        (_, Err(error)) => Err(error),
+        (None, Ok(_)) => Err(AppError::InvalidCredentials),
+    };
+    match verdict {
+        Ok(user) => {
+            state
+                .metrics
+                .factor_check(SecondFactor::Passkey, FactorOutcome::Success);
+            attempt.succeeded_in(&mut tx);
+            audit::record_later(
+                &mut tx.later,
+                Some(user),
+                EventKind::FactorSucceeded,
+                now,
+                meta,
+                "Passkey",
+            );
+            let session = finish_sign_in(&mut tx, state, user, false, SignInDone::Passkey, meta);
+            tx.commit().await?;
+            state.metrics.sign_in(SignIn::SignedIn);
+            Ok(session)
+        }
+        Err(error) => {
+            state
+                .metrics
+                .factor_check(SecondFactor::Passkey, FactorOutcome::Invalid);
+            let detail = format!("Passkey: {}", error.kind());
+            audit::record_later(
+                &mut tx.later,
+                user,
+                EventKind::FactorFailed,
+                now,
+                meta,
+                &detail,
+            );
+            let failure = attempt.failed();
+            tx.commit().await?;
+            if let Some(user) = user {
+                let key_name = assertion.key_name.clone();
+                mfa::announce_failure(state, user, failure, meta).await?;
+                crate::backend::factors::passkeys::announce_refusal(
+                    state, user, key_name, &error, meta,
+                )
+                .await?;
+            }
+            Err(error)
+        }
+    }
 }

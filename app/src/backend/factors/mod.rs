@@ -1,4 +1,5 @@
-//! Second factors: authenticator apps (TOTP), backup and email codes,
+//! Second factors: authenticator apps (TOTP), passkeys and security keys
+//! (WebAuthn), backup and email codes,
 //! trusted devices, the rules that check any of them (`mfa`), and the
 //! account's list of named factors (`named`).
 
@@ -7,4 +8,5 @@ pub mod devices;
 pub mod email_codes;
 pub mod mfa;
 pub mod named;
+pub mod passkeys;
 pub mod totp;

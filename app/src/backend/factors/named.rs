@@ -49,22 +49,25 @@ pub fn clean_name(name: &str) -> Result<String, AppError> {
 
 /// The user's factors, oldest first.
 pub async fn list(pool: &SqlitePool, user: UserId) -> Result<Vec<FactorInfo>, AppError> {
-    let rows: Vec<(i64, String, String, i64, Option<i64>)> = sqlx::query_as(
-        "SELECT id, kind, name, created_at, last_used_at FROM factors
-         WHERE user_id = ? ORDER BY id",
+    type Row = (i64, String, String, i64, Option<i64>, Option<bool>);
+    let rows: Vec<Row> = sqlx::query_as(
+        "SELECT f.id, f.kind, f.name, f.created_at, f.last_used_at, p.backup_eligible
+         FROM factors f LEFT JOIN passkey_factors p ON p.factor_id = f.id
+         WHERE f.user_id = ? ORDER BY f.id",
     )
     .bind(user.0)
     .fetch_all(pool)
     .await
     .map_err(|e| internal("listing factors", e))?;
     rows.into_iter()
-        .map(|(id, kind, name, created_at, last_used_at)| {
+        .map(|(id, kind, name, created_at, last_used_at, synced)| {
             Ok(FactorInfo {
                 id,
                 kind: kind_of(&kind)?,
                 name,
                 created_at,
                 last_used_at,
+                synced,
             })
         })
         .collect()

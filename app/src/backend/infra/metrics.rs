@@ -117,6 +117,7 @@ fn method_label(method: SecondFactor) -> &'static str {
         SecondFactor::Totp => "Totp",
         SecondFactor::BackupCode => "BackupCode",
         SecondFactor::EmailCode => "EmailCode",
+        SecondFactor::Passkey => "Passkey",
     }
 }
 
@@ -179,6 +180,7 @@ impl Metrics {
             SecondFactor::Totp,
             SecondFactor::BackupCode,
             SecondFactor::EmailCode,
+            SecondFactor::Passkey,
         ] {
             for o in FactorOutcome::ALL {
                 drop(factor_checks.get_or_create(&FactorLabels {

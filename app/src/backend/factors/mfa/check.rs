@@ -8,7 +8,7 @@ use crate::backend::alerts::{self, Alert};
 use crate::backend::audit::{self, EventKind};
 use crate::backend::auth::passwords::{self, Password, PasswordHashString};
 use crate::backend::auth::rate_limit::{self, Scope};
-use crate::backend::factors::totp;
+use crate::backend::factors::{passkeys, totp};
 use crate::backend::infra::metrics::FactorOutcome;
 use crate::backend::{AppState, ClientMeta, UserId, internal};
 use crate::backend::{factors::backup_codes, factors::email_codes};
@@ -116,6 +116,17 @@ pub async fn after_failure(
     announce(state, user, failure, meta, password).await
 }
 
+/// What a failed second factor did to the account (see [`announce`]), for
+/// checks made outside [`check_in`].
+pub async fn announce_failure(
+    state: &AppState,
+    user: UserId,
+    failure: rate_limit::Failure,
+    meta: &ClientMeta,
+) -> Result<(), AppError> {
+    announce(state, user, failure, meta, false).await
+}
+
 /// When a failure locked the account: audit, metric and alert; when it
 /// reached the cap of failures in a row: the unlock link.
 async fn announce(
@@ -162,6 +173,26 @@ pub struct Prepared {
     /// TOTP: the authenticator app (factor id) and time step the code
     /// matches, if any.
     step: Option<(i64, i64)>,
+    /// Passkey: the checked assertion.
+    passkey: Option<passkeys::Assertion>,
+}
+
+/// A passkey's answer at the sign-in challenge, checked by webauthn-rs
+/// against the ceremony `token` names (see [`passkeys::check_for_user`]).
+pub async fn prepare_passkey(
+    state: &AppState,
+    user: UserId,
+    token: Option<crate::backend::auth::sessions::SessionToken>,
+    credential: Option<serde_json::Value>,
+) -> Result<Prepared, AppError> {
+    let now = state.clock.now();
+    let assertion = passkeys::check_for_user(state, user, token, credential, now).await?;
+    Ok(Prepared {
+        method: SecondFactor::Passkey,
+        normalized: String::new(),
+        step: None,
+        passkey: Some(assertion),
+    })
 }
 
 pub async fn prepare(
@@ -183,6 +214,12 @@ pub async fn prepare(
                 AppError::validation("code", "Enter the 6-digit code from the email.")
             })?
         }
+        SecondFactor::Passkey => {
+            return Err(AppError::validation(
+                "method",
+                "A passkey answers with its credential, not a code.",
+            ));
+        }
     };
     let step = match method {
         // Several apps: the code is tried against each (a handful at most).
@@ -201,6 +238,7 @@ pub async fn prepare(
         method,
         normalized,
         step,
+        passkey: None,
     })
 }
 
@@ -212,6 +250,8 @@ pub enum Verdict {
     Refused {
         error: AppError,
         failure: rate_limit::Failure,
+        /// The passkey that answered, when one did.
+        key_name: Option<String>,
     },
 }
 
@@ -272,6 +312,12 @@ pub async fn check_in(
                     Err(AppError::CodeAlreadyUsed)
                 }
             }
+        },
+        SecondFactor::Passkey => match &code.passkey {
+            None => Err(AppError::InvalidCode),
+            Some(assertion) => passkeys::accept_in(tx, assertion, user, meta, now)
+                .await?
+                .map(|_| ()),
         },
         SecondFactor::EmailCode => {
             let key = &state.settings.key;
@@ -335,6 +381,7 @@ pub async fn check_in(
             Ok(Verdict::Refused {
                 error,
                 failure: attempt.failed(),
+                key_name: code.passkey.as_ref().and_then(|a| a.key_name.clone()),
             })
         }
     }
@@ -350,8 +397,13 @@ pub async fn settle(
 ) -> Result<(), AppError> {
     match verdict {
         Verdict::Accepted => Ok(()),
-        Verdict::Refused { error, failure } => {
+        Verdict::Refused {
+            error,
+            failure,
+            key_name,
+        } => {
             announce(state, user, failure, meta, false).await?;
+            passkeys::announce_refusal(state, user, key_name, &error, meta).await?;
             if error == AppError::CodeAlreadyUsed {
                 // A code seen twice: someone else may have it (ASVS 2.8.5).
                 alerts::send(state, user, Alert::ReusedCode, meta).await?;

@@ -6,8 +6,8 @@ mod check;
 
 use check::factor_scopes;
 pub use check::{
-    Asker, Prepared, Verdict, after_failure, check_factor, check_in, check_password,
-    method_of_code, prepare, settle, with_address,
+    Asker, Prepared, Verdict, after_failure, announce_failure, check_factor, check_in,
+    check_password, method_of_code, prepare, prepare_passkey, settle, with_address,
 };
 
 use sqlx::SqlitePool;
@@ -95,10 +95,11 @@ pub async fn start(
     if !crate::backend::auth::access::password_fresh(live, now) {
         return Err(AppError::ReauthRequired);
     }
-    if state_of(&state.pool, user, now).await? == MfaState::Enabled {
-        return Err(AppError::Conflict {
-            message: "Two-factor authentication is already on. Turn it off first to use a new authenticator.".into(),
-        });
+    // With MFA on already this adds another authenticator app; the state
+    // stays `Enabled` while it is set up.
+    let adding = state_of(&state.pool, user, now).await? == MfaState::Enabled;
+    if adding && !crate::backend::auth::access::is_fresh(live, true, now) {
+        return Err(AppError::ReauthRequired);
     }
     let secret = TotpSecret::generate();
     let sealed = seal_secret(&state.settings.key, user, &secret);
@@ -114,7 +115,9 @@ pub async fn start(
     .execute(&mut *tx)
     .await
     .map_err(|e| internal("storing a pending secret", e))?;
-    set_state(&mut tx, user, MfaState::SetupInProgress).await?;
+    if !adding {
+        set_state(&mut tx, user, MfaState::SetupInProgress).await?;
+    }
     tx.commit().await.map_err(|e| internal("commit", e))?;
     audit::record(
         &state.pool,
@@ -152,11 +155,19 @@ pub async fn confirm(
 ) -> Result<BackupCodes, AppError> {
     let now = state.clock.now();
     let code = totp::parse_code(code).ok_or_else(code_format_error)?;
-    if state_of(&state.pool, user, now).await? != MfaState::SetupInProgress {
+    let started: Option<i64> =
+        sqlx::query_scalar("SELECT started_at FROM totp_enrolments WHERE user_id = ?")
+            .bind(user.0)
+            .fetch_optional(&state.pool)
+            .await
+            .map_err(|e| internal("reading a TOTP setup", e))?;
+    if started.is_none_or(|at| now - at >= SETUP_TTL_S) {
         return Err(AppError::Conflict {
             message: "There is no setup to confirm; start again.".into(),
         });
     }
+    // Another app beside the factors the account has: no new backup codes.
+    let adding = state_of(&state.pool, user, now).await? == MfaState::Enabled;
     let scopes = factor_scopes(user, Asker::Session, meta);
     let attempt = rate_limit::reserve(&state.writer, &state.settings.limits, &scopes, now).await?;
     let secret = load_pending_secret(state, user).await?;
@@ -185,7 +196,31 @@ pub async fn confirm(
             message: "This setup was already confirmed.".into(),
         });
     };
-    add_totp_factor(&mut tx, user, &sealed, step, now).await?;
+    let name = if adding {
+        next_totp_name(&mut tx, user).await?
+    } else {
+        DEFAULT_TOTP_NAME.to_string()
+    };
+    add_totp_factor(&mut tx, user, &name, &sealed, step, now).await?;
+    if adding {
+        tx.commit().await.map_err(|e| internal("commit", e))?;
+        attempt.succeeded(&state.writer).await?;
+        let detail = format!("Totp: {name}");
+        audit::record(
+            &state.pool,
+            Some(user),
+            EventKind::FactorAdded,
+            now,
+            meta,
+            &detail,
+        )
+        .await;
+        alerts::send(state, user, Alert::OneFactorAdded { name }, meta).await?;
+        return Ok(BackupCodes {
+            mfa: MfaState::Enabled,
+            backup_codes: Vec::new(),
+        });
+    }
     set_state(&mut tx, user, MfaState::Enabled).await?;
     // Enrolled: a policy deadline is met and done with.
     sqlx::query("UPDATE users SET mfa_required_by = NULL WHERE id = ?")
@@ -207,7 +242,7 @@ pub async fn confirm(
         "totp",
     )
     .await;
-    alerts::send(state, user, Alert::FactorAdded, meta).await?;
+    alerts::send(state, user, Alert::FactorAdded { name }, meta).await?;
     Ok(BackupCodes {
         mfa: MfaState::Enabled,
         backup_codes: codes,
@@ -379,10 +414,28 @@ fn code_format_error() -> AppError {
 /// The name a new authenticator app gets until its owner renames it.
 const DEFAULT_TOTP_NAME: &str = "Authenticator app";
 
+/// "Authenticator app 2", "... 3": a name the account's factors do not
+/// have yet, for an app added beside others (renamed at will).
+async fn next_totp_name(
+    conn: &mut sqlx::SqliteConnection,
+    user: UserId,
+) -> Result<String, AppError> {
+    let names: Vec<String> = sqlx::query_scalar("SELECT name FROM factors WHERE user_id = ?")
+        .bind(user.0)
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(|e| internal("reading factor names", e))?;
+    Ok((2..)
+        .map(|n| format!("{DEFAULT_TOTP_NAME} {n}"))
+        .find(|candidate| !names.contains(candidate))
+        .unwrap_or_else(|| DEFAULT_TOTP_NAME.to_string()))
+}
+
 /// A confirmed authenticator app: its sealed secret, `step` spent already.
 async fn add_totp_factor(
     conn: &mut sqlx::SqliteConnection,
     user: UserId,
+    name: &str,
     sealed: &[u8],
     step: i64,
     now: UnixTime,
@@ -392,7 +445,7 @@ async fn add_totp_factor(
          VALUES (?, 'Totp', ?, ?, ?) RETURNING id",
     )
     .bind(user.0)
-    .bind(DEFAULT_TOTP_NAME)
+    .bind(name)
     .bind(now)
     .bind(now)
     .fetch_one(&mut *conn)
