@@ -1,3 +1,4 @@
+import AxeBuilder from "@axe-core/playwright";
 import { BrowserContext, expect, Page, test } from "@playwright/test";
 import { PASSWORD, signUp, uniqueEmail, waitForHydration } from "./setups/accounts";
 
@@ -10,16 +11,17 @@ test.use({ baseURL: base });
 /**
  * Chromium's virtual authenticator (CDP WebAuthn domain): a platform
  * passkey (CTAP2, internal transport) that keeps resident keys and verifies
- * its user. Its id lets a test remove it again.
+ * its user; or, with `residentKeys` false, a USB security key whose keys are
+ * not discoverable. Its id lets a test change it.
  */
-async function addAuthenticator(context: BrowserContext, page: Page) {
+async function addAuthenticator(context: BrowserContext, page: Page, residentKeys = true) {
   const cdp = await context.newCDPSession(page);
   await cdp.send("WebAuthn.enable");
   const { authenticatorId } = await cdp.send("WebAuthn.addVirtualAuthenticator", {
     options: {
       protocol: "ctap2",
-      transport: "internal",
-      hasResidentKey: true,
+      transport: residentKeys ? "internal" : "usb",
+      hasResidentKey: residentKeys,
       hasUserVerification: true,
       isUserVerified: true,
       automaticPresenceSimulation: true,
@@ -57,7 +59,8 @@ test("add a passkey, sign out, sign in with it and no password", async ({ page, 
 
   await addPasskey(page, "This laptop");
   // The first factor: MFA turns on and the backup codes are shown once.
-  await expect(page.getByRole("status").filter({ hasText: "backup codes" })).toBeVisible();
+  await expect(page.getByRole("status").filter({ hasText: "Save these backup codes" })).toBeVisible();
+  await expect(page.getByTestId("codes-left")).toHaveText("10 left");
   await expect(page.getByText("Two-factor authentication: on")).toBeVisible();
   const factors = page.getByRole("list", { name: "Second factors" }).getByTestId("factor");
   await expect(factors).toHaveCount(1);
@@ -65,18 +68,43 @@ test("add a passkey, sign out, sign in with it and no password", async ({ page, 
   await expect(factors.first()).toContainText("Passkey or security key");
 
   await signOut(page);
+  // This browser offers no passkeys in the email field's autofill, so the
+  // button is the way in.
+  await page.addInitScript(() => {
+    PublicKeyCredential.isConditionalMediationAvailable = async () => false;
+  });
   await page.goto("/login");
   await waitForHydration(page);
-  await page.getByRole("button", { name: "Sign in with a passkey" }).click();
+  await page.getByRole("button", { name: "Use a passkey" }).click();
   await expect(page).toHaveURL(/\/account/);
-  await expect(page.getByText(email)).toBeVisible();
+  await expect(page.getByTestId("account-email")).toHaveText(email);
   await expect(factors.first()).toContainText("last used");
   expect(problems).toEqual([]);
 });
 
-test("password, then a passkey as the second factor; rename and remove it", async ({ page, context }) => {
+test("the email field's autofill offers the passkey and signs in with it", async ({ page, context }) => {
   const problems = watchConsole(page);
   await addAuthenticator(context, page);
+  const email = uniqueEmail("passkeyautofill");
+  await signUp(page, email);
+  await waitForHydration(page);
+  await addPasskey(page, "Phone");
+  await expect(page.getByText("Two-factor authentication: on")).toBeVisible();
+  await signOut(page);
+  // Conditional mediation: the page asks when the email field gets focus;
+  // Chromium's virtual authenticator picks the one passkey as a person
+  // would in the list.
+  await page.goto("/login");
+  await waitForHydration(page);
+  await page.getByLabel("Email").focus();
+  await expect(page).toHaveURL(/\/account/);
+  await expect(page.getByTestId("account-email")).toHaveText(email);
+  expect(problems).toEqual([]);
+});
+
+test("password, then a security key as the second factor; rename and remove it", async ({ page, context }) => {
+  const problems = watchConsole(page);
+  await addAuthenticator(context, page, false);
   const email = uniqueEmail("passkey2fa");
   await signUp(page, email);
   await waitForHydration(page);
@@ -91,6 +119,10 @@ test("password, then a passkey as the second factor; rename and remove it", asyn
   await page.getByRole("button", { name: "Sign in", exact: true }).click();
   await expect(page).toHaveURL(/\/login\/second-factor\?.*passkey=on/);
   await waitForHydration(page);
+  const axe = await new AxeBuilder({ page }).withTags(["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]).analyze();
+  expect(axe.violations.map((v) => v.id)).toEqual([]);
+  // No authenticator app on this account: the page starts with the passkey.
+  await expect(page.getByText("Open your authenticator app")).toHaveCount(0);
   await page.getByRole("button", { name: "Use a passkey or security key" }).click();
   await expect(page).toHaveURL(/\/account/);
 

@@ -246,6 +246,9 @@ async fn housekeeping_removes_expired_rows() {
     s.login(&s.client(), "ghost@example.com", "wrong wrong wrong 2")
         .await;
     s.register(&s.client(), "other@example.com").await;
+    // A passkey sign-in started and never finished.
+    s.post(&s.client(), "/api/webauthn/login/start", json!({}))
+        .await;
     let db = s.db().await;
     let count = |table: &'static str| {
         let db = db.clone();
@@ -263,6 +266,7 @@ async fn housekeeping_removes_expired_rows() {
         "auth_failures",
         "failure_streaks",
         "known_addresses",
+        "webauthn_ceremonies",
     ] {
         assert!(count(table).await > 0, "{table} has rows to expire");
     }
@@ -283,6 +287,7 @@ async fn housekeeping_removes_expired_rows() {
         "auth_failures",
         "failure_streaks",
         "known_addresses",
+        "webauthn_ceremonies",
     ];
     let mut before = Vec::new();
     for table in tables {
@@ -312,6 +317,7 @@ async fn housekeeping_removes_expired_rows() {
         "auth_failures",
         "failure_streaks",
         "known_addresses",
+        "webauthn_ceremonies",
     ] {
         assert_eq!(count(table).await, 0, "{table} emptied");
     }

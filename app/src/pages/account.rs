@@ -92,7 +92,7 @@ fn Overview(me: Me) -> impl IntoView {
             })}
             {move || match state.get() {
                 MfaState::Disabled => view! {
-                    <p>"Protect your account with an authenticator app: after your password, you also enter a code from your phone."</p>
+                    <p>"Protect your account with an authenticator app (after your password, you also enter a code from your phone) or with a passkey or security key (below)."</p>
                     <A href="/account/two-factor" attr:class="button primary">"Set up two-factor authentication"</A>
                 }.into_any(),
                 MfaState::SetupInProgress => view! {
@@ -110,7 +110,7 @@ fn Overview(me: Me) -> impl IntoView {
             </p>
             <SignOut />
         </section>
-        <FactorsSection mfa=state />
+        <FactorsSection mfa=state codes_left />
     }
 }
 
@@ -178,7 +178,7 @@ fn Regenerate(codes_left: RwSignal<u32>) -> impl IntoView {
             None => view! {
                 <form on:submit=on_submit novalidate>
                     <ErrorNotice error=error />
-                    <p class="hint">"Making new codes ends the old ones. Confirm with a code from your app."</p>
+                    <p class="hint">"Making new codes ends the old ones. Confirm with a code from your app (with a passkey: leave it empty within 10 minutes of using your passkey)."</p>
                     <CodeInput id="regen-code" label="Code from your app" node_ref=code />
                     <SubmitButton pending label="Make new backup codes" pending_label="Making codes…" />
                 </form>

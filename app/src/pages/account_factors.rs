@@ -37,9 +37,10 @@ fn sync_label(synced: Option<bool>) -> &'static str {
     }
 }
 
-/// `mfa` is the page's MFA state: removing the last factor turns it off.
+/// `mfa` is the page's MFA state: removing the last factor turns it off,
+/// adding a first one turns it on with a new set of `codes_left`.
 #[component]
-pub fn FactorsSection(mfa: RwSignal<MfaState>) -> impl IntoView {
+pub fn FactorsSection(mfa: RwSignal<MfaState>, codes_left: RwSignal<u32>) -> impl IntoView {
     let factors = Resource::new(|| (), |_| client::sendable(client::load_factors()));
     let (error, set_error) = signal(None::<AppError>);
     let (notice, set_notice) = signal(None::<String>);
@@ -85,6 +86,9 @@ pub fn FactorsSection(mfa: RwSignal<MfaState>) -> impl IntoView {
             </Suspense>
             <AddPasskey on_added=move |added: PasskeyAdded| {
                 set_error.set(None);
+                if !added.backup_codes.is_empty() {
+                    codes_left.set(added.backup_codes.len() as u32);
+                }
                 mfa.set(added.mfa);
                 set_notice.set(Some(format!("\"{}\" was added.", added.factor.name)));
                 factors.refetch();

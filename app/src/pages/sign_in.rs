@@ -23,6 +23,7 @@ pub fn SignInPage() -> impl IntoView {
     let from_redirect = redirect_error();
     let shown = Signal::derive(move || error.get().or_else(|| from_redirect.get()));
     let navigate = use_navigate();
+    let (autofill, set_autofill) = signal(false);
 
     let on_submit = move |ev: SubmitEvent| {
         ev.prevent_default();
@@ -87,6 +88,7 @@ pub fn SignInPage() -> impl IntoView {
                     inputmode="email"
                     required
                     node_ref=email
+                    on:focus=move |_| set_autofill.set(true)
                 />
                 <label for="password">"Password"</label>
                 <input
@@ -103,7 +105,7 @@ pub fn SignInPage() -> impl IntoView {
                 </label>
                 <SubmitButton pending label="Sign in" pending_label="Signing in…" />
             </form>
-            <PasskeySignIn />
+            <PasskeySignIn autofill />
             <p class="aside">
                 "New here? " <A href="/signup">"Create an account"</A>
             </p>
@@ -111,12 +113,12 @@ pub fn SignInPage() -> impl IntoView {
     }
 }
 
-/// "Sign in with a passkey": no email, no password; the browser offers the
+/// "Use a passkey" (to sign in): no email, no password; the browser offers the
 /// passkeys it holds for this site. Where the browser supports it, the
 /// email field's autofill offers them too (conditional mediation). Needs
 /// JavaScript, so it appears once hydrated.
 #[component]
-fn PasskeySignIn() -> impl IntoView {
+fn PasskeySignIn(autofill: ReadSignal<bool>) -> impl IntoView {
     let available = RwSignal::new(false);
     let (pending, set_pending) = signal(false);
     let (error, set_error) = signal(None::<AppError>);
@@ -124,10 +126,18 @@ fn PasskeySignIn() -> impl IntoView {
     let signed_in = move |navigate: &dyn Fn(&str, NavigateOptions)| {
         navigate("/account", NavigateOptions::default());
     };
+    Effect::new(move |_| available.set(crate::api::webauthn::available()));
+    // The autofill's ceremony starts when the person comes to the email
+    // field (`autofill` turns true), not on every page view: each one is a
+    // row on the server.
     {
         let navigate = navigate.clone();
+        let asked = StoredValue::new(false);
         Effect::new(move |_| {
-            available.set(crate::api::webauthn::available());
+            if !autofill.get() || !available.get() || asked.get_value() {
+                return;
+            }
+            asked.set_value(true);
             let navigate = navigate.clone();
             spawn_local(async move {
                 if !crate::api::webauthn::conditional_available().await {
@@ -163,7 +173,7 @@ fn PasskeySignIn() -> impl IntoView {
                 <p class="divider">"or"</p>
                 <ErrorNotice error=error />
                 <button type="button" on:click=on_click.clone() disabled=move || pending.get()>
-                    {move || if pending.get() { "Waiting for your passkey…" } else { "Sign in with a passkey" }}
+                    {move || if pending.get() { "Waiting for your passkey…" } else { "Use a passkey" }}
                 </button>
             </div>
         </Show>

@@ -14,7 +14,7 @@ use crate::backend::auth::challenges::{self, CHALLENGE_TTL_S};
 use crate::backend::auth::passwords::{self, Password, PasswordHashString};
 use crate::backend::auth::rate_limit::{self, Scope};
 use crate::backend::auth::sessions::{self, NewSession, SessionToken};
-use crate::backend::infra::metrics::{FactorOutcome, SignIn};
+use crate::backend::infra::metrics::SignIn;
 use crate::backend::{
     AppState, ClientMeta, UserId, auth::cookies, auth::owners, auth::validation,
     factors::backup_codes, factors::devices, factors::email_codes, factors::mfa, infra::db,
@@ -429,37 +429,15 @@ pub async fn passkey_sign_in(
     };
     match verdict {
         Ok(user) => {
-            state
-                .metrics
-                .factor_check(SecondFactor::Passkey, FactorOutcome::Success);
-            attempt.succeeded_in(&mut tx);
-            audit::record_later(
-                &mut tx.later,
-                Some(user),
-                EventKind::FactorSucceeded,
-                now,
-                meta,
-                "Passkey",
-            );
+            mfa::accepted_in(&mut tx, state, user, SecondFactor::Passkey, attempt, meta);
             let session = finish_sign_in(&mut tx, state, user, false, SignInDone::Passkey, meta);
             tx.commit().await?;
             state.metrics.sign_in(SignIn::SignedIn);
             Ok(session)
         }
         Err(error) => {
-            state
-                .metrics
-                .factor_check(SecondFactor::Passkey, FactorOutcome::Invalid);
-            let detail = format!("Passkey: {}", error.kind());
-            audit::record_later(
-                &mut tx.later,
-                user,
-                EventKind::FactorFailed,
-                now,
-                meta,
-                &detail,
-            );
-            let failure = attempt.failed();
+            let method = SecondFactor::Passkey;
+            let failure = mfa::refused_in(&mut tx, state, user, method, attempt, &error, meta);
             tx.commit().await?;
             if let Some(user) = user {
                 let key_name = assertion.key_name.clone();

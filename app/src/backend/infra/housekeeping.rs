@@ -1,8 +1,8 @@
 //! Deleting what has expired, at start and then every hour, so that an attack
 //! (or plain use) cannot grow the database without bound: sessions, sign-in
 //! challenges, failure rows outside every window, email codes and their send
-//! records, used or expired links, old sign-in addresses, and stale failure
-//! streaks that never reached the cap.
+//! records, used or expired links, old sign-in addresses, stale failure
+//! streaks that never reached the cap, and passkey ceremonies never finished.
 
 use std::time::Duration;
 
@@ -28,6 +28,7 @@ pub struct Removed {
     pub code_sends: u64,
     pub links: u64,
     pub addresses: u64,
+    pub ceremonies: u64,
 }
 
 impl Removed {
@@ -40,6 +41,7 @@ impl Removed {
             + self.code_sends
             + self.links
             + self.addresses
+            + self.ceremonies
     }
 }
 
@@ -92,6 +94,7 @@ pub async fn run_once(state: &AppState, now: UnixTime) -> Result<Removed, AppErr
             now - KNOWN_FOR_S,
         )
         .await?,
+        ceremonies: exec("DELETE FROM webauthn_ceremonies WHERE expires_at <= ?", now).await?,
     })
 }
 

@@ -349,42 +349,73 @@ pub async fn check_in(
     };
     match outcome {
         Ok(()) => {
-            state.metrics.factor_check(method, FactorOutcome::Success);
-            attempt.succeeded_in(tx);
-            let detail = format!("{method:?}");
-            audit::record_later(
-                &mut tx.later,
-                Some(user),
-                EventKind::FactorSucceeded,
-                now,
-                meta,
-                &detail,
-            );
+            accepted_in(tx, state, user, method, attempt, meta);
             Ok(Verdict::Accepted)
         }
         Err(error) => {
-            let counted = if error == AppError::CodeAlreadyUsed {
-                FactorOutcome::Replayed
-            } else {
-                FactorOutcome::Invalid
-            };
-            state.metrics.factor_check(method, counted);
-            let detail = format!("{method:?}: {}", error.kind());
-            audit::record_later(
-                &mut tx.later,
-                Some(user),
-                EventKind::FactorFailed,
-                now,
-                meta,
-                &detail,
-            );
+            let failure = refused_in(tx, state, Some(user), method, attempt, &error, meta);
             Ok(Verdict::Refused {
                 error,
-                failure: attempt.failed(),
+                failure,
                 key_name: code.passkey.as_ref().and_then(|a| a.key_name.clone()),
             })
         }
     }
+}
+
+/// A factor accepted, inside the caller's transaction: the metric, the
+/// account's failure counter reset, the audit row.
+pub fn accepted_in(
+    tx: &mut crate::backend::infra::db::WriteTx,
+    state: &AppState,
+    user: UserId,
+    method: SecondFactor,
+    attempt: rate_limit::Reservation,
+    meta: &ClientMeta,
+) {
+    state.metrics.factor_check(method, FactorOutcome::Success);
+    attempt.succeeded_in(tx);
+    let detail = format!("{method:?}");
+    let now = state.clock.now();
+    audit::record_later(
+        &mut tx.later,
+        Some(user),
+        EventKind::FactorSucceeded,
+        now,
+        meta,
+        &detail,
+    );
+}
+
+/// A factor refused, inside the caller's transaction: the metric and the
+/// audit row; the attempt stays counted. `user` is `None` for a passkey of
+/// no account.
+pub fn refused_in(
+    tx: &mut crate::backend::infra::db::WriteTx,
+    state: &AppState,
+    user: Option<UserId>,
+    method: SecondFactor,
+    attempt: rate_limit::Reservation,
+    error: &AppError,
+    meta: &ClientMeta,
+) -> rate_limit::Failure {
+    let counted = if *error == AppError::CodeAlreadyUsed {
+        FactorOutcome::Replayed
+    } else {
+        FactorOutcome::Invalid
+    };
+    state.metrics.factor_check(method, counted);
+    let detail = format!("{method:?}: {}", error.kind());
+    let now = state.clock.now();
+    audit::record_later(
+        &mut tx.later,
+        user,
+        EventKind::FactorFailed,
+        now,
+        meta,
+        &detail,
+    );
+    attempt.failed()
 }
 
 /// After the transaction of [`check_in`] is committed: a refusal's alerts

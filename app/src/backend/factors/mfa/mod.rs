@@ -6,8 +6,8 @@ mod check;
 
 use check::factor_scopes;
 pub use check::{
-    Asker, Prepared, Verdict, after_failure, announce_failure, check_factor, check_in,
-    check_password, method_of_code, prepare, prepare_passkey, settle, with_address,
+    Asker, Prepared, Verdict, accepted_in, after_failure, announce_failure, check_factor, check_in,
+    check_password, method_of_code, prepare, prepare_passkey, refused_in, settle, with_address,
 };
 
 use sqlx::SqlitePool;
@@ -365,7 +365,8 @@ pub async fn remove_factors(tx: &mut sqlx::SqliteConnection, user: UserId) -> Re
 }
 
 /// A new set of backup codes; needs the password within the re-auth window
-/// and a current TOTP code (a backup code cannot mint more backup codes).
+/// and a current TOTP code (a backup code cannot mint more backup codes),
+/// or, without a code, a factor proven within the window.
 /// The old set dies with it.
 pub async fn regenerate(
     state: &AppState,
@@ -383,7 +384,13 @@ pub async fn regenerate(
             message: "Two-factor authentication is not on.".into(),
         });
     }
-    check_factor(state, user, SecondFactor::Totp, code, meta, Asker::Session).await?;
+    // A passkey has no code to type: a session that proved a factor in the
+    // last 10 minutes (a passkey sign-in, or "use a passkey instead" on the
+    // re-auth page) may leave the code out.
+    let proven = code.trim().is_empty() && crate::backend::auth::access::factor_fresh(live, now);
+    if !proven {
+        check_factor(state, user, SecondFactor::Totp, code, meta, Asker::Session).await?;
+    }
     // One transaction: the old set is never gone without the new one in place.
     let mut tx = state.pool.begin().await.map_err(|e| internal("begin", e))?;
     let codes = backup_codes::replace_set(&mut tx, &state.settings.key, user).await?;

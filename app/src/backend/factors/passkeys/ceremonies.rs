@@ -11,9 +11,10 @@ use crate::backend::{UserId, internal};
 pub const CEREMONY_TTL_S: i64 = 5 * 60;
 pub const CEREMONY_COOKIE: &str = "twofold_webauthn";
 
-/// Ceremonies one client address may have open at once: a sign-in page
-/// needs one or two; nobody anonymous may fill the database with them.
-pub const LIVE_PER_ADDRESS: i64 = 20;
+/// Ceremonies one client address may have open at once: each sign-in page
+/// opens one (for the autofill), an office behind one address opens many;
+/// nobody anonymous may fill the database with them.
+pub const LIVE_PER_ADDRESS: i64 = 100;
 
 /// What a ceremony is for; a ceremony of one kind never completes another.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

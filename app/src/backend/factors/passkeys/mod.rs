@@ -214,19 +214,33 @@ pub async fn register_start(
         selection.insert("residentKey".into(), "preferred".into());
         selection.insert("requireResidentKey".into(), false.into());
     }
-    let saved = serde_json::to_string(&Registering { name, registration })
-        .map_err(|e| internal("saving a registration", e))?;
+    let saved = Registering { name, registration };
+    let token = open_ceremony(state, Purpose::Register, Some(user), &saved, meta).await?;
+    Ok(Started { options, token })
+}
+
+/// Keeps webauthn-rs's state of a ceremony on the server (see
+/// [`ceremonies`]); the token names it in the browser's cookie.
+async fn open_ceremony(
+    state: &AppState,
+    purpose: Purpose,
+    user: Option<UserId>,
+    saved: &impl Serialize,
+    meta: &ClientMeta,
+) -> Result<SessionToken, AppError> {
+    let saved =
+        serde_json::to_string(saved).map_err(|e| internal("saving a WebAuthn ceremony", e))?;
+    let address = address(meta);
     let now = state.clock.now();
-    let token = ceremonies::open(
+    ceremonies::open(
         &state.writer,
-        Purpose::Register,
-        Some(user),
+        purpose,
+        user,
         &saved,
-        address(meta).as_deref(),
+        address.as_deref(),
         now,
     )
-    .await?;
-    Ok(Started { options, token })
+    .await
 }
 
 /// The name a passkey gets when its owner gives none.
@@ -380,17 +394,7 @@ pub async fn sign_in_start(state: &AppState, meta: &ClientMeta) -> Result<Starte
     let (options, auth) = rp
         .start_discoverable_authentication()
         .map_err(|e| internal("starting a passkey sign-in", e))?;
-    let saved = serde_json::to_string(&auth).map_err(|e| internal("saving a sign-in", e))?;
-    let now = state.clock.now();
-    let token = ceremonies::open(
-        &state.writer,
-        Purpose::SignIn,
-        None,
-        &saved,
-        address(meta).as_deref(),
-        now,
-    )
-    .await?;
+    let token = open_ceremony(state, Purpose::SignIn, None, &auth, meta).await?;
     Ok(Started {
         options: options_json(&options)?,
         token,
@@ -418,17 +422,7 @@ pub async fn second_factor_start(
     let (options, auth) = rp
         .start_passkey_authentication(&keys)
         .map_err(|e| internal("starting a passkey check", e))?;
-    let saved = serde_json::to_string(&auth).map_err(|e| internal("saving a passkey check", e))?;
-    let now = state.clock.now();
-    let token = ceremonies::open(
-        &state.writer,
-        Purpose::SecondFactor,
-        Some(user),
-        &saved,
-        address(meta).as_deref(),
-        now,
-    )
-    .await?;
+    let token = open_ceremony(state, Purpose::SecondFactor, Some(user), &auth, meta).await?;
     Ok(Started {
         options: options_json(&options)?,
         token,
