@@ -15,6 +15,14 @@ use ipnet::IpNet;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ClientIp(pub IpAddr);
 
+/// The TCP peer and whether it is a listed proxy, set by [`resolve`]: only
+/// a trusted proxy may ask the forward-auth endpoints.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Peer {
+    pub ip: IpAddr,
+    pub trusted: bool,
+}
+
 /// One IP address or CIDR range (prefix math by the `ipnet` crate).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct IpRange(IpNet);
@@ -135,6 +143,10 @@ pub async fn resolve(proxies: TrustedProxies, mut req: Request, next: Next) -> R
         }
         let ip = proxies.client(peer.ip(), xff.as_deref());
         req.extensions_mut().insert(ClientIp(canonical(ip)));
+        req.extensions_mut().insert(Peer {
+            ip: canonical(peer.ip()),
+            trusted: proxies.trusts(peer.ip()),
+        });
     }
     next.run(req).await
 }

@@ -281,6 +281,13 @@ pub struct SecurityArgs {
         value_name = "N"
     )]
     pub signup_per_hour: u32,
+
+    /// TOML file with the access rules for the apps behind forward-auth
+    /// (/api/authz/*): ordered rules, first match wins. Without it every
+    /// proxied request is denied. Checked at start: a bad file stops the
+    /// server with the line and the problem.
+    #[arg(long, env = "TWOFOLD_ACCESS_RULES", value_name = "FILE")]
+    pub access_rules: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
@@ -330,6 +337,7 @@ impl Default for SecurityArgs {
             public_url: None,
             session_idle_timeout: 12 * 3600,
             signup_per_hour: 20,
+            access_rules: None,
         }
     }
 }

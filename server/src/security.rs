@@ -75,7 +75,11 @@ pub async fn headers(mut req: Request, next: Next) -> Response {
 /// request comes from in `Sec-Fetch-Site` and `Origin`; scripts (curl) send
 /// neither and are allowed. Cookies are SameSite=Lax as well.
 pub async fn refuse_cross_origin(req: Request, next: Next) -> Response {
-    let safe = matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS);
+    // A proxy's forward-auth question carries the protected app's request
+    // headers (its Origin among them) and changes nothing: it is answered
+    // only to listed proxies instead.
+    let proxied = req.uri().path().starts_with("/api/authz/");
+    let safe = proxied || matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS);
     if !safe && is_cross_origin(req.headers()) {
         tracing::warn!(path = %req.uri().path(), "refused a cross-origin request");
         return AppError::Forbidden.into_response();

@@ -12,6 +12,7 @@ use app::backend::infra::mail::Mailer;
 use app::backend::{AppState, Settings, auth::passwords, infra::db};
 
 use app::backend::auth::signup::SignupMode;
+use app::backend::authz::AccessRules;
 use app::backend::factors::passkeys::RelyingParty;
 
 use crate::config::{SecurityArgs, SignupArg};
@@ -46,6 +47,8 @@ pub enum StartupError {
         "--public-url is required when listening on {0}: give the address people use to reach Twofold, e.g. https://login.example.com"
     )]
     PublicUrlRequired(SocketAddr),
+    #[error("--access-rules {path}: {reason}")]
+    AccessRulesFile { path: PathBuf, reason: String },
     #[error("startup failed: {0}")]
     Other(String),
 }
@@ -112,6 +115,7 @@ pub async fn build_state(
     };
     let log_links = security.smtp_url.is_none();
     let public_url = public_url(security.public_url.as_deref(), addr)?;
+    let access_rules = load_access_rules(security.access_rules.as_deref())?;
     let passkeys = RelyingParty::new(&public_url, &issuer);
     if let Some(problem) = passkeys.problem() {
         tracing::warn!("passkeys are off: {problem}");
@@ -133,6 +137,7 @@ pub async fn build_state(
             SignupArg::Closed => SignupMode::Closed,
         },
         passkeys,
+        access_rules,
         public_url,
         session_idle_s: i64::try_from(security.session_idle_timeout).unwrap_or(i64::MAX / 4),
         log_links,
@@ -147,6 +152,21 @@ pub async fn build_state(
         hash_pool: passwords::HashPool::per_core(),
         settings: Arc::new(settings),
         metrics: Arc::new(app::backend::infra::metrics::Metrics::new()),
+    })
+}
+
+/// `--access-rules FILE`, checked whole; none: deny every proxied request.
+pub fn load_access_rules(path: Option<&Path>) -> Result<AccessRules, StartupError> {
+    let Some(path) = path else {
+        return Ok(AccessRules::default());
+    };
+    let text = std::fs::read_to_string(path).map_err(|e| StartupError::AccessRulesFile {
+        path: path.to_path_buf(),
+        reason: e.to_string(),
+    })?;
+    AccessRules::parse(&text).map_err(|e| StartupError::AccessRulesFile {
+        path: path.to_path_buf(),
+        reason: e.to_string(),
     })
 }
 

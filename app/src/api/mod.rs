@@ -66,6 +66,8 @@ pub mod paths {
     pub const FACTORS: &str = "/api/factors";
     pub const FACTORS_RENAME: &str = "/api/factors/rename";
     pub const FACTORS_REMOVE: &str = "/api/factors/remove";
+    pub const FORWARD_AUTH: &str = "/api/authz/forward-auth";
+    pub const AUTH_REQUEST: &str = "/api/authz/auth-request";
     pub const PASSKEY_REGISTER_START: &str = "/api/webauthn/register/start";
     pub const PASSKEY_REGISTER_FINISH: &str = "/api/webauthn/register/finish";
     pub const PASSKEY_LOGIN_START: &str = "/api/webauthn/login/start";

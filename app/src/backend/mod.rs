@@ -5,6 +5,7 @@ pub mod admin;
 pub mod alerts;
 pub mod audit;
 pub mod auth;
+pub mod authz;
 pub mod factors;
 pub mod infra;
 pub mod policy;

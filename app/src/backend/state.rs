@@ -41,6 +41,8 @@ pub struct Settings {
     /// Where people reach Twofold (scheme, host, port; no trailing slash):
     /// the base of every link in a mail.
     pub public_url: String,
+    /// What the apps behind forward-auth require (`--access-rules`).
+    pub access_rules: crate::backend::authz::AccessRules,
     /// The WebAuthn relying party `public_url` makes (or why there is none).
     pub passkeys: crate::backend::factors::passkeys::RelyingParty,
     /// A session unused this long ends (remember-me sessions: see `sessions`).

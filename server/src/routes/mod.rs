@@ -3,6 +3,7 @@
 
 mod admin;
 mod auth;
+mod authz;
 mod factors;
 mod input;
 mod mfa;
@@ -12,7 +13,7 @@ mod sessions;
 use app::api::paths;
 use app::backend::AppState;
 use axum::Router;
-use axum::routing::{get, post};
+use axum::routing::{any, get, post};
 
 pub use input::{ClientInfo, Input};
 
@@ -54,6 +55,8 @@ pub fn api_routes() -> Router<AppState> {
             paths::PASSKEY_SECOND_FACTOR_START,
             post(passkeys::second_factor_start),
         )
+        .route(paths::FORWARD_AUTH, any(authz::forward_auth))
+        .route(paths::AUTH_REQUEST, any(authz::auth_request))
         .route(paths::REAUTH, post(auth::reauth))
         .route(paths::CHANGE_PASSWORD, post(auth::change_password))
         .route(paths::ADMIN_USERS, get(admin::users))

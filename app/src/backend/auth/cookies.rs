@@ -45,6 +45,12 @@ pub fn session_token(headers: &HeaderMap) -> Option<SessionToken> {
     read_token(headers, SESSION_COOKIE)
 }
 
+/// The session cookie of a request a proxy forwards: `https` is the scheme
+/// of the original URL (the proxy may not say it in `X-Forwarded-Proto`).
+pub fn session_token_over(headers: &HeaderMap, https: bool) -> Option<SessionToken> {
+    read(headers, &name(SESSION_COOKIE, https)).map(SessionToken::from_cookie)
+}
+
 pub fn device_token(headers: &HeaderMap) -> Option<SessionToken> {
     read_token(headers, crate::backend::factors::devices::DEVICE_COOKIE)
 }
