@@ -34,6 +34,8 @@ pub enum CliError {
     NoSuchAccount(String),
     #[error("no database in {0}; start the server or run `twofold migrate` first")]
     NoDatabase(String),
+    #[error("--url '{0}' is not an absolute http(s) URL, e.g. https://app.example.com/path")]
+    BadUrl(String),
 }
 
 /// The state the commands share with the server: same key, same mailer.
@@ -167,4 +169,72 @@ pub async fn backup(args: &BackupArgs) -> Result<String, CliError> {
 
 fn key_hint(data_dir: &Path) -> String {
     data_dir.join("secret.key").display().to_string()
+}
+
+/// `twofold access check --url URL [--email E] [--method M]`: the rule that
+/// matches and what it decides, in words.
+pub async fn access_check(args: &crate::config::AccessCheckArgs) -> Result<String, CliError> {
+    use app::backend::authz::{Asked, Policy, Resource, Subject};
+    let rules = startup::load_access_rules(Some(&args.access_rules))?;
+    let asked =
+        Asked::new(&args.url, &args.method).ok_or_else(|| CliError::BadUrl(args.url.clone()))?;
+    let who = match &args.email {
+        Some(email) => {
+            let email = app::backend::auth::validation::normalize_email(email)?;
+            let file = args.data.data_dir.join(startup::DB_FILE);
+            if !file.is_file() {
+                return Err(CliError::NoDatabase(
+                    args.data.data_dir.display().to_string(),
+                ));
+            }
+            let pool = db::open(&file).await.map_err(StartupError::from)?;
+            let role: Option<String> = sqlx::query_scalar("SELECT role FROM users WHERE email = ?")
+                .bind(&email)
+                .fetch_optional(&pool)
+                .await
+                .map_err(|e| app::backend::internal("reading a role", e))?;
+            let role = role
+                .as_deref()
+                .and_then(app::api::Role::parse)
+                .ok_or_else(|| CliError::NoSuchAccount(email.clone()))?;
+            Some((email, role))
+        }
+        None => None,
+    };
+    let host = asked
+        .url
+        .host_str()
+        .unwrap_or_default()
+        .to_ascii_lowercase();
+    let resource = Resource {
+        host: &host,
+        path: asked.url.path(),
+        method: &asked.method,
+    };
+    let subject = who
+        .as_ref()
+        .map(|(email, role)| Subject { email, role: *role });
+    let verdict = rules.decide(&resource, subject.as_ref());
+    let matched = match verdict.line {
+        Some(line) => format!("the rule at line {line} matches"),
+        None => "no rule matches: the default_policy applies".to_string(),
+    };
+    let as_whom = match &who {
+        Some((email, role)) => format!("{email} ({})", role.as_str()),
+        None => "someone not signed in".to_string(),
+    };
+    let means = match verdict.policy {
+        Policy::Bypass => "let through, signed in or not",
+        Policy::OneFactor => "let through with any Twofold session, else sent to sign in",
+        Policy::TwoFactor => {
+            "let through with a session made with a second factor or a passkey, else sent to sign in (or to set up two-factor authentication)"
+        }
+        Policy::Deny => "refused (403)",
+    };
+    Ok(format!(
+        "{} {} as {as_whom}: {matched}, policy {}: {means}",
+        asked.method,
+        asked.url,
+        verdict.policy.as_str()
+    ))
 }

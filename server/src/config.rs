@@ -52,6 +52,40 @@ pub enum Command {
     /// Write a consistent copy of the database to a new file, safe while
     /// the server runs.
     Backup(BackupArgs),
+    /// Forward-auth rules: `access check --url URL [--email E]` says which
+    /// rule matches a request and what it decides.
+    #[command(subcommand)]
+    Access(AccessCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AccessCommand {
+    /// Which access rule matches a request, and what it decides, for
+    /// debugging a rules file.
+    Check(AccessCheckArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct AccessCheckArgs {
+    /// The request's full URL, e.g. https://grafana.example.com/admin.
+    #[arg(long, value_name = "URL")]
+    pub url: String,
+
+    /// Decide as this account (its role from the database); without it, as
+    /// someone not signed in.
+    #[arg(long, value_name = "EMAIL")]
+    pub email: Option<String>,
+
+    /// The request's method.
+    #[arg(long, default_value = "GET", value_name = "METHOD")]
+    pub method: String,
+
+    /// The rules file to check.
+    #[arg(long, env = "TWOFOLD_ACCESS_RULES", value_name = "FILE")]
+    pub access_rules: PathBuf,
+
+    #[command(flatten)]
+    pub data: DataArgs,
 }
 
 #[derive(Debug, Subcommand)]
@@ -288,6 +322,13 @@ pub struct SecurityArgs {
     /// server with the line and the problem.
     #[arg(long, env = "TWOFOLD_ACCESS_RULES", value_name = "FILE")]
     pub access_rules: Option<PathBuf>,
+
+    /// Share the session cookie with every host under this domain (e.g.
+    /// example.com), so one sign-in covers every app behind forward-auth.
+    /// The public URL's host must be under it. Trade-off: the cookie can no
+    /// longer be __Host- (any host under the domain could set one).
+    #[arg(long, env = "TWOFOLD_COOKIE_DOMAIN", value_name = "DOMAIN")]
+    pub cookie_domain: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
@@ -338,6 +379,7 @@ impl Default for SecurityArgs {
             session_idle_timeout: 12 * 3600,
             signup_per_hour: 20,
             access_rules: None,
+            cookie_domain: None,
         }
     }
 }

@@ -47,6 +47,10 @@ pub enum StartupError {
         "--public-url is required when listening on {0}: give the address people use to reach Twofold, e.g. https://login.example.com"
     )]
     PublicUrlRequired(SocketAddr),
+    #[error(
+        "--cookie-domain '{domain}' must be a domain the public URL's host ({host}) is in, e.g. example.com for login.example.com"
+    )]
+    BadCookieDomain { domain: String, host: String },
     #[error("--access-rules {path}: {reason}")]
     AccessRulesFile { path: PathBuf, reason: String },
     #[error("startup failed: {0}")]
@@ -116,6 +120,7 @@ pub async fn build_state(
     let log_links = security.smtp_url.is_none();
     let public_url = public_url(security.public_url.as_deref(), addr)?;
     let access_rules = load_access_rules(security.access_rules.as_deref())?;
+    let cookie_domain = cookie_domain(security.cookie_domain.as_deref(), &public_url)?;
     let passkeys = RelyingParty::new(&public_url, &issuer);
     if let Some(problem) = passkeys.problem() {
         tracing::warn!("passkeys are off: {problem}");
@@ -138,6 +143,7 @@ pub async fn build_state(
         },
         passkeys,
         access_rules,
+        cookie_domain,
         public_url,
         session_idle_s: i64::try_from(security.session_idle_timeout).unwrap_or(i64::MAX / 4),
         log_links,
@@ -153,6 +159,38 @@ pub async fn build_state(
         settings: Arc::new(settings),
         metrics: Arc::new(app::backend::infra::metrics::Metrics::new()),
     })
+}
+
+/// `--cookie-domain`, lower case without a leading dot; it must contain the
+/// public URL's host, or browsers would never send the cookie back to
+/// Twofold itself.
+pub fn cookie_domain(
+    given: Option<&str>,
+    public_url: &str,
+) -> Result<Option<String>, StartupError> {
+    let Some(raw) = given.map(str::trim).filter(|d| !d.is_empty()) else {
+        return Ok(None);
+    };
+    let domain = raw.trim_start_matches('.').to_ascii_lowercase();
+    let host = public_url
+        .split("://")
+        .nth(1)
+        .and_then(|rest| rest.split(['/', ':']).next())
+        .unwrap_or_default()
+        .to_ascii_lowercase();
+    let valid = domain.contains('.')
+        && domain
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.')
+        && (host == domain || host.ends_with(&format!(".{domain}")));
+    if valid {
+        Ok(Some(domain))
+    } else {
+        Err(StartupError::BadCookieDomain {
+            domain: raw.to_string(),
+            host,
+        })
+    }
 }
 
 /// `--access-rules FILE`, checked whole; none: deny every proxied request.

@@ -286,3 +286,158 @@ fn a_bad_rules_file_stops_start_up_naming_the_line() {
     let e = twofold_server::startup::load_access_rules(Some(&missing)).expect_err("missing");
     assert!(e.to_string().contains("none.toml"), "{e}");
 }
+
+#[tokio::test]
+async fn after_sign_in_rd_leads_back_only_to_allowed_domains() {
+    let clock = FixedClock::new(T0);
+    let s = server(&clock, &["127.0.0.1"]).await;
+    let go = |rd: &'static str| {
+        let url = s.url(&format!(
+            "/api/auth/continue?rd={}",
+            app::api::client::encode_query(rd)
+        ));
+        let c = s.client();
+        async move { c.get(url).send().await.expect("request") }
+    };
+    let r = go("https://app.example.com/dash?x=1").await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    assert_eq!(location(&r), "https://app.example.com/dash?x=1");
+    for bad in [
+        "//evil.net",
+        "https://example.com.evil.net/",
+        "javascript:alert(1)",
+        "%2F%2Fevil.net",
+        "https://app.example.com@evil.net/",
+    ] {
+        let r = go(bad).await;
+        assert_eq!(location(&r), "/account", "{bad}");
+    }
+}
+
+#[tokio::test]
+async fn the_sign_in_forms_carry_rd_through_both_steps() {
+    let clock = FixedClock::new(T0);
+    let s = server(&clock, &["127.0.0.1"]).await;
+    let c = s.client();
+    s.register(&c, "form@example.com").await;
+    let form = [
+        ("email", "form@example.com"),
+        ("password", PASSWORD),
+        ("rd", "https://app.example.com/x"),
+    ];
+    let r = s
+        .client()
+        .post(s.url("/api/auth/login"))
+        .form(&form)
+        .send()
+        .await
+        .expect("login");
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    assert_eq!(location(&r), "https://app.example.com/x");
+
+    // With MFA: to the second step with rd, then back to the app.
+    let e = enrol(&s, &clock, "form2@example.com").await;
+    clock.advance(30);
+    let b = s.client();
+    let form = [
+        ("email", e.email.as_str()),
+        ("password", PASSWORD),
+        ("rd", "https://app.example.com/y"),
+    ];
+    let r = b
+        .post(s.url("/api/auth/login"))
+        .form(&form)
+        .send()
+        .await
+        .expect("login");
+    let page = location(&r);
+    assert!(page.starts_with("/login/second-factor?"), "{page}");
+    assert!(
+        page.ends_with("rd=https%3A%2F%2Fapp.example.com%2Fy"),
+        "{page}"
+    );
+    let code = e.secret.code_at(clock_now(&clock));
+    let form = [
+        ("method", "Totp"),
+        ("code", code.as_str()),
+        ("rd", "https://app.example.com/y"),
+    ];
+    let r = b
+        .post(s.url("/api/auth/second-factor"))
+        .form(&form)
+        .send()
+        .await
+        .expect("second factor");
+    assert_eq!(location(&r), "https://app.example.com/y");
+    // A look-alike rd is dropped: the account page instead.
+    let r = s
+        .client()
+        .post(s.url("/api/auth/login"))
+        .form(&[
+            ("email", "form@example.com"),
+            ("password", PASSWORD),
+            ("rd", "https://example.com.evil.net/"),
+        ])
+        .send()
+        .await
+        .expect("login");
+    assert_eq!(location(&r), "/account");
+}
+
+#[tokio::test]
+async fn a_cookie_domain_shares_one_sign_in_with_every_app_under_it() {
+    let clock = FixedClock::new(T0);
+    let dir = tempfile::tempdir().expect("dir");
+    let rules = dir.path().join("rules.toml");
+    std::fs::write(
+        &rules,
+        "[[rules]]\ndomain = \"*.example.test\"\npolicy = \"one_factor\"\n",
+    )
+    .expect("rules");
+    let security = twofold_server::config::SecurityArgs {
+        access_rules: Some(rules),
+        public_url: Some("http://login.example.test:3000".into()),
+        cookie_domain: Some("example.test".into()),
+        ..common::security()
+    };
+    let options = RouterOptions {
+        trusted_proxies: TrustedProxies::parse(&["127.0.0.1".to_string()]).expect("proxies"),
+        ..RouterOptions::default()
+    };
+    let s = TestServer::start_custom(Arc::new(clock.clone()), Some(dir), security, options).await;
+    s.register(&s.client(), "sso@example.com").await;
+    let r = s.login(&s.client(), "sso@example.com", PASSWORD).await;
+    let set = set_cookie(&r).expect("cookie");
+    assert!(set.contains("; Domain=example.test;"), "{set}");
+    let cookie = session_of(&r);
+    let r = forward(&s, "GET", "http://grafana.example.test/", Some(&cookie)).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(remote_user(&r).as_deref(), Some("sso@example.com"));
+    // The same cookie is the Twofold session too.
+    let r = s
+        .client()
+        .get(s.url("/api/me"))
+        .header("Cookie", &cookie)
+        .send()
+        .await
+        .expect("me");
+    assert_eq!(r.status(), StatusCode::OK);
+}
+
+#[test]
+fn a_cookie_domain_must_hold_the_public_url() {
+    use twofold_server::startup::cookie_domain;
+    assert_eq!(
+        cookie_domain(Some(".Example.com"), "https://login.example.com").expect("ok"),
+        Some("example.com".into())
+    );
+    assert_eq!(
+        cookie_domain(None, "https://login.example.com").expect("ok"),
+        None
+    );
+    for bad in ["other.com", "com", "xample.com", "exa mple.com"] {
+        let e = cookie_domain(Some(bad), "https://login.example.com").expect_err(bad);
+        assert!(!e.to_string().contains('\n'), "{e}");
+        assert!(e.to_string().contains("--cookie-domain"), "{e}");
+    }
+}

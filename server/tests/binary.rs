@@ -211,6 +211,33 @@ fn a_bad_address_is_one_line_and_exit_2() {
 }
 
 #[test]
+fn a_bad_access_rules_file_is_one_line_naming_the_line_and_exit_2() {
+    let (dir, bin) = lone_binary();
+    std::fs::write(
+        dir.path().join("rules.toml"),
+        "default_policy = \"deny\"\n\n[[rules]]\ndomain = \"*.example.com\"\npath = \"admin\"\npolicy = \"deny\"\n",
+    )
+    .expect("write");
+    let (code, stderr) = run_to_end(
+        Command::new(&bin)
+            .args([
+                "serve",
+                "--addr",
+                "127.0.0.1:0",
+                "--access-rules",
+                "rules.toml",
+            ])
+            .current_dir(dir.path()),
+    );
+    assert_eq!(code, 2);
+    assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
+    assert!(
+        stderr.contains("line 3") && stderr.contains("'admin'"),
+        "{stderr}"
+    );
+}
+
+#[test]
 fn an_unwritable_data_dir_is_one_line_and_exit_2() {
     let (dir, bin) = lone_binary();
     // A regular file where the directory should be: no user (not even root)

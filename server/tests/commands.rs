@@ -360,3 +360,61 @@ async fn user_add_mails_a_link_that_sets_the_password() {
     assert_eq!(code, 2);
     assert_eq!(err.trim().lines().count(), 1, "{err}");
 }
+
+#[tokio::test]
+async fn access_check_says_which_rule_decides() {
+    let s = TestServer::start().await;
+    s.admin("root@example.com").await;
+    let rules = s.dir.path().join("rules.toml");
+    std::fs::write(
+        &rules,
+        "default_policy = \"deny\"\n\n[[rules]]\ndomain = \"*.example.com\"\npath = \"/admin\"\nroles = [\"Admin\"]\npolicy = \"two_factor\"\n\n[[rules]]\ndomain = \"*.example.com\"\npolicy = \"one_factor\"\n",
+    )
+    .expect("rules");
+    let file = rules.to_string_lossy().to_string();
+    let check = |args: &[&str]| {
+        let mut all = vec!["access", "check", "--access-rules", file.as_str()];
+        all.extend_from_slice(args);
+        twofold(s.dir.path(), &all, "")
+    };
+    let (code, out, err) = check(&[
+        "--url",
+        "https://app.example.com/admin/x",
+        "--email",
+        "root@example.com",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out.contains("line 3") && out.contains("two_factor"),
+        "{out}"
+    );
+    assert!(out.contains("root@example.com (Admin)"), "{out}");
+    let (_, out, _) = check(&["--url", "https://app.example.com/admin/x"]);
+    assert!(
+        out.contains("line 3") && out.contains("not signed in"),
+        "{out}"
+    );
+    let (_, out, _) = check(&["--url", "https://other.test/"]);
+    assert!(
+        out.contains("default_policy") && out.contains("deny"),
+        "{out}"
+    );
+    // Mistakes are one line and exit 2.
+    let (code, _, err) = check(&["--url", "not a url"]);
+    assert_eq!((code, err.lines().count()), (2, 1), "{err}");
+    let (code, _, err) = check(&[
+        "--url",
+        "https://a.example.com/",
+        "--email",
+        "nobody@example.com",
+    ]);
+    assert_eq!((code, err.lines().count()), (2, 1), "{err}");
+    std::fs::write(
+        &rules,
+        "[[rules]]\ndomain = \"a.test\"\npolicy = \"sometimes\"\n",
+    )
+    .expect("rules");
+    let (code, _, err) = check(&["--url", "https://a.test/"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("line 3") && err.lines().count() == 1, "{err}");
+}

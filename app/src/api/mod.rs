@@ -42,6 +42,12 @@ pub fn second_factor_page(methods: &[SecondFactor]) -> String {
     }
 }
 
+/// The way back to `rd` after a sign-in: the server follows it only to an
+/// allowed domain, else goes to the account page.
+pub fn continue_to(rd: &str) -> String {
+    format!("{}?rd={}", paths::CONTINUE, client::encode_query(rd))
+}
+
 /// Stable endpoint paths, used by the router, the pages' forms and the client.
 pub mod paths {
     pub const REGISTER: &str = "/api/auth/register";
@@ -66,6 +72,7 @@ pub mod paths {
     pub const FACTORS: &str = "/api/factors";
     pub const FACTORS_RENAME: &str = "/api/factors/rename";
     pub const FACTORS_REMOVE: &str = "/api/factors/remove";
+    pub const CONTINUE: &str = "/api/auth/continue";
     pub const FORWARD_AUTH: &str = "/api/authz/forward-auth";
     pub const AUTH_REQUEST: &str = "/api/authz/auth-request";
     pub const PASSKEY_REGISTER_START: &str = "/api/webauthn/register/start";

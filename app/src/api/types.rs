@@ -123,6 +123,11 @@ pub struct LoginRequest {
     pub password: String,
     #[serde(default)]
     pub remember_me: bool,
+    /// Where to go back to after signing in (an app behind forward-auth);
+    /// followed only to allowed domains. Used by the form post: JSON
+    /// clients go to `GET /api/auth/continue?rd=` themselves.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rd: Option<String>,
 }
 
 /// The signed-in account as `GET /api/me` shows it.
@@ -182,6 +187,9 @@ pub struct SecondFactorRequest {
     pub credential: Option<serde_json::Value>,
     #[serde(default)]
     pub trust_device: bool,
+    /// As in [`LoginRequest`]: the form post's way back.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rd: Option<String>,
 }
 
 /// `POST /api/webauthn/register/start`: the name the new passkey will have.

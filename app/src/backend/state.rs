@@ -41,6 +41,9 @@ pub struct Settings {
     /// Where people reach Twofold (scheme, host, port; no trailing slash):
     /// the base of every link in a mail.
     pub public_url: String,
+    /// `--cookie-domain`: the session cookie is shared by every host under
+    /// it (single sign-on for the apps behind forward-auth).
+    pub cookie_domain: Option<String>,
     /// What the apps behind forward-auth require (`--access-rules`).
     pub access_rules: crate::backend::authz::AccessRules,
     /// The WebAuthn relying party `public_url` makes (or why there is none).

@@ -6,6 +6,7 @@ mod codes_list;
 mod error_notice;
 mod load_failed;
 mod policy_banner;
+pub mod return_to;
 mod submit_button;
 
 pub use code_input::{CodeInput, digits_only};

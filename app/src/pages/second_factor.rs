@@ -8,7 +8,7 @@ use leptos_router::components::A;
 use leptos_router::hooks::{use_navigate, use_query_map};
 
 use crate::api::{AppError, SecondFactor, SecondFactorRequest, client, paths};
-use crate::components::{CodeInput, ErrorNotice, SubmitButton, redirect_error};
+use crate::components::{CodeInput, ErrorNotice, SubmitButton, redirect_error, return_to};
 
 /// The second step of signing in. `?method=backup`, `?method=email` and
 /// `?method=totp` switch the factor, so switching is a plain link that works
@@ -62,6 +62,9 @@ fn page_flags(query: Memo<leptos_router::params::ParamsMap>) -> String {
             flags.push_str(&format!("{name}={value}&"));
         }
     }
+    if let Some(rd) = query.get_str("rd") {
+        flags.push_str(&format!("rd={}&", crate::api::client::encode_query(rd)));
+    }
     flags
 }
 
@@ -69,6 +72,7 @@ fn page_flags(query: Memo<leptos_router::params::ParamsMap>) -> String {
 /// account's keys; it needs JavaScript, so it appears once hydrated.
 #[component]
 fn PasskeyAnswer() -> impl IntoView {
+    let rd = return_to::use_return_to();
     let (pending, set_pending) = signal(false);
     let (error, set_error) = signal(None::<AppError>);
     let hydrated = RwSignal::new(false);
@@ -85,7 +89,7 @@ fn PasskeyAnswer() -> impl IntoView {
         let navigate = navigate.clone();
         spawn_local(async move {
             match crate::api::webauthn::second_factor(trust_device).await {
-                Ok(_) => navigate("/account", NavigateOptions::default()),
+                Ok(_) => return_to::finish(rd.get_untracked(), "/account", &navigate),
                 Err(e) => {
                     let expired = matches!(e, AppError::ChallengeExpired);
                     set_error.set(Some(e));
@@ -168,6 +172,7 @@ fn CodeForm(method: SecondFactor) -> impl IntoView {
     let query = use_query_map();
     let shown = Signal::derive(move || error.get().or_else(|| from_redirect.get()));
     let navigate = use_navigate();
+    let rd = return_to::use_return_to();
 
     let submit = move || {
         if pending.get_untracked() {
@@ -178,13 +183,14 @@ fn CodeForm(method: SecondFactor) -> impl IntoView {
             code: code.get_untracked().map(|i| i.value()).unwrap_or_default(),
             credential: None,
             trust_device: trust.get_untracked().is_some_and(|t| t.checked()),
+            rd: None,
         };
         set_pending.set(true);
         set_error.set(None);
         let navigate = navigate.clone();
         spawn_local(async move {
             match client::second_factor(&req).await {
-                Ok(_) => navigate("/account", NavigateOptions::default()),
+                Ok(_) => return_to::finish(rd.get_untracked(), "/account", &navigate),
                 Err(e) => {
                     let expired = matches!(e, AppError::ChallengeExpired);
                     set_error.set(Some(e));
@@ -213,6 +219,7 @@ fn CodeForm(method: SecondFactor) -> impl IntoView {
         <form method="post" action=paths::SECOND_FACTOR on:submit=on_submit novalidate>
             <ErrorNotice error=shown />
             <input type="hidden" name="method" value=format!("{method:?}") />
+            {move || rd.get().map(|rd| view! { <input type="hidden" name="rd" value=rd /> })}
             {if method == SecondFactor::EmailCode {
                 view! {
                     <p role="status">"We sent a 6-digit code to your email address. It works once, for 10 minutes."</p>

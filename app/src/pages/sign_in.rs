@@ -8,7 +8,7 @@ use leptos_router::components::A;
 use leptos_router::hooks::use_navigate;
 
 use crate::api::{AppError, LoginOutcome, LoginRequest, client, paths};
-use crate::components::{ErrorNotice, SubmitButton, redirect_error};
+use crate::components::{ErrorNotice, SubmitButton, redirect_error, return_to};
 
 /// The form posts to the API directly, so it works before hydration and
 /// without JavaScript (the server answers a form post with a redirect); once
@@ -24,6 +24,7 @@ pub fn SignInPage() -> impl IntoView {
     let shown = Signal::derive(move || error.get().or_else(|| from_redirect.get()));
     let navigate = use_navigate();
     let (autofill, set_autofill) = signal(false);
+    let rd = return_to::use_return_to();
 
     let on_submit = move |ev: SubmitEvent| {
         ev.prevent_default();
@@ -34,7 +35,9 @@ pub fn SignInPage() -> impl IntoView {
             email: email.get().map(|i| i.value()).unwrap_or_default(),
             password: password.get().map(|i| i.value()).unwrap_or_default(),
             remember_me: remember.get().is_some_and(|i| i.checked()),
+            rd: None,
         };
+        let back = rd.get_untracked();
         set_pending.set(true);
         set_error.set(None);
         let navigate = navigate.clone();
@@ -45,15 +48,15 @@ pub fn SignInPage() -> impl IntoView {
                     let required = client::load_me()
                         .await
                         .is_ok_and(|me| me.mfa_required_by.is_some());
-                    let page = if required {
-                        "/account/two-factor"
+                    if required {
+                        let page = return_to::keep_rd("/account/two-factor", back.as_deref());
+                        navigate(&page, NavigateOptions::default())
                     } else {
-                        "/account"
-                    };
-                    navigate(page, NavigateOptions::default())
+                        return_to::finish(back, "/account", &navigate)
+                    }
                 }
                 Ok(LoginOutcome::SecondFactorRequired { methods, .. }) => navigate(
-                    &crate::api::second_factor_page(&methods),
+                    &return_to::keep_rd(&crate::api::second_factor_page(&methods), back.as_deref()),
                     NavigateOptions::default(),
                 ),
                 Err(e) => {
@@ -103,6 +106,7 @@ pub fn SignInPage() -> impl IntoView {
                     <input type="checkbox" name="remember_me" value="true" node_ref=remember />
                     "Keep me signed in for 30 days"
                 </label>
+                {move || rd.get().map(|rd| view! { <input type="hidden" name="rd" value=rd /> })}
                 <SubmitButton pending label="Sign in" pending_label="Signing in…" />
             </form>
             <PasskeySignIn autofill />
@@ -123,8 +127,9 @@ fn PasskeySignIn(autofill: ReadSignal<bool>) -> impl IntoView {
     let (pending, set_pending) = signal(false);
     let (error, set_error) = signal(None::<AppError>);
     let navigate = use_navigate();
+    let rd = return_to::use_return_to();
     let signed_in = move |navigate: &dyn Fn(&str, NavigateOptions)| {
-        navigate("/account", NavigateOptions::default());
+        return_to::finish(rd.get_untracked(), "/account", navigate);
     };
     Effect::new(move |_| available.set(crate::api::webauthn::available()));
     // The autofill's ceremony starts when the person comes to the email

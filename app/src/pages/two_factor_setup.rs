@@ -164,6 +164,8 @@ fn VerifyStep(setup: TotpSetup, step: RwSignal<Step>) -> impl IntoView {
 
 #[component]
 fn SaveCodesStep(codes: Vec<String>) -> impl IntoView {
+    // Sent here by an app that needs two factors: back to it when done.
+    let rd = crate::components::return_to::use_return_to();
     let (saved, set_saved) = signal(false);
     let navigate = use_navigate();
     view! {
@@ -181,7 +183,7 @@ fn SaveCodesStep(codes: Vec<String>) -> impl IntoView {
             type="button"
             class="primary"
             disabled=move || !saved.get()
-            on:click=move |_| navigate("/account", NavigateOptions::default())
+            on:click=move |_| crate::components::return_to::finish(rd.get_untracked(), "/account", &navigate)
         >
             "Finish"
         </button>

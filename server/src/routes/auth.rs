@@ -8,7 +8,8 @@ use app::backend::auth::sessions::NewSession;
 use app::backend::auth::sign_in::Grant;
 use app::backend::auth::signup::{self, Registered};
 use app::backend::{
-    AppState, auth::access, auth::accounts, auth::cookies, auth::links, auth::sign_in, infra::db,
+    AppState, auth::access, auth::accounts, auth::cookies, auth::links, auth::sign_in, authz,
+    infra::db,
 };
 use axum::Json;
 use axum::extract::State;
@@ -28,8 +29,9 @@ pub(super) fn with_cookie(mut resp: Response, cookie: String) -> Response {
     resp
 }
 
-fn session_cookie(headers: &HeaderMap, session: &NewSession) -> String {
-    cookies::session_set_cookie(session, cookies::is_https(headers))
+fn session_cookie(state: &AppState, headers: &HeaderMap, session: &NewSession) -> String {
+    let domain = state.settings.cookie_domain.as_deref();
+    cookies::session_set_cookie(session, cookies::is_https(headers), domain)
 }
 
 pub async fn register(
@@ -51,12 +53,12 @@ pub async fn register(
             };
             with_cookie(
                 (StatusCode::CREATED, Json(me)).into_response(),
-                session_cookie(&headers, &session),
+                session_cookie(&state, &headers, &session),
             )
         }
         (Ok(Registered::SignedIn(user, session)), Mode::Form) => with_cookie(
             Redirect::to(accounts::landing_page(&state, user).await).into_response(),
-            session_cookie(&headers, &session),
+            session_cookie(&state, &headers, &session),
         ),
         (Ok(Registered::CheckEmail(started)), Mode::Json) => {
             (StatusCode::ACCEPTED, Json(started)).into_response()
@@ -80,12 +82,15 @@ async fn signed_in_by_link(
 ) -> Response {
     match (result, mode) {
         (Ok((user, session)), Mode::Json) => match accounts::me(state, user).await {
-            Ok(me) => with_cookie(Json(me).into_response(), session_cookie(headers, &session)),
+            Ok(me) => with_cookie(
+                Json(me).into_response(),
+                session_cookie(state, headers, &session),
+            ),
             Err(e) => e.into_response(),
         },
         (Ok((user, session)), Mode::Form) => with_cookie(
             Redirect::to(accounts::landing_page(state, user).await).into_response(),
-            session_cookie(headers, &session),
+            session_cookie(state, headers, &session),
         ),
         (Err(e), Mode::Json) => e.into_response(),
         (Err(e), Mode::Form) => form_error_redirect(error_page, &e),
@@ -145,6 +150,7 @@ pub async fn login(
     };
     let secure = cookies::is_https(&headers);
     let device = cookies::device_token(&headers);
+    let back = authz::return_to(&state, value.rd.as_deref());
     match (
         sign_in::login(&state, value, device.as_ref(), &meta).await,
         mode,
@@ -152,15 +158,18 @@ pub async fn login(
         (Ok((outcome, grant)), mode) => {
             let (page, cookie) = match &grant {
                 Grant::Session(session) => (
-                    accounts::landing_page(&state, session.user)
-                        .await
-                        .to_string(),
-                    session_cookie(&headers, session),
+                    match &back {
+                        Some(url) => url.clone(),
+                        None => accounts::landing_page(&state, session.user)
+                            .await
+                            .to_string(),
+                    },
+                    session_cookie(&state, &headers, session),
                 ),
                 Grant::Challenge(token) => (
                     match &outcome {
                         LoginOutcome::SecondFactorRequired { methods, .. } => {
-                            app::api::second_factor_page(methods)
+                            with_rd(app::api::second_factor_page(methods), back.as_deref())
                         }
                         LoginOutcome::SignedIn => SECOND_FACTOR_PAGE.to_string(),
                     },
@@ -176,6 +185,33 @@ pub async fn login(
         (Err(e), Mode::Json) => e.into_response(),
         (Err(e), Mode::Form) => form_error_redirect("/login", &e),
     }
+}
+
+/// `page` with `rd` kept for the next step of the sign-in.
+pub(super) fn with_rd(page: String, rd: Option<&str>) -> String {
+    match rd {
+        None => page,
+        Some(rd) => {
+            let sep = if page.contains('?') { '&' } else { '?' };
+            format!("{page}{sep}rd={}", app::api::client::encode_query(rd))
+        }
+    }
+}
+
+#[derive(Debug, serde::Deserialize)]
+pub struct ContinueQuery {
+    rd: Option<String>,
+}
+
+/// `GET /api/auth/continue?rd=URL`: after a sign-in in the browser, back to
+/// the app the person came from when `rd` is allowed (see
+/// `authz::safe_return`), else to the account page. Never an open redirect.
+pub async fn continue_to(
+    State(state): State<AppState>,
+    axum::extract::Query(q): axum::extract::Query<ContinueQuery>,
+) -> Response {
+    let to = authz::return_to(&state, q.rd.as_deref()).unwrap_or_else(|| "/account".into());
+    Redirect::to(&to).into_response()
 }
 
 /// Signing out always succeeds and always clears the cookie, even when the
@@ -199,7 +235,10 @@ pub async fn logout(
     };
     with_cookie(
         resp,
-        cookies::session_clear_cookie(cookies::is_https(&headers)),
+        cookies::session_clear_cookie(
+            cookies::is_https(&headers),
+            state.settings.cookie_domain.as_deref(),
+        ),
     )
 }
 
@@ -245,7 +284,7 @@ pub async fn reauth(
     match result {
         // The proof comes with a new session token (ASVS 7.2.4).
         Ok((status, session)) => {
-            let cookie = session_cookie(&headers, &session);
+            let cookie = session_cookie(&state, &headers, &session);
             with_cookie(answer(mode, Ok(status), page), cookie)
         }
         Err(e) => answer::<ReauthStatus>(mode, Err(e), page),

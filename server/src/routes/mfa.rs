@@ -24,6 +24,7 @@ pub async fn second_factor(
     Input { value, mode }: Input<SecondFactorRequest>,
 ) -> Response {
     let secure = cookies::is_https(&headers);
+    let back = app::backend::authz::return_to(&state, value.rd.as_deref());
     match (
         sign_in::second_factor(&state, &headers, value, &meta).await,
         mode,
@@ -31,9 +32,16 @@ pub async fn second_factor(
         (Ok(grant), mode) => {
             let resp = match mode {
                 Mode::Json => Json(LoginOutcome::SignedIn).into_response(),
-                Mode::Form => Redirect::to("/account").into_response(),
+                Mode::Form => Redirect::to(back.as_deref().unwrap_or("/account")).into_response(),
             };
-            let mut resp = with_cookie(resp, cookies::session_set_cookie(&grant.session, secure));
+            let mut resp = with_cookie(
+                resp,
+                cookies::session_set_cookie(
+                    &grant.session,
+                    secure,
+                    state.settings.cookie_domain.as_deref(),
+                ),
+            );
             if let Some(device) = &grant.device {
                 resp = with_cookie(resp, cookies::device_set_cookie(device, secure));
             }

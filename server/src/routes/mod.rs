@@ -55,6 +55,7 @@ pub fn api_routes() -> Router<AppState> {
             paths::PASSKEY_SECOND_FACTOR_START,
             post(passkeys::second_factor_start),
         )
+        .route(paths::CONTINUE, get(auth::continue_to))
         .route(paths::FORWARD_AUTH, any(authz::forward_auth))
         .route(paths::AUTH_REQUEST, any(authz::auth_request))
         .route(paths::REAUTH, post(auth::reauth))

@@ -92,7 +92,8 @@ pub async fn login_finish(
         Ok(session) => {
             // Used to confirm it is you inside a session (the re-auth page):
             // the new session replaces this browser's old one.
-            if let Some(old) = cookies::session_token(&headers)
+            if let Some(old) =
+                cookies::session_token(&headers, state.settings.cookie_domain.as_deref())
                 && let Err(e) = sessions::delete(&state.pool, &old).await
             {
                 return e.into_response();
@@ -100,7 +101,11 @@ pub async fn login_finish(
             let secure = cookies::is_https(&headers);
             let resp = with_cookie(
                 Json(LoginOutcome::SignedIn).into_response(),
-                cookies::session_set_cookie(&session, secure),
+                cookies::session_set_cookie(
+                    &session,
+                    secure,
+                    state.settings.cookie_domain.as_deref(),
+                ),
             );
             clear_ceremony(&headers, resp)
         }

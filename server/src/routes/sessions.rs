@@ -53,7 +53,10 @@ pub async fn logout_all(
     } else {
         with_cookie(
             resp,
-            cookies::session_clear_cookie(cookies::is_https(&headers)),
+            cookies::session_clear_cookie(
+                cookies::is_https(&headers),
+                state.settings.cookie_domain.as_deref(),
+            ),
         )
     })
 }

@@ -17,7 +17,8 @@ pub const REAUTH_WINDOW_S: i64 = 10 * 60;
 /// The live session the request carries, with no other check. Only for what
 /// an account must always reach: who am I, and enrolment itself.
 pub async fn signed_in(state: &AppState, headers: &HeaderMap) -> Result<Live, AppError> {
-    let token = cookies::session_token(headers).ok_or(AppError::NotSignedIn)?;
+    let token = cookies::session_token(headers, state.settings.cookie_domain.as_deref())
+        .ok_or(AppError::NotSignedIn)?;
     sessions::find(
         &state.pool,
         &token,

@@ -32,7 +32,7 @@ pub async fn logout(
     headers: &HeaderMap,
     meta: &ClientMeta,
 ) -> Result<(), AppError> {
-    if let Some(token) = cookies::session_token(headers)
+    if let Some(token) = cookies::session_token(headers, state.settings.cookie_domain.as_deref())
         && let Some(user) = sessions::delete(&state.pool, &token).await?
     {
         mfa::cancel(state, user, meta).await?;
@@ -185,7 +185,8 @@ pub async fn sessions_for_request(
     headers: &HeaderMap,
 ) -> Result<Vec<crate::api::SessionInfo>, AppError> {
     let user = current_user(state, headers).await?;
-    let token = cookies::session_token(headers).ok_or(AppError::NotSignedIn)?;
+    let token = cookies::session_token(headers, state.settings.cookie_domain.as_deref())
+        .ok_or(AppError::NotSignedIn)?;
     sessions::list(
         &state.pool,
         user,
@@ -229,7 +230,7 @@ pub async fn logout_all(
     meta: &ClientMeta,
 ) -> Result<u32, AppError> {
     let user = current_user(state, headers).await?;
-    let token = cookies::session_token(headers);
+    let token = cookies::session_token(headers, state.settings.cookie_domain.as_deref());
     let keep = if keep_current { token.as_ref() } else { None };
     let revoked = sessions::revoke_all(&state.pool, user, keep).await?;
     if !keep_current {
@@ -265,7 +266,8 @@ pub async fn take_replacement_code(
     headers: &HeaderMap,
 ) -> Result<Option<String>, AppError> {
     current_user(state, headers).await?;
-    let token = cookies::session_token(headers).ok_or(AppError::NotSignedIn)?;
+    let token = cookies::session_token(headers, state.settings.cookie_domain.as_deref())
+        .ok_or(AppError::NotSignedIn)?;
     sessions::take_replacement_code(&state.pool, &state.settings.key, &token).await
 }
 

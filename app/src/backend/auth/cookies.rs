@@ -41,14 +41,30 @@ fn read_token(headers: &HeaderMap, base: &str) -> Option<SessionToken> {
     read(headers, &name(base, is_https(headers))).map(SessionToken::from_cookie)
 }
 
-pub fn session_token(headers: &HeaderMap) -> Option<SessionToken> {
-    read_token(headers, SESSION_COOKIE)
+/// The session cookie's name. With a cookie domain (shared by the apps
+/// under it) it cannot be `__Host-`, which forbids a domain: over https it
+/// is `__Secure-` (set only by a secure page, but by any host under the
+/// domain: the documented trade-off of single sign-on across subdomains).
+fn session_name(secure: bool, domain: Option<&str>) -> String {
+    match (secure, domain) {
+        (true, Some(_)) => format!("__Secure-{SESSION_COOKIE}"),
+        _ => name(SESSION_COOKIE, secure),
+    }
+}
+
+/// `domain` is `--cookie-domain`, if set.
+pub fn session_token(headers: &HeaderMap, domain: Option<&str>) -> Option<SessionToken> {
+    session_token_over(headers, is_https(headers), domain)
 }
 
 /// The session cookie of a request a proxy forwards: `https` is the scheme
 /// of the original URL (the proxy may not say it in `X-Forwarded-Proto`).
-pub fn session_token_over(headers: &HeaderMap, https: bool) -> Option<SessionToken> {
-    read(headers, &name(SESSION_COOKIE, https)).map(SessionToken::from_cookie)
+pub fn session_token_over(
+    headers: &HeaderMap,
+    https: bool,
+    domain: Option<&str>,
+) -> Option<SessionToken> {
+    read(headers, &session_name(https, domain)).map(SessionToken::from_cookie)
 }
 
 pub fn device_token(headers: &HeaderMap) -> Option<SessionToken> {
@@ -106,13 +122,32 @@ fn cookie(base: &str, value: &str, http_path: &str, max_age: Option<i64>, secure
 
 /// A session without "remember me" gets a browser-session cookie; the
 /// server-side expiry holds either way.
-pub fn session_set_cookie(session: &NewSession, secure: bool) -> String {
+pub fn session_set_cookie(session: &NewSession, secure: bool, domain: Option<&str>) -> String {
     let max_age = session.persistent.then_some(session.ttl_s);
-    cookie(SESSION_COOKIE, session.token.expose(), "/", max_age, secure)
+    session_cookie(session.token.expose(), max_age, secure, domain)
 }
 
-pub fn session_clear_cookie(secure: bool) -> String {
-    cookie(SESSION_COOKIE, "", "/", Some(0), secure)
+pub fn session_clear_cookie(secure: bool, domain: Option<&str>) -> String {
+    session_cookie("", Some(0), secure, domain)
+}
+
+fn session_cookie(value: &str, max_age: Option<i64>, secure: bool, domain: Option<&str>) -> String {
+    match domain {
+        None => cookie(SESSION_COOKIE, value, "/", max_age, secure),
+        Some(domain) => {
+            let mut c = format!(
+                "{}={value}; Domain={domain}; Path=/; HttpOnly; SameSite=Lax",
+                session_name(secure, Some(domain))
+            );
+            if let Some(age) = max_age {
+                c.push_str(&format!("; Max-Age={age}"));
+            }
+            if secure {
+                c.push_str("; Secure");
+            }
+            c
+        }
+    }
 }
 
 /// The sign-in challenge cookie: only sent to the API, gone after 5 minutes.
@@ -178,7 +213,7 @@ mod tests {
     fn empty_cookie_counts_as_absent() {
         let mut h = HeaderMap::new();
         h.append(COOKIE, HeaderValue::from_static("twofold_session="));
-        assert!(session_token(&h).is_none());
+        assert!(session_token(&h, None).is_none());
     }
 
     #[test]
@@ -186,13 +221,13 @@ mod tests {
         let mut h = HeaderMap::new();
         h.append("x-forwarded-proto", HeaderValue::from_static("https"));
         h.append(COOKIE, HeaderValue::from_static("twofold_session=planted"));
-        assert!(session_token(&h).is_none());
+        assert!(session_token(&h, None).is_none());
         h.append(
             COOKIE,
             HeaderValue::from_static("__Host-twofold_session=real"),
         );
         assert_eq!(
-            session_token(&h).map(|t| t.expose().to_string()),
+            session_token(&h, None).map(|t| t.expose().to_string()),
             Some("real".into())
         );
     }
@@ -205,7 +240,7 @@ mod tests {
             ttl_s: 100,
             persistent: true,
         };
-        let c = session_set_cookie(&s, true);
+        let c = session_set_cookie(&s, true, None);
         assert!(c.starts_with("__Host-twofold_session=t; Path=/;"), "{c}");
         assert!(c.contains("HttpOnly") && c.contains("SameSite=Lax"));
         assert!(c.contains("Max-Age=100") && c.ends_with("; Secure"));
@@ -214,9 +249,47 @@ mod tests {
             persistent: false,
             ..s
         };
-        let c = session_set_cookie(&s, false);
+        let c = session_set_cookie(&s, false, None);
         assert!(c.starts_with("twofold_session=t;"));
         assert!(!c.contains("Max-Age") && !c.contains("Secure"));
+    }
+
+    #[test]
+    fn a_cookie_domain_shares_the_session_under_it() {
+        let s = NewSession {
+            user: crate::backend::UserId(1),
+            token: SessionToken::from_cookie("t"),
+            ttl_s: 100,
+            persistent: false,
+        };
+        let c = session_set_cookie(&s, true, Some("example.com"));
+        assert!(
+            c.starts_with("__Secure-twofold_session=t; Domain=example.com; Path=/;"),
+            "{c}"
+        );
+        assert!(c.contains("HttpOnly") && c.ends_with("; Secure"), "{c}");
+        let mut h = HeaderMap::new();
+        h.append("x-forwarded-proto", HeaderValue::from_static("https"));
+        h.append(
+            COOKIE,
+            HeaderValue::from_static(
+                "__Host-twofold_session=host; __Secure-twofold_session=shared",
+            ),
+        );
+        assert_eq!(
+            session_token(&h, Some("example.com")).map(|t| t.expose().to_string()),
+            Some("shared".into())
+        );
+        assert_eq!(
+            session_token(&h, None).map(|t| t.expose().to_string()),
+            Some("host".into())
+        );
+        let plain = session_set_cookie(&s, false, Some("example.com"));
+        assert!(
+            plain.starts_with("twofold_session=t; Domain=example.com;"),
+            "{plain}"
+        );
+        assert!(session_clear_cookie(true, Some("example.com")).contains("Max-Age=0"));
     }
 
     #[test]

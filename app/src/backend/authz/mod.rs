@@ -68,7 +68,11 @@ pub async fn check(
     asked: &Asked,
 ) -> Result<Answer, AppError> {
     let now = state.clock.now();
-    let live = match cookies::session_token_over(headers, asked.https()) {
+    let live = match cookies::session_token_over(
+        headers,
+        asked.https(),
+        state.settings.cookie_domain.as_deref(),
+    ) {
         Some(token) => {
             sessions::find(&state.pool, &token, now, state.settings.session_idle_s).await?
         }
@@ -133,4 +137,155 @@ pub fn sign_in_url(state: &AppState, asked: &Asked) -> String {
         state.settings.public_url,
         crate::api::client::encode_query(asked.url.as_str())
     )
+}
+
+/// [`safe_return`] with the server's settings.
+pub fn return_to(state: &AppState, rd: Option<&str>) -> Option<String> {
+    let settings = &state.settings;
+    safe_return(
+        rd?,
+        &settings.public_url,
+        settings.cookie_domain.as_deref(),
+        &settings.access_rules,
+    )
+}
+
+/// Where a sign-in may send the browser back to (`rd`): only an absolute
+/// http(s) URL whose host is Twofold's own, the cookie domain or under it,
+/// or a domain the access rules name; and plain http only on localhost.
+/// Anything else (another site, `//evil`, `javascript:`, a look-alike such
+/// as `example.com.evil.net`, user-info tricks) is ignored: no open redirect.
+pub fn safe_return(
+    rd: &str,
+    public_url: &str,
+    cookie_domain: Option<&str>,
+    rules: &AccessRules,
+) -> Option<String> {
+    let rd = rd.trim();
+    // Only absolute URLs, spelled plainly: a relative or scheme-relative
+    // one, or one with backslashes or control characters, is refused
+    // before any parser can be lenient about it.
+    if !(rd.starts_with("https://") || rd.starts_with("http://"))
+        || rd
+            .chars()
+            .any(|c| c == '\\' || c.is_control() || c.is_whitespace())
+    {
+        return None;
+    }
+    let url = url::Url::parse(rd).ok()?;
+    if !url.username().is_empty() || url.password().is_some() {
+        return None;
+    }
+    let host = url.host_str()?.to_ascii_lowercase();
+    let local = matches!(host.as_str(), "localhost" | "127.0.0.1" | "[::1]");
+    if url.scheme() != "https" && !local {
+        return None;
+    }
+    let own = url::Url::parse(public_url)
+        .ok()
+        .and_then(|u| u.host_str().map(str::to_ascii_lowercase));
+    let under_cookie_domain = cookie_domain.is_some_and(|d| {
+        let d = d.trim_start_matches('.').to_ascii_lowercase();
+        host == d || host.ends_with(&format!(".{d}"))
+    });
+    let allowed =
+        own.as_deref() == Some(host.as_str()) || under_cookie_domain || rules.covers_host(&host);
+    allowed.then(|| url.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rules() -> AccessRules {
+        AccessRules::parse("[[rules]]\ndomain = \"*.apps.test\"\npolicy = \"one_factor\"\n")
+            .expect("rules")
+    }
+
+    fn check(rd: &str) -> Option<String> {
+        safe_return(
+            rd,
+            "https://login.example.com",
+            Some("example.com"),
+            &rules(),
+        )
+    }
+
+    #[test]
+    fn rd_goes_back_only_to_our_domains() {
+        for ok in [
+            "https://app.example.com/dash?x=1",
+            "https://example.com/",
+            "https://login.example.com/account",
+            "https://wiki.apps.test/page",
+        ] {
+            assert!(check(ok).is_some(), "{ok}");
+        }
+        // Plain http only for a local Twofold.
+        let local = safe_return(
+            "http://localhost:8080/",
+            "http://localhost:3000",
+            None,
+            &rules(),
+        );
+        assert_eq!(local.as_deref(), Some("http://localhost:8080/"));
+    }
+
+    #[test]
+    fn rd_never_opens_a_redirect() {
+        for bad in [
+            "//evil.net",
+            "/\\evil.net",
+            "https://example.com.evil.net/",
+            "https://evilexample.com/",
+            "https://example.com@evil.net/",
+            "https://user:pw@app.example.com/",
+            "javascript:alert(1)",
+            "JAVASCRIPT:alert(1)",
+            "data:text/html,hi",
+            "https:\\\\evil.net",
+            "https://evil.net\\@app.example.com",
+            "%2F%2Fevil.net",
+            "https%3A%2F%2Fevil.net",
+            "http://app.example.com/",
+            "https://apps.test/",
+            " https://evil.net",
+            "https://evil.net/\nhttps://app.example.com",
+            "",
+        ] {
+            assert_eq!(check(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn without_a_cookie_domain_only_own_and_rule_hosts() {
+        let r = rules();
+        assert!(
+            safe_return(
+                "https://app.example.com/",
+                "https://login.example.com",
+                None,
+                &r
+            )
+            .is_none()
+        );
+        assert!(
+            safe_return(
+                "https://login.example.com/x",
+                "https://login.example.com",
+                None,
+                &r
+            )
+            .is_some()
+        );
+        assert!(
+            safe_return(
+                "https://a.apps.test/",
+                "https://login.example.com",
+                None,
+                &r
+            )
+            .is_some()
+        );
+    }
 }
