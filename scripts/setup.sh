@@ -31,11 +31,15 @@ if ! wasm-bindgen --version 2>/dev/null | grep -q "$WASM_BINDGEN_VERSION"; then
 fi
 
 # Debian packages: Chromium for the browser tests; zbarimg and rsvg-convert
-# to prove the QR code decodes to the otpauth URI.
+# to prove the QR code decodes to the otpauth URI; nginx and Caddy.
 missing=()
 [ -x /usr/bin/chromium ] || missing+=(chromium)
 command -v zbarimg >/dev/null || missing+=(zbar-tools)
 command -v rsvg-convert >/dev/null || missing+=(librsvg2-bin)
+# Real reverse proxies in front of Twofold for the forward-auth tests (run
+# by the tests as the test user on free ports, never as services).
+command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || missing+=(nginx-light)
+command -v caddy >/dev/null || missing+=(caddy)
 if [ ${#missing[@]} -gt 0 ]; then
   say "installing Debian packages: ${missing[*]}"
   SUDO=""

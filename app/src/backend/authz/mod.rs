@@ -177,7 +177,9 @@ pub fn safe_return(
         return None;
     }
     let host = url.host_str()?.to_ascii_lowercase();
-    let local = matches!(host.as_str(), "localhost" | "127.0.0.1" | "[::1]");
+    // Loopback names (RFC 6761: `*.localhost` too) may use plain http.
+    let local = matches!(host.as_str(), "localhost" | "127.0.0.1" | "[::1]")
+        || host.ends_with(".localhost");
     if url.scheme() != "https" && !local {
         return None;
     }
