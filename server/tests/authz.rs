@@ -441,3 +441,65 @@ fn a_cookie_domain_must_hold_the_public_url() {
         assert!(e.to_string().contains("--cookie-domain"), "{e}");
     }
 }
+
+#[tokio::test]
+async fn a_trusted_device_session_proves_a_factor_once_for_two_factor_apps() {
+    let clock = FixedClock::new(T0);
+    let s = server(&clock, &["127.0.0.1"]).await;
+    let port = s.base.rsplit(':').next().expect("port").to_string();
+    let e = enrol(&s, &clock, "device@example.com").await;
+    // Password and code once, trusting this browser...
+    clock.advance(30);
+    let b = s.client();
+    s.login(&b, &e.email, PASSWORD).await;
+    let r = s
+        .post(
+            &b,
+            "/api/auth/second-factor",
+            serde_json::json!({"method": "Totp", "code": e.secret.code_at(clock_now(&clock)), "trust_device": true}),
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    // ...then a sign-in on it skips the code: a session without a factor.
+    let r = s.login(&b, &e.email, PASSWORD).await;
+    let cookie = session_of(&r);
+    // The app is on https: the browser sends the session as a __Host- cookie.
+    let https = |c: &str| format!("__Host-{c}");
+    let r = forward(
+        &s,
+        "GET",
+        "https://secure.example.com/x",
+        Some(&https(&cookie)),
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::FOUND);
+    assert_eq!(
+        location(&r),
+        format!("http://localhost:{port}/reauth?rd=https%3A%2F%2Fsecure.example.com%2Fx")
+    );
+    // The re-auth page's form: password, code, and back to the app.
+    clock.advance(30);
+    let code = e.secret.code_at(clock_now(&clock));
+    let r = s
+        .client()
+        .post(s.url("/api/auth/reauth"))
+        .header("Cookie", &cookie)
+        .form(&[
+            ("password", PASSWORD),
+            ("code", code.as_str()),
+            ("rd", "https://secure.example.com/x"),
+        ])
+        .send()
+        .await
+        .expect("reauth");
+    assert_eq!(location(&r), "https://secure.example.com/x");
+    let fresh = session_of(&r);
+    let r = forward(
+        &s,
+        "GET",
+        "https://secure.example.com/x",
+        Some(&https(&fresh)),
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::OK);
+}

@@ -387,6 +387,10 @@ pub struct ReauthRequest {
     /// For a plain form post: the page to return to (one of our own).
     #[serde(default)]
     pub next: Option<String>,
+    /// Sent here by an app behind forward-auth that needs a second factor
+    /// this session has not shown: back to it (allowed domains only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rd: Option<String>,
 }
 
 /// Sensitive actions are allowed until `fresh_until` (unix seconds).

@@ -15,6 +15,7 @@ pub fn ReauthPage() -> impl IntoView {
     let query = use_query_map();
     let next = move || reauth_return_page(query.read().get("next").as_deref());
     let error = redirect_error();
+    let rd = crate::components::return_to::use_return_to();
     view! {
         <Title text="Confirm it is you" />
         <Suspense fallback=|| view! { <p class="card">"Loading…"</p> }>
@@ -27,6 +28,7 @@ pub fn ReauthPage() -> impl IntoView {
                             <form method="post" action=paths::REAUTH>
                                 <ErrorNotice error />
                                 <input type="hidden" name="next" value=next() />
+                                {rd.get().map(|rd| view! { <input type="hidden" name="rd" value=rd /> })}
                                 <label for="reauth-password">"Password"</label>
                                 <input id="reauth-password" name="password" type="password"
                                     autocomplete="current-password" required />
@@ -51,6 +53,7 @@ pub fn ReauthPage() -> impl IntoView {
 /// passkey sign-in that replaces this browser's session).
 #[component]
 fn PasskeyReauth(next: &'static str) -> impl IntoView {
+    let rd = crate::components::return_to::use_return_to();
     let available = RwSignal::new(false);
     Effect::new(move |_| available.set(crate::api::webauthn::available()));
     let (error, set_error) = signal(None::<crate::api::AppError>);
@@ -59,7 +62,7 @@ fn PasskeyReauth(next: &'static str) -> impl IntoView {
         let navigate = navigate.clone();
         leptos::task::spawn_local(async move {
             match crate::api::webauthn::sign_in(false).await {
-                Ok(_) => navigate(next, leptos_router::NavigateOptions::default()),
+                Ok(_) => crate::components::return_to::finish(rd.get_untracked(), next, &navigate),
                 Err(e) => set_error.set(Some(e)),
             }
         });

@@ -273,6 +273,7 @@ pub async fn reauth(
     Input { value, mode }: Input<ReauthRequest>,
 ) -> Response {
     let next = app::api::reauth_return_page(value.next.as_deref());
+    let back = authz::return_to(&state, value.rd.as_deref());
     let result = access::reauthenticate(&state, &headers, value, &meta).await;
     let page = match (&result, next) {
         (Ok(_), next) => next,
@@ -285,9 +286,13 @@ pub async fn reauth(
         // The proof comes with a new session token (ASVS 7.2.4).
         Ok((status, session)) => {
             let cookie = session_cookie(&state, &headers, &session);
+            let page = back.as_deref().unwrap_or(page);
             with_cookie(answer(mode, Ok(status), page), cookie)
         }
-        Err(e) => answer::<ReauthStatus>(mode, Err(e), page),
+        Err(e) => {
+            let page = with_rd(page.to_string(), back.as_deref());
+            answer::<ReauthStatus>(mode, Err(e), &page)
+        }
     }
 }
 

@@ -117,7 +117,14 @@ pub async fn check(
         (Policy::TwoFactor, Some(live)) if live.factor_at.is_some() => Answer::Allow(identity),
         (Policy::TwoFactor, Some(live)) => {
             if mfa::state_of(&state.pool, live.user, now).await? == MfaState::Enabled {
-                sign_in()
+                // Signed in without a code (a trusted device, or before MFA
+                // was on): prove a factor in this session, then back. A new
+                // sign-in could skip the code again on a trusted device.
+                Answer::Redirect(format!(
+                    "{}/reauth?rd={}",
+                    state.settings.public_url,
+                    crate::api::client::encode_query(asked.url.as_str())
+                ))
             } else {
                 Answer::Redirect(format!(
                     "{}/account/two-factor?rd={}",
