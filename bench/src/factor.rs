@@ -185,3 +185,116 @@ pub async fn run(users: usize, conc: usize) -> Result<(), String> {
     }
     Ok(())
 }
+
+/// Forward-auth checks per second: a proxy asking about a request of a
+/// signed-in two-factor session (session lookup, who it is, the rules), as
+/// every request of every protected app does; against the same bare
+/// "hello" in the same run.
+pub async fn run_forward(requests: usize, conc: usize) -> Result<(), String> {
+    let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
+    let clock = FixedClock::new(T0);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .map_err(|e| e.to_string())?;
+    let addr: SocketAddr = listener.local_addr().map_err(|e| e.to_string())?;
+    let rules = dir.path().join("rules.toml");
+    std::fs::write(
+        &rules,
+        "[[rules]]\ndomain = \"public.example.com\"\npolicy = \"bypass\"\n\n\
+         [[rules]]\ndomain = \"*.example.com\"\npath = \"/admin\"\npolicy = \"deny\"\n\n\
+         [[rules]]\ndomain = \"*.example.com\"\npolicy = \"two_factor\"\n",
+    )
+    .map_err(|e| e.to_string())?;
+    let security = SecurityArgs {
+        access_rules: Some(rules),
+        ..SecurityArgs::default()
+    };
+    let state = twofold_server::startup::build_state(dir.path(), addr, Arc::new(clock), &security)
+        .await
+        .map_err(|e| e.to_string())?;
+    let (user,): (i64,) = sqlx::query_as(
+        "INSERT INTO users (email, password_hash, mfa_state, created_at)
+         VALUES ('bench@example.com', 'unused', 'Enabled', ?) RETURNING id",
+    )
+    .bind(T0)
+    .fetch_one(&state.pool)
+    .await
+    .map_err(|e| e.to_string())?;
+    let token = app::backend::auth::sessions::SessionToken::generate();
+    sqlx::query(
+        "INSERT INTO sessions (token_hash, user_id, created_at, expires_at, last_seen_at,
+         password_at, factor_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+    )
+    .bind(token.hash())
+    .bind(user)
+    .bind(T0)
+    .bind(T0 + 3600)
+    .bind(T0)
+    .bind(T0)
+    .bind(T0)
+    .execute(&state.pool)
+    .await
+    .map_err(|e| e.to_string())?;
+    let options = twofold_server::RouterOptions {
+        trusted_proxies: twofold_server::client_ip::TrustedProxies::parse(&[
+            "127.0.0.1".to_string()
+        ])
+        .map_err(|e| e.to_string())?,
+        ..twofold_server::RouterOptions::default()
+    };
+    let app = twofold_server::router_with(state, &options);
+    tokio::spawn(async move {
+        let _ = axum::serve(
+            listener,
+            app.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .await;
+    });
+    let hello_listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .map_err(|e| e.to_string())?;
+    let hello_addr = hello_listener.local_addr().map_err(|e| e.to_string())?;
+    let hello = axum::Router::new().route("/", get(|| async { "hello" }));
+    tokio::spawn(async move {
+        let _ = axum::serve(hello_listener, hello).await;
+    });
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(conc)
+        .build()
+        .map_err(|e| e.to_string())?;
+    let baseline = drive(
+        (0..requests)
+            .map(|_| client.get(format!("http://{hello_addr}/")))
+            .collect(),
+        conc,
+    )
+    .await;
+    let cookie = format!("__Host-twofold_session={}", token.expose());
+    let checks = drive(
+        (0..requests)
+            .map(|i| {
+                client
+                    .get(format!("http://{addr}/api/authz/forward-auth"))
+                    .header("x-forwarded-proto", "https")
+                    .header("x-forwarded-host", "grafana.example.com")
+                    .header("x-forwarded-uri", format!("/d/{i}"))
+                    .header("x-forwarded-method", "GET")
+                    .header("cookie", &cookie)
+            })
+            .collect(),
+        conc,
+    )
+    .await;
+    println!("{}", baseline.line("bare axum GET / (baseline)", conc));
+    println!(
+        "{}",
+        checks.line(
+            "forward-auth checks (two-factor session, three rules)",
+            conc
+        )
+    );
+    if checks.errors > 0 {
+        return Err(format!("{} checks were not 200", checks.errors));
+    }
+    Ok(())
+}

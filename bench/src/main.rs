@@ -7,6 +7,8 @@
 //! - `get URL SECONDS CONCURRENCY`: plain GETs per second (a baseline);
 //! - `factor USERS CONCURRENCY`: second-factor verifications per second
 //!   in-process over HTTP, against a bare axum "hello" (see factor.rs);
+//! - `forward REQUESTS CONCURRENCY`: forward-auth checks per second for a
+//!   signed-in session, against the same bare "hello" (see factor.rs);
 //! - `metrics SECONDS`: what the per-request metrics middleware costs:
 //!   requests recorded per second on all cores at once (they contend).
 
@@ -23,7 +25,7 @@ const PASSWORD: &str = "tuba lantern orbit 42";
 
 fn usage() -> ! {
     eprintln!(
-        "usage: twofold-bench argon2 SECS | logins URL SECS CONC | get URL SECS CONC | factor USERS CONC | metrics SECS"
+        "usage: twofold-bench argon2 SECS | logins URL SECS CONC | get URL SECS CONC | factor USERS CONC | forward REQUESTS CONC | metrics SECS"
     );
     std::process::exit(2)
 }
@@ -48,6 +50,18 @@ fn main() {
             });
             if let Err(e) = rt.block_on(factor::run(users, conc)) {
                 eprintln!("factor bench failed: {e}");
+                std::process::exit(1);
+            }
+        }
+        Some("forward") => {
+            let requests: usize = arg(&args, 2);
+            let conc: usize = arg(&args, 3);
+            let rt = tokio::runtime::Runtime::new().unwrap_or_else(|e| {
+                eprintln!("runtime: {e}");
+                std::process::exit(1)
+            });
+            if let Err(e) = rt.block_on(factor::run_forward(requests, conc)) {
+                eprintln!("forward bench failed: {e}");
                 std::process::exit(1);
             }
         }

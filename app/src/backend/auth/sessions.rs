@@ -199,6 +199,21 @@ pub async fn find(
     else {
         return Ok(None);
     };
+    refresh_last_seen(pool, id, last_seen, now).await?;
+    Ok(Some(Live {
+        id,
+        user: UserId(user),
+        password_at,
+        factor_at,
+    }))
+}
+
+async fn refresh_last_seen(
+    pool: &SqlitePool,
+    id: i64,
+    last_seen: UnixTime,
+    now: UnixTime,
+) -> Result<(), AppError> {
     if now - last_seen >= LAST_SEEN_GRANULARITY_S {
         sqlx::query("UPDATE sessions SET last_seen_at = ? WHERE id = ?")
             .bind(now)
@@ -207,12 +222,41 @@ pub async fn find(
             .await
             .map_err(|e| internal("refreshing last seen", e))?;
     }
-    Ok(Some(Live {
+    Ok(())
+}
+
+/// [`find`] and who the session is (email, stored role) in one query: the
+/// forward-auth check asks on every request of every protected app.
+pub async fn find_with_identity(
+    pool: &SqlitePool,
+    token: &SessionToken,
+    now: UnixTime,
+    default_idle_s: i64,
+) -> Result<Option<(Live, String, String)>, AppError> {
+    type Row = (i64, i64, i64, Option<i64>, Option<i64>, String, String);
+    let row: Option<Row> = sqlx::query_as(&format!(
+        "SELECT s.id, s.user_id, s.last_seen_at, s.password_at, s.factor_at, u.email, u.role
+         FROM sessions s JOIN users u ON u.id = s.user_id
+         WHERE s.token_hash = ? AND s.expires_at > ? AND s.{NOT_IDLE}"
+    ))
+    .bind(token.hash())
+    .bind(now)
+    .bind(now)
+    .bind(default_idle_s)
+    .fetch_optional(pool)
+    .await
+    .map_err(|e| internal("looking up a session", e))?;
+    let Some((id, user, last_seen, password_at, factor_at, email, role)) = row else {
+        return Ok(None);
+    };
+    refresh_last_seen(pool, id, last_seen, now).await?;
+    let live = Live {
         id,
         user: UserId(user),
         password_at,
         factor_at,
-    }))
+    };
+    Ok(Some((live, email, role)))
 }
 
 /// Records a second factor proven in the session without the password

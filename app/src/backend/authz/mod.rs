@@ -68,28 +68,23 @@ pub async fn check(
     asked: &Asked,
 ) -> Result<Answer, AppError> {
     let now = state.clock.now();
-    let live = match cookies::session_token_over(
+    let found = match cookies::session_token_over(
         headers,
         asked.https(),
         state.settings.cookie_domain.as_deref(),
     ) {
         Some(token) => {
-            sessions::find(&state.pool, &token, now, state.settings.session_idle_s).await?
+            let idle = state.settings.session_idle_s;
+            sessions::find_with_identity(&state.pool, &token, now, idle).await?
         }
         None => None,
     };
-    let identity = match &live {
-        Some(live) => {
-            let (email, role): (String, String) =
-                sqlx::query_as("SELECT email, role FROM users WHERE id = ?")
-                    .bind(live.user.0)
-                    .fetch_one(&state.pool)
-                    .await
-                    .map_err(|e| internal("reading who a session is", e))?;
+    let (live, identity) = match found {
+        Some((live, email, role)) => {
             let role = Role::parse(&role).ok_or_else(|| internal("unknown role", &role))?;
-            Some(Identity { email, role })
+            (Some(live), Some(Identity { email, role }))
         }
-        None => None,
+        None => (None, None),
     };
     let host = asked
         .url
