@@ -158,6 +158,7 @@ pub async fn build_state(
         hash_pool: passwords::HashPool::per_core(),
         settings: Arc::new(settings),
         metrics: Arc::new(app::backend::infra::metrics::Metrics::new()),
+        denials: Arc::new(app::backend::authz::Denials::default()),
     })
 }
 

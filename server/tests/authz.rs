@@ -503,3 +503,46 @@ async fn a_trusted_device_session_proves_a_factor_once_for_two_factor_apps() {
     .await;
     assert_eq!(r.status(), StatusCode::OK);
 }
+
+#[tokio::test]
+async fn admins_see_the_rules_and_what_they_refused() {
+    let clock = FixedClock::new(T0);
+    let s = server(&clock, &["127.0.0.1"]).await;
+    let admin = s.admin("boss@example.com").await;
+    let user = s.client();
+    s.register(&user, "worker@example.com").await;
+    let r = s.login(&s.client(), "worker@example.com", PASSWORD).await;
+    let cookie = session_of(&r);
+    let r = forward(
+        &s,
+        "GET",
+        "http://app.example.com/admin/panel",
+        Some(&cookie),
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    let r = forward(&s, "POST", "https://nowhere.test/x", None).await;
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+
+    let r = s.get(&user, "/api/admin/access").await;
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    let r = s.get(&admin, "/api/admin/access").await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let view = common::json_of(r).await;
+    assert_eq!(view["default_policy"], "deny");
+    assert_eq!(view["rules"].as_array().map(Vec::len), Some(5));
+    assert_eq!(
+        view["rules"][2]["domains"],
+        serde_json::json!(["*.example.com"])
+    );
+    assert_eq!(view["rules"][2]["roles"], serde_json::json!(["Admin"]));
+    assert_eq!(view["rules"][3]["policy"], "deny");
+    let denials = view["denials"].as_array().cloned().unwrap_or_default();
+    assert_eq!(denials.len(), 2, "{view}");
+    // Newest first.
+    assert_eq!(denials[0]["url"], "https://nowhere.test/x");
+    assert_eq!(denials[0]["method"], "POST");
+    assert_eq!(denials[0]["line"], serde_json::Value::Null);
+    assert_eq!(denials[1]["user"], "worker@example.com");
+    assert_eq!(denials[1]["line"], 17);
+}

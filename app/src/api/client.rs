@@ -275,6 +275,7 @@ pub struct AdminView {
     pub stats: super::AdminStats,
     pub policy: super::MfaPolicy,
     pub users: super::AdminUsersPage,
+    pub access: super::AccessOverview,
 }
 
 /// Users shown per dashboard page.
@@ -292,6 +293,7 @@ pub async fn load_admin(q: String, page: u32) -> Result<AdminView, AppError> {
                 stats: admin::stats(&state).await?,
                 policy: policy::load(&state.pool).await?,
                 users: admin::list_users(&state, q, page, ADMIN_PAGE_SIZE).await?,
+                access: crate::backend::authz::overview(&state),
             })
         }
         .await;
@@ -315,6 +317,7 @@ pub async fn load_admin(q: String, page: u32) -> Result<AdminView, AppError> {
             stats: browser::get_json(paths::ADMIN_STATS).await?,
             policy: browser::get_json(paths::ADMIN_POLICY).await?,
             users: browser::get_json(&query).await?,
+            access: browser::get_json(paths::ADMIN_ACCESS).await?,
         })
     }
 }

@@ -84,6 +84,7 @@ pub mod paths {
     pub const CHANGE_PASSWORD: &str = "/api/auth/change-password";
     pub const ADMIN_USERS: &str = "/api/admin/users";
     pub const ADMIN_STATS: &str = "/api/admin/stats";
+    pub const ADMIN_ACCESS: &str = "/api/admin/access";
     pub const ADMIN_POLICY: &str = "/api/admin/policy";
     pub const ADMIN_RESET_MFA: &str = "/api/admin/users/reset-mfa";
     pub const ADMIN_UNLOCK: &str = "/api/admin/users/unlock";

@@ -549,3 +549,38 @@ impl std::fmt::Debug for SetPasswordRequest {
 pub struct InviteRequest {
     pub email: String,
 }
+
+/// `GET /api/admin/access`: the forward-auth rules as loaded (read-only)
+/// and the latest requests they refused.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct AccessOverview {
+    pub default_policy: String,
+    pub rules: Vec<AccessRuleInfo>,
+    /// Newest first; the last 50 this instance refused.
+    pub denials: Vec<AccessDenial>,
+}
+
+/// One access rule as the file states it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AccessRuleInfo {
+    pub line: u32,
+    pub domains: Vec<String>,
+    pub paths: Vec<String>,
+    pub methods: Vec<String>,
+    pub roles: Vec<String>,
+    pub users: Vec<String>,
+    pub policy: String,
+}
+
+/// A request a rule (or the default policy) refused.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AccessDenial {
+    pub at: i64,
+    pub method: String,
+    pub url: String,
+    /// Who was signed in, if anyone.
+    pub user: Option<String>,
+    pub ip: Option<String>,
+    /// The rule's line; `None` for the default policy.
+    pub line: Option<u32>,
+}

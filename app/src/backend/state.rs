@@ -25,6 +25,8 @@ pub struct AppState {
     pub settings: Arc<Settings>,
     /// Counters for `GET /metrics`.
     pub metrics: Arc<crate::backend::infra::metrics::Metrics>,
+    /// The latest requests the access rules refused (admin page).
+    pub denials: Arc<crate::backend::authz::Denials>,
 }
 
 /// Configuration the rules need, loaded once at startup.

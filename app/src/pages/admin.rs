@@ -52,7 +52,8 @@ pub fn AdminPage() -> impl IntoView {
                         </section>
                         <PolicyForm view=view.clone() />
                         <InviteForm />
-                        <Users view search=search() />
+                        <Users view=view.clone() search=search() />
+                        <AccessRules access=view.access />
                     }.into_any(),
                     Err(e) => load_failed(e),
                 }
@@ -218,6 +219,80 @@ fn UserRow(user: AdminUser) -> impl IntoView {
                 </details>
             </td>
         </tr>
+    }
+    .into_any()
+}
+
+/// The forward-auth rules as loaded (change them in the file and restart)
+/// and the latest requests they refused.
+#[component]
+fn AccessRules(access: crate::api::AccessOverview) -> impl IntoView {
+    let list = |v: &[String]| {
+        if v.is_empty() {
+            "any".to_string()
+        } else {
+            v.join(", ")
+        }
+    };
+    let rules = access.rules.clone();
+    let denials = access.denials.clone();
+    view! {
+        <section class="card wide" aria-labelledby="access-title">
+            <h2 id="access-title">"Apps behind forward-auth"</h2>
+            {if rules.is_empty() {
+                view! {
+                    <p class="hint">{format!(
+                        "No access rules are loaded (--access-rules): every proxied request gets the default policy, {}.",
+                        access.default_policy
+                    )}</p>
+                }.into_any()
+            } else {
+                view! {
+                    <table>
+                        <caption>{format!("Access rules, first match wins; otherwise {}", access.default_policy)}</caption>
+                        <thead><tr>
+                            <th scope="col">"Line"</th><th scope="col">"Domains"</th><th scope="col">"Paths"</th>
+                            <th scope="col">"Methods"</th><th scope="col">"Who"</th><th scope="col">"Policy"</th>
+                        </tr></thead>
+                        <tbody>
+                            {rules.into_iter().map(|r| {
+                                let mut who: Vec<String> = r.roles.clone();
+                                who.extend(r.users.clone());
+                                view! { <tr>
+                                    <td>{r.line}</td>
+                                    <td>{r.domains.join(", ")}</td>
+                                    <td>{list(&r.paths)}</td>
+                                    <td>{list(&r.methods)}</td>
+                                    <td>{list(&who)}</td>
+                                    <td>{r.policy}</td>
+                                </tr> }
+                            }).collect_view()}
+                        </tbody>
+                    </table>
+                }.into_any()
+            }}
+            <h3>"Recently refused"</h3>
+            {if denials.is_empty() {
+                view! { <p class="hint">"Nothing refused since this server started."</p> }.into_any()
+            } else {
+                view! {
+                    <ul class="rows" aria-label="Recently refused requests">
+                        {denials.into_iter().map(|d| view! {
+                            <li>
+                                <span>{format!("{} {}", d.method, d.url)}</span>
+                                <span class="hint">{format!(
+                                    "{} · {} · {} · {}",
+                                    crate::api::display::format_utc(d.at),
+                                    d.user.unwrap_or_else(|| "not signed in".into()),
+                                    d.ip.unwrap_or_else(|| "unknown address".into()),
+                                    d.line.map_or_else(|| "default policy".to_string(), |l| format!("rule at line {l}")),
+                                )}</span>
+                            </li>
+                        }).collect_view()}
+                    </ul>
+                }.into_any()
+            }}
+        </section>
     }
     .into_any()
 }

@@ -52,6 +52,15 @@ pub async fn stats(
     Ok(Json(admin::stats(&state).await?))
 }
 
+/// `GET /api/admin/access`: the forward-auth rules and recent refusals.
+pub async fn access_rules(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+) -> Result<Json<app::api::AccessOverview>, AppError> {
+    access::admin(&state, &headers).await?;
+    Ok(Json(app::backend::authz::overview(&state)))
+}
+
 pub async fn policy(
     State(state): State<AppState>,
     headers: HeaderMap,

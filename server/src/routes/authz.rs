@@ -12,6 +12,7 @@ use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use http::{HeaderMap, HeaderValue, Method, StatusCode, header::LOCATION};
 
+use super::input::ClientInfo;
 use crate::client_ip::Peer;
 
 fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
@@ -81,6 +82,7 @@ fn redirect(status: StatusCode, to: &str) -> Response {
 pub async fn forward_auth(
     State(state): State<AppState>,
     peer: Option<Extension<Peer>>,
+    ClientInfo(meta): ClientInfo,
     headers: HeaderMap,
 ) -> Response {
     if let Some(refused) = refuse_untrusted(peer.map(|Extension(p)| p)) {
@@ -95,7 +97,7 @@ pub async fn forward_auth(
     let Some(asked) = Asked::new(&format!("{proto}://{host}{uri}"), method) else {
         return missing("X-Forwarded-Proto/-Host/-Uri");
     };
-    match authz::check(&state, &headers, &asked).await {
+    match authz::check(&state, &headers, &asked, meta.ip).await {
         Ok(Answer::Allow(identity)) => allow(identity),
         Ok(Answer::Redirect(to)) => {
             // A browser repeats a GET after 302; anything else must become a
@@ -119,6 +121,7 @@ pub async fn forward_auth(
 pub async fn auth_request(
     State(state): State<AppState>,
     peer: Option<Extension<Peer>>,
+    ClientInfo(meta): ClientInfo,
     headers: HeaderMap,
 ) -> Response {
     if let Some(refused) = refuse_untrusted(peer.map(|Extension(p)| p)) {
@@ -131,7 +134,7 @@ pub async fn auth_request(
     let Some(asked) = Asked::new(url, method) else {
         return missing("X-Original-URL");
     };
-    match authz::check(&state, &headers, &asked).await {
+    match authz::check(&state, &headers, &asked, meta.ip).await {
         Ok(Answer::Allow(identity)) => allow(identity),
         Ok(Answer::Redirect(to)) => redirect(StatusCode::UNAUTHORIZED, &to),
         Ok(Answer::Deny) => StatusCode::FORBIDDEN.into_response(),

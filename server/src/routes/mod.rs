@@ -62,6 +62,7 @@ pub fn api_routes() -> Router<AppState> {
         .route(paths::CHANGE_PASSWORD, post(auth::change_password))
         .route(paths::ADMIN_USERS, get(admin::users))
         .route(paths::ADMIN_STATS, get(admin::stats))
+        .route(paths::ADMIN_ACCESS, get(admin::access_rules))
         .route(
             paths::ADMIN_POLICY,
             get(admin::policy).post(admin::set_policy),

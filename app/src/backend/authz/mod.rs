@@ -61,11 +61,52 @@ pub enum Answer {
     Deny,
 }
 
-/// The decision for one proxied request.
+/// The latest refusals, for the admin page: kept in memory (a flood of
+/// refused requests must not become a flood of writes), per instance.
+#[derive(Debug, Default)]
+pub struct Denials {
+    latest: std::sync::Mutex<std::collections::VecDeque<crate::api::AccessDenial>>,
+}
+
+/// Refusals kept.
+pub const DENIALS_KEPT: usize = 50;
+
+impl Denials {
+    fn record(&self, denial: crate::api::AccessDenial) {
+        if let Ok(mut latest) = self.latest.lock() {
+            if latest.len() == DENIALS_KEPT {
+                latest.pop_back();
+            }
+            latest.push_front(denial);
+        }
+    }
+
+    /// Newest first.
+    pub fn latest(&self) -> Vec<crate::api::AccessDenial> {
+        self.latest
+            .lock()
+            .map(|l| l.iter().cloned().collect())
+            .unwrap_or_default()
+    }
+}
+
+/// The rules and the latest refusals (`GET /api/admin/access`).
+pub fn overview(state: &AppState) -> crate::api::AccessOverview {
+    let rules = &state.settings.access_rules;
+    crate::api::AccessOverview {
+        default_policy: rules.default_policy.as_str().to_string(),
+        rules: rules.rules.iter().map(rules::Rule::info).collect(),
+        denials: state.denials.latest(),
+    }
+}
+
+/// The decision for one proxied request; `ip` is the browser's address as
+/// the proxy reports it (for the record of refusals).
 pub async fn check(
     state: &AppState,
     headers: &HeaderMap,
     asked: &Asked,
+    ip: Option<String>,
 ) -> Result<Answer, AppError> {
     let now = state.clock.now();
     let found = match cookies::session_token_over(
@@ -105,6 +146,17 @@ pub async fn check(
         .access_rules
         .decide(&resource, subject.as_ref());
     let sign_in = || Answer::Redirect(sign_in_url(state, asked));
+    if verdict.policy == Policy::Deny {
+        state.denials.record(crate::api::AccessDenial {
+            at: now,
+            method: asked.method.clone(),
+            url: asked.url.to_string(),
+            user: identity.map(|i| i.email),
+            ip,
+            line: verdict.line.and_then(|l| u32::try_from(l).ok()),
+        });
+        return Ok(Answer::Deny);
+    }
     Ok(match (verdict.policy, live) {
         (Policy::Deny, _) => Answer::Deny,
         (Policy::Bypass, _) => Answer::Allow(identity),

@@ -124,9 +124,25 @@ pub struct Rule {
     roles: Vec<Role>,
     users: Vec<String>,
     pub policy: Policy,
+    /// The domains and paths as written, for the admin page.
+    domain_text: Vec<String>,
+    path_text: Vec<String>,
 }
 
 impl Rule {
+    /// The rule as the admin page shows it.
+    pub fn info(&self) -> crate::api::AccessRuleInfo {
+        crate::api::AccessRuleInfo {
+            line: u32::try_from(self.line).unwrap_or(u32::MAX),
+            domains: self.domain_text.clone(),
+            paths: self.path_text.clone(),
+            methods: self.methods.clone(),
+            roles: self.roles.iter().map(|r| r.as_str().to_string()).collect(),
+            users: self.users.clone(),
+            policy: self.policy.as_str().to_string(),
+        }
+    }
+
     /// Whether the rule names who it is for (then an anonymous request can
     /// only be decided after signing in).
     fn has_subject(&self) -> bool {
@@ -257,10 +273,9 @@ fn check_rule(rule: RuleText, line: usize) -> Result<Rule, RulesError> {
         line,
         message: message.split_whitespace().collect::<Vec<_>>().join(" "),
     };
-    let domains = rule
-        .domain
-        .into_vec()
-        .into_iter()
+    let domain_text: Vec<String> = rule.domain.into_vec();
+    let domains = domain_text
+        .iter()
         .map(|d| {
             let d = d.trim().to_ascii_lowercase();
             let plain = d.strip_prefix("*.").unwrap_or(&d);
@@ -284,18 +299,16 @@ fn check_rule(rule: RuleText, line: usize) -> Result<Rule, RulesError> {
     if domains.is_empty() {
         return Err(bad("a rule needs at least one domain".into()));
     }
-    let paths = rule
-        .path
-        .map(OneOrMany::into_vec)
-        .unwrap_or_default()
-        .into_iter()
+    let path_text: Vec<String> = rule.path.map(OneOrMany::into_vec).unwrap_or_default();
+    let paths = path_text
+        .iter()
         .map(|p| {
             if p.starts_with('^') {
-                Regex::new(&p)
+                Regex::new(p)
                     .map(PathPattern::Regex)
                     .map_err(|e| bad(format!("path '{p}' is not a valid regex: {e}")))
             } else if p.starts_with('/') {
-                Ok(PathPattern::Prefix(p))
+                Ok(PathPattern::Prefix(p.clone()))
             } else {
                 Err(bad(format!(
                     "path '{p}' must start with '/' (a prefix) or '^' (a regex)"
@@ -338,6 +351,8 @@ fn check_rule(rule: RuleText, line: usize) -> Result<Rule, RulesError> {
         roles,
         users,
         policy: rule.policy,
+        domain_text,
+        path_text,
     })
 }
 
