@@ -174,7 +174,7 @@ fn key_hint(data_dir: &Path) -> String {
 /// `twofold access check --url URL [--email E] [--method M]`: the rule that
 /// matches and what it decides, in words.
 pub async fn access_check(args: &crate::config::AccessCheckArgs) -> Result<String, CliError> {
-    use app::backend::authz::{Asked, Policy, Resource, Subject};
+    use app::backend::authz::{Asked, Policy};
     let rules = startup::load_access_rules(Some(&args.access_rules))?;
     let asked =
         Asked::new(&args.url, &args.method).ok_or_else(|| CliError::BadUrl(args.url.clone()))?;
@@ -201,20 +201,11 @@ pub async fn access_check(args: &crate::config::AccessCheckArgs) -> Result<Strin
         }
         None => None,
     };
-    let host = asked
-        .url
-        .host_str()
-        .unwrap_or_default()
-        .to_ascii_lowercase();
-    let resource = Resource {
-        host: &host,
-        path: asked.url.path(),
-        method: &asked.method,
-    };
-    let subject = who
-        .as_ref()
-        .map(|(email, role)| Subject { email, role: *role });
-    let verdict = rules.decide(&resource, subject.as_ref());
+    let verdict = app::backend::authz::decide(
+        &rules,
+        &asked,
+        who.as_ref().map(|(email, role)| (email.as_str(), *role)),
+    );
     let matched = match verdict.line {
         Some(line) => format!("the rule at line {line} matches"),
         None => "no rule matches: the default_policy applies".to_string(),

@@ -70,6 +70,17 @@ fn allow(identity: Option<authz::Identity>) -> Response {
     resp
 }
 
+/// The answer as the proxy reads it; a sign-in is `sign_in` (a redirect, or
+/// nginx's 401) with the page in `Location`.
+fn respond(result: Result<Answer, AppError>, sign_in: StatusCode) -> Response {
+    match result {
+        Ok(Answer::Allow(identity)) => allow(identity),
+        Ok(Answer::Redirect(to)) => redirect(sign_in, &to),
+        Ok(Answer::Deny) => StatusCode::FORBIDDEN.into_response(),
+        Err(e) => e.into_response(),
+    }
+}
+
 fn redirect(status: StatusCode, to: &str) -> Response {
     let mut resp = status.into_response();
     if let Ok(v) = HeaderValue::from_str(to) {
@@ -97,22 +108,18 @@ pub async fn forward_auth(
     let Some(asked) = Asked::new(&format!("{proto}://{host}{uri}"), method) else {
         return missing("X-Forwarded-Proto/-Host/-Uri");
     };
-    match authz::check(&state, &headers, &asked, meta.ip).await {
-        Ok(Answer::Allow(identity)) => allow(identity),
-        Ok(Answer::Redirect(to)) => {
-            // A browser repeats a GET after 302; anything else must become a
-            // GET of the sign-in page: 303.
-            let status =
-                if asked.method == Method::GET.as_str() || asked.method == Method::HEAD.as_str() {
-                    StatusCode::FOUND
-                } else {
-                    StatusCode::SEE_OTHER
-                };
-            redirect(status, &to)
-        }
-        Ok(Answer::Deny) => StatusCode::FORBIDDEN.into_response(),
-        Err(e) => e.into_response(),
-    }
+    // A browser repeats a GET after 302; anything else must become a GET of
+    // the sign-in page: 303.
+    let get = asked.method == Method::GET.as_str() || asked.method == Method::HEAD.as_str();
+    let status = if get {
+        StatusCode::FOUND
+    } else {
+        StatusCode::SEE_OTHER
+    };
+    respond(
+        authz::check(&state, &headers, &asked, meta.ip).await,
+        status,
+    )
 }
 
 /// `/api/authz/auth-request` (nginx `auth_request`): nginx only reads the
@@ -134,10 +141,8 @@ pub async fn auth_request(
     let Some(asked) = Asked::new(url, method) else {
         return missing("X-Original-URL");
     };
-    match authz::check(&state, &headers, &asked, meta.ip).await {
-        Ok(Answer::Allow(identity)) => allow(identity),
-        Ok(Answer::Redirect(to)) => redirect(StatusCode::UNAUTHORIZED, &to),
-        Ok(Answer::Deny) => StatusCode::FORBIDDEN.into_response(),
-        Err(e) => e.into_response(),
-    }
+    respond(
+        authz::check(&state, &headers, &asked, meta.ip).await,
+        StatusCode::UNAUTHORIZED,
+    )
 }

@@ -127,24 +127,8 @@ pub async fn check(
         }
         None => (None, None),
     };
-    let host = asked
-        .url
-        .host_str()
-        .unwrap_or_default()
-        .to_ascii_lowercase();
-    let resource = Resource {
-        host: &host,
-        path: asked.url.path(),
-        method: &asked.method,
-    };
-    let subject = identity.as_ref().map(|i| Subject {
-        email: &i.email,
-        role: i.role,
-    });
-    let verdict = state
-        .settings
-        .access_rules
-        .decide(&resource, subject.as_ref());
+    let who = identity.as_ref().map(|i| (i.email.as_str(), i.role));
+    let verdict = decide(&state.settings.access_rules, asked, who);
     let sign_in = || Answer::Redirect(sign_in_url(state, asked));
     if verdict.policy == Policy::Deny {
         state.denials.record(crate::api::AccessDenial {
@@ -182,6 +166,23 @@ pub async fn check(
         }
         (Policy::OneFactor | Policy::TwoFactor, None) => sign_in(),
     })
+}
+
+/// What the rules say about `asked` for `who` (email and role, when signed
+/// in).
+pub fn decide(rules: &AccessRules, asked: &Asked, who: Option<(&str, Role)>) -> Verdict {
+    let host = asked
+        .url
+        .host_str()
+        .unwrap_or_default()
+        .to_ascii_lowercase();
+    let resource = Resource {
+        host: &host,
+        path: asked.url.path(),
+        method: &asked.method,
+    };
+    let subject = who.map(|(email, role)| Subject { email, role });
+    rules.decide(&resource, subject.as_ref())
 }
 
 /// `PUBLIC_URL/login?rd=<the original URL>`.
