@@ -42,6 +42,19 @@ impl Report {
     }
 }
 
+/// The baseline: a bare axum "hello" on a free port.
+async fn start_hello() -> Result<SocketAddr, String> {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .map_err(|e| e.to_string())?;
+    let addr = listener.local_addr().map_err(|e| e.to_string())?;
+    let hello = axum::Router::new().route("/", get(|| async { "hello" }));
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, hello).await;
+    });
+    Ok(addr)
+}
+
 /// Sends each prepared request once, `conc` at a time.
 async fn drive(requests: Vec<reqwest::RequestBuilder>, conc: usize) -> Report {
     let requests = Arc::new(std::sync::Mutex::new(requests));
@@ -141,14 +154,7 @@ pub async fn run(users: usize, conc: usize) -> Result<(), String> {
         .await;
     });
 
-    let hello_listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .map_err(|e| e.to_string())?;
-    let hello_addr = hello_listener.local_addr().map_err(|e| e.to_string())?;
-    let hello = axum::Router::new().route("/", get(|| async { "hello" }));
-    tokio::spawn(async move {
-        let _ = axum::serve(hello_listener, hello).await;
-    });
+    let hello_addr = start_hello().await?;
 
     let client = reqwest::Client::builder()
         .pool_max_idle_per_host(conc)
@@ -250,14 +256,7 @@ pub async fn run_forward(requests: usize, conc: usize) -> Result<(), String> {
         )
         .await;
     });
-    let hello_listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .map_err(|e| e.to_string())?;
-    let hello_addr = hello_listener.local_addr().map_err(|e| e.to_string())?;
-    let hello = axum::Router::new().route("/", get(|| async { "hello" }));
-    tokio::spawn(async move {
-        let _ = axum::serve(hello_listener, hello).await;
-    });
+    let hello_addr = start_hello().await?;
     let client = reqwest::Client::builder()
         .pool_max_idle_per_host(conc)
         .build()

@@ -162,15 +162,6 @@ pub struct Live {
     pub factor_at: Option<UnixTime>,
 }
 
-#[derive(sqlx::FromRow)]
-struct LiveRow {
-    id: i64,
-    user_id: i64,
-    last_seen_at: i64,
-    password_at: Option<i64>,
-    factor_at: Option<i64>,
-}
-
 /// The live session holding `token`, or `None` when it is unknown or expired.
 pub async fn find(
     pool: &SqlitePool,
@@ -178,34 +169,8 @@ pub async fn find(
     now: UnixTime,
     default_idle_s: i64,
 ) -> Result<Option<Live>, AppError> {
-    let row: Option<LiveRow> = sqlx::query_as(&format!(
-        "SELECT id, user_id, last_seen_at, password_at, factor_at FROM sessions
-         WHERE token_hash = ? AND expires_at > ? AND {NOT_IDLE}"
-    ))
-    .bind(token.hash())
-    .bind(now)
-    .bind(now)
-    .bind(default_idle_s)
-    .fetch_optional(pool)
-    .await
-    .map_err(|e| internal("looking up a session", e))?;
-    let Some(LiveRow {
-        id,
-        user_id: user,
-        last_seen_at: last_seen,
-        password_at,
-        factor_at,
-    }) = row
-    else {
-        return Ok(None);
-    };
-    refresh_last_seen(pool, id, last_seen, now).await?;
-    Ok(Some(Live {
-        id,
-        user: UserId(user),
-        password_at,
-        factor_at,
-    }))
+    let found = find_with_identity(pool, token, now, default_idle_s).await?;
+    Ok(found.map(|(live, _, _)| live))
 }
 
 async fn refresh_last_seen(

@@ -592,20 +592,7 @@ pub async fn accept_in(
     }
     let accepted = match &assertion.outcome {
         Ok(accepted) => accepted,
-        Err(e) => {
-            if *e == cloned_key_error() {
-                let detail = assertion.key_name.as_deref().unwrap_or("a passkey");
-                audit::record_later(
-                    &mut tx.later,
-                    Some(user),
-                    EventKind::PossibleClonedKey,
-                    now,
-                    meta,
-                    detail,
-                );
-            }
-            return Ok(Err(e.clone()));
-        }
+        Err(e) => return Ok(Err(refused_in(tx, assertion, user, meta, now, e.clone()))),
     };
     // A key without a counter always says 0; one with a counter must go up.
     let moved = sqlx::query(
@@ -620,21 +607,38 @@ pub async fn accept_in(
     .await
     .map_err(|e| internal("updating a passkey counter", e))?;
     if moved.rows_affected() != 1 {
-        audit::record_later(
-            &mut tx.later,
-            Some(user),
-            EventKind::PossibleClonedKey,
-            now,
-            meta,
-            &accepted.name,
-        );
-        return Ok(Err(cloned_key_error()));
+        let error = cloned_key_error();
+        return Ok(Err(refused_in(tx, assertion, user, meta, now, error)));
     }
     tx.later
         .add("UPDATE factors SET last_used_at = ? WHERE id = ?")
         .bind(now)
         .bind(accepted.factor);
     Ok(Ok(accepted.factor))
+}
+
+/// A refused answer, inside the transaction: a possibly copied key (by
+/// webauthn-rs's counter check or ours) is recorded as such.
+fn refused_in(
+    tx: &mut db::WriteTx,
+    assertion: &Assertion,
+    user: UserId,
+    meta: &ClientMeta,
+    now: UnixTime,
+    error: AppError,
+) -> AppError {
+    if error == cloned_key_error() {
+        let detail = assertion.key_name.as_deref().unwrap_or("a passkey");
+        audit::record_later(
+            &mut tx.later,
+            Some(user),
+            EventKind::PossibleClonedKey,
+            now,
+            meta,
+            detail,
+        );
+    }
+    error
 }
 
 /// After a refusal is committed: a possibly copied key is mailed about.
