@@ -187,3 +187,38 @@ async fn without_smtp_the_mail_lands_in_the_outbox() {
         StatusCode::OK
     );
 }
+
+/// The no-JavaScript "Email me a code" form keeps the page's flags and the
+/// way back to the app (`rd`) that sent the person, and nothing else.
+#[tokio::test]
+async fn the_email_code_form_keeps_the_way_back_to_the_app() {
+    let clock = FixedClock::new(T0);
+    let s = TestServer::start_with_clock(clock.clone()).await;
+    let e = enrol(&s, &clock, "rd@example.com").await;
+    let c = challenge(&s, &e.email).await;
+    let rd = "http://app.localhost:8080/dash?tab=1";
+    let r = c
+        .post(s.url(&format!(
+            "/api/auth/email-code?passkey=on&rd={}&evil=%0D%0ASet-Cookie",
+            app::api::client::encode_query(rd)
+        )))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body("")
+        .send()
+        .await
+        .expect("form post");
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let to = r
+        .headers()
+        .get("location")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_string();
+    assert_eq!(
+        to,
+        format!(
+            "/login/second-factor?passkey=on&rd={}&method=email",
+            "http%3A%2F%2Fapp.localhost%3A8080%2Fdash%3Ftab%3D1"
+        )
+    );
+}

@@ -48,7 +48,7 @@ pub fn SecondFactorPage() -> impl IntoView {
                 }.into_any(),
             }}
             {move || (method.get() != Some(SecondFactor::BackupCode) && email_offered.get())
-                .then(|| view! { <EmailMeACode method=method.get() /> })}
+                .then(|| view! { <EmailMeACode method=method.get() flags=page_flags(query) /> })}
         </section>
     }
 }
@@ -125,7 +125,11 @@ fn PasskeyAnswer() -> impl IntoView {
 
 /// "Email me a code": a form that also works without JavaScript.
 #[component]
-fn EmailMeACode(method: Option<SecondFactor>) -> impl IntoView {
+fn EmailMeACode(method: Option<SecondFactor>, flags: String) -> impl IntoView {
+    // The page's flags and `rd` go along, so the code page still offers the
+    // right methods and still leads back to the app that sent the person.
+    let next = format!("/login/second-factor?{flags}method=email");
+    let action = format!("{}?{flags}", paths::EMAIL_CODE);
     let (pending, set_pending) = signal(false);
     let (error, set_error) = signal(None::<AppError>);
     let navigate = use_navigate();
@@ -134,12 +138,10 @@ fn EmailMeACode(method: Option<SecondFactor>) -> impl IntoView {
         set_pending.set(true);
         set_error.set(None);
         let navigate = navigate.clone();
+        let next = next.clone();
         spawn_local(async move {
             match client::send_email_code().await {
-                Ok(_) => navigate(
-                    "/login/second-factor?method=email",
-                    NavigateOptions::default(),
-                ),
+                Ok(_) => navigate(&next, NavigateOptions::default()),
                 Err(e) => set_error.set(Some(e)),
             }
             set_pending.set(false);
@@ -151,7 +153,7 @@ fn EmailMeACode(method: Option<SecondFactor>) -> impl IntoView {
         "Email me a code"
     };
     view! {
-        <form method="post" action=paths::EMAIL_CODE on:submit=on_submit class="inline">
+        <form method="post" action=action on:submit=on_submit class="inline">
             <ErrorNotice error=error />
             <button type="submit" disabled=move || pending.get()>{label}</button>
             <p class="hint">

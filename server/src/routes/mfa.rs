@@ -9,7 +9,7 @@ use app::backend::{
     factors::mfa,
 };
 use axum::Json;
-use axum::extract::State;
+use axum::extract::{RawQuery, State};
 use axum::response::{IntoResponse, Redirect, Response};
 use http::HeaderMap;
 
@@ -72,7 +72,8 @@ pub async fn totp_confirm(
     let live = access::signed_in(&state, &headers).await?;
     let codes = mfa::confirm(&state, live.user, &value.code, &meta).await?;
     // The code just proved the new authenticator: a fresh second factor.
-    sessions::mark_factor(&state.pool, live.id, state.clock.now()).await?;
+    let proof = sessions::Proof::PasswordAndCode;
+    sessions::mark_factor(&state.pool, live.id, proof, state.clock.now()).await?;
     Ok(Json(codes))
 }
 
@@ -101,6 +102,7 @@ pub async fn disable(
 /// A plain form post (no JavaScript) is sent back to the code page.
 pub async fn email_code(
     State(state): State<AppState>,
+    RawQuery(query): RawQuery,
     headers: HeaderMap,
     ClientInfo(meta): ClientInfo,
 ) -> Response {
@@ -113,9 +115,28 @@ pub async fn email_code(
         is_form,
     ) {
         (Ok(sent), false) => (http::StatusCode::ACCEPTED, Json(sent)).into_response(),
-        (Ok(_), true) => Redirect::to("/login/second-factor?method=email").into_response(),
+        (Ok(_), true) => Redirect::to(&format!(
+            "/login/second-factor?{}method=email",
+            page_flags(query.as_deref())
+        ))
+        .into_response(),
         (Err(e), false) => e.into_response(),
         (Err(e), true) => form_error_redirect("/login/second-factor", &e),
+    }
+}
+
+/// The second-factor page's flags and `rd` from the form's query, rebuilt
+/// from the known names only (the page checks `rd` again before using it).
+fn page_flags(query: Option<&str>) -> String {
+    let pairs: Vec<(String, String)> =
+        serde_urlencoded::from_str(query.unwrap_or_default()).unwrap_or_default();
+    let kept: Vec<&(String, String)> = pairs
+        .iter()
+        .filter(|(name, _)| matches!(name.as_str(), "email" | "passkey" | "totp" | "rd"))
+        .collect();
+    match serde_urlencoded::to_string(kept) {
+        Ok(flags) if !flags.is_empty() => format!("{flags}&"),
+        _ => String::new(),
     }
 }
 
