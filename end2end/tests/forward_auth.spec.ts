@@ -6,7 +6,8 @@ import * as net from "node:net";
 import * as os from "node:os";
 import * as path from "node:path";
 import { PASSWORD, uniqueEmail, waitForHydration } from "./setups/accounts";
-import { nextWindowCode, totpFor } from "./setups/totp";
+import { freePort, waitForPort } from "./setups/ports";
+import { accountWithTotpOverApi, nextWindowCode } from "./setups/totp";
 
 // Twofold guarding another app behind Debian's nginx, in a browser: its own
 // Twofold (cookie domain, access rules, nginx as the trusted proxy), an app
@@ -15,31 +16,6 @@ import { nextWindowCode, totpFor } from "./setups/totp";
 const APP = "app.twofold.localhost";
 const LOGIN = "login.twofold.localhost";
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.listen(0, "127.0.0.1", () => {
-      const port = (s.address() as net.AddressInfo).port;
-      s.close(() => resolve(port));
-    });
-    s.on("error", reject);
-  });
-}
-
-async function waitForPort(port: number): Promise<void> {
-  for (let i = 0; i < 200; i++) {
-    const up = await new Promise<boolean>((resolve) => {
-      const c = net.connect(port, "127.0.0.1", () => {
-        c.end();
-        resolve(true);
-      });
-      c.on("error", () => resolve(false));
-    });
-    if (up) return;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`nothing listens on ${port}`);
-}
 
 const processes: ChildProcess[] = [];
 let echo: http.Server;
@@ -139,26 +115,8 @@ test("through nginx: sent to sign in, password and code, then back on the app as
   // Twofold (Node does not resolve *.localhost names; Chromium does).
   await page.goto(`${login}/login`);
   await waitForHydration(page);
-  const post = (to: string, data: object) =>
-    page.evaluate(
-      async ([to, data]) => {
-        const r = await fetch(to as string, {
-          method: "POST",
-          headers: { "content-type": "application/json" },
-          body: JSON.stringify(data),
-        });
-        return { status: r.status, body: await r.text() };
-      },
-      [to, data] as const,
-    );
   const email = uniqueEmail("guarded");
-  expect((await post("/api/auth/register", { email, password: PASSWORD })).status).toBe(201);
-  const setup = JSON.parse((await post("/api/mfa/totp/start", {})).body);
-  const totp = totpFor(setup.secret);
-  const now = Date.now();
-  const step = Math.floor(now / 1000 / 30);
-  expect((await post("/api/mfa/totp/confirm", { code: totp.generate({ timestamp: now }) })).status).toBe(200);
-  expect((await post("/api/auth/logout", {})).status).toBe(204);
+  const { totp, step } = await accountWithTotpOverApi(page, email, PASSWORD);
 
   // Signed out, the app sends the browser to Twofold.
   await page.goto(appUrl);

@@ -229,3 +229,64 @@ pub async fn access_check(args: &crate::config::AccessCheckArgs) -> Result<Strin
         verdict.policy.as_str()
     ))
 }
+
+/// `twofold oidc new-secret`: a random secret for the app, and the hash for
+/// the clients file (the file never holds the secret itself).
+pub async fn oidc_new_secret(args: &crate::config::NewSecretArgs) -> Result<String, CliError> {
+    use base64::Engine;
+    use rand::RngCore;
+    let secret = if args.stdin {
+        let mut line = String::new();
+        std::io::stdin()
+            .lock()
+            .read_line(&mut line)
+            .map_err(CliError::Password)?;
+        let line = line.trim_end_matches(['\r', '\n']).to_string();
+        if line.len() < 16 {
+            return Err(CliError::App(AppError::validation(
+                "secret",
+                "A client secret needs at least 16 characters.",
+            )));
+        }
+        line
+    } else {
+        let mut bytes = [0u8; 32];
+        rand::rngs::OsRng.fill_bytes(&mut bytes);
+        // URL-safe characters only: apps put the secret in a Basic header.
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+    };
+    let pool = app::backend::auth::passwords::HashPool::new(1);
+    let hash = app::backend::auth::passwords::hash(
+        &pool,
+        app::backend::auth::passwords::Password::new(secret.clone()),
+    )
+    .await?;
+    Ok(format!(
+        "new client secret\n\nsecret (for the app's settings, shown once):\n{secret}\n\n\
+         hash (for the clients file):\nsecret = \"{}\"",
+        hash.0
+    ))
+}
+
+/// `twofold oidc rotate-key`: a new ID-token signing key; the old one stays
+/// published until its tokens expire.
+pub async fn oidc_rotate_key(args: &crate::config::RotateKeyArgs) -> Result<String, CliError> {
+    let file = args.data.data_dir.join(startup::DB_FILE);
+    if !file.is_file() {
+        return Err(CliError::NoDatabase(
+            args.data.data_dir.display().to_string(),
+        ));
+    }
+    let pool = startup::open_database(&args.data.data_dir).await?;
+    let key = app::backend::infra::crypto::SecretKey::load_or_create(
+        args.security.secret_key_file.as_deref(),
+        &args.data.data_dir,
+    )
+    .map_err(StartupError::from)?;
+    let now = app::backend::infra::clock::Clock::now(&SystemClock);
+    let kid = app::backend::oidc::keys::rotate(&pool, &key, now).await?;
+    Ok(format!(
+        "new ID-token signing key {kid}; the previous key stays published for {} minutes",
+        app::backend::oidc::tokens::ID_TOKEN_TTL_S / 60
+    ))
+}

@@ -56,6 +56,40 @@ pub enum Command {
     /// rule matches a request and what it decides.
     #[command(subcommand)]
     Access(AccessCommand),
+    /// Single sign-on: `oidc new-secret` prints a client secret and the hash
+    /// for the clients file; `oidc rotate-key` replaces the ID-token signing
+    /// key.
+    #[command(subcommand)]
+    Oidc(OidcCommand),
+}
+
+// Parsed once per run: the size of the arguments does not matter.
+#[allow(clippy::large_enum_variant)]
+#[derive(Debug, Subcommand)]
+pub enum OidcCommand {
+    /// Print a new random client secret (for the app's settings) and its
+    /// argon2id hash (for the clients file's `secret`).
+    NewSecret(NewSecretArgs),
+    /// Make a new ID-token signing key. The old one stays published at the
+    /// JWKS endpoint until every token it signed has expired.
+    RotateKey(RotateKeyArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct NewSecretArgs {
+    /// Hash a secret you already have (one line on standard input) instead
+    /// of making one.
+    #[arg(long)]
+    pub stdin: bool,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct RotateKeyArgs {
+    #[command(flatten)]
+    pub data: DataArgs,
+
+    #[command(flatten)]
+    pub security: SecurityArgs,
 }
 
 #[derive(Debug, Subcommand)]
@@ -329,6 +363,13 @@ pub struct SecurityArgs {
     /// longer be __Host- (any host under the domain could set one).
     #[arg(long, env = "TWOFOLD_COOKIE_DOMAIN", value_name = "DOMAIN")]
     pub cookie_domain: Option<String>,
+
+    /// TOML file listing the apps that sign people in through Twofold over
+    /// OpenID Connect (id, secret hash, redirect URIs, policy, consent).
+    /// Checked at start: a bad file stops the server with the line and the
+    /// problem. Without it, no app can use single sign-on.
+    #[arg(long, env = "TWOFOLD_OIDC_CLIENTS", value_name = "FILE")]
+    pub oidc_clients: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
@@ -380,6 +421,7 @@ impl Default for SecurityArgs {
             signup_per_hour: 20,
             access_rules: None,
             cookie_domain: None,
+            oidc_clients: None,
         }
     }
 }

@@ -5,7 +5,7 @@ use app::backend::infra::clock::SystemClock;
 use clap::Parser;
 use twofold_server::cli::{self, CliError};
 use twofold_server::client_ip::TrustedProxies;
-use twofold_server::config::{AccessCommand, AdminCommand, Cli, Command, UserCommand};
+use twofold_server::config::{AccessCommand, AdminCommand, Cli, Command, OidcCommand, UserCommand};
 use twofold_server::startup::{self, StartupError};
 use twofold_server::{RouterOptions, observability};
 
@@ -43,6 +43,8 @@ async fn run(cli: Cli) -> Result<(), CliError> {
         Command::User(UserCommand::Add(args)) => cli::user_add(&args).await?,
         Command::Backup(args) => cli::backup(&args).await?,
         Command::Access(AccessCommand::Check(args)) => cli::access_check(&args).await?,
+        Command::Oidc(OidcCommand::NewSecret(args)) => cli::oidc_new_secret(&args).await?,
+        Command::Oidc(OidcCommand::RotateKey(args)) => cli::oidc_rotate_key(&args).await?,
         Command::Serve(args) => {
             let addr = args.socket_addr()?;
             let metrics_addr = match &args.ops.metrics_addr {

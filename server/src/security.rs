@@ -2,7 +2,7 @@
 //! nonce, frame denial, nosniff, no-referrer, no-store) and the refusal of
 //! state-changing requests from other sites.
 
-use app::api::AppError;
+use app::api::{AppError, paths};
 use axum::extract::Request;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
@@ -79,7 +79,15 @@ pub async fn refuse_cross_origin(req: Request, next: Next) -> Response {
     // headers (its Origin among them) and changes nothing: it is answered
     // only to listed proxies instead.
     let proxied = req.uri().path().starts_with("/api/authz/");
-    let safe = proxied || matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS);
+    // The token, revocation and userinfo endpoints take no cookie (the app
+    // proves itself with its credentials or a bearer token), and a logout
+    // must carry an ID token Twofold signed: another site gains nothing.
+    let oauth = matches!(
+        req.uri().path(),
+        paths::OAUTH2_TOKEN | paths::OAUTH2_REVOKE | paths::OAUTH2_USERINFO | paths::OAUTH2_LOGOUT
+    );
+    let safe =
+        proxied || oauth || matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS);
     if !safe && is_cross_origin(req.headers()) {
         tracing::warn!(path = %req.uri().path(), "refused a cross-origin request");
         return AppError::Forbidden.into_response();

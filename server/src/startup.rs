@@ -14,6 +14,7 @@ use app::backend::{AppState, Settings, auth::passwords, infra::db};
 use app::backend::auth::signup::SignupMode;
 use app::backend::authz::AccessRules;
 use app::backend::factors::passkeys::RelyingParty;
+use app::backend::oidc::Clients;
 
 use crate::config::{SecurityArgs, SignupArg};
 use leptos::config::LeptosOptions;
@@ -53,6 +54,8 @@ pub enum StartupError {
     BadCookieDomain { domain: String, host: String },
     #[error("--access-rules {path}: {reason}")]
     AccessRulesFile { path: PathBuf, reason: String },
+    #[error("--oidc-clients {path}: {reason}")]
+    OidcClientsFile { path: PathBuf, reason: String },
     #[error("startup failed: {0}")]
     Other(String),
 }
@@ -120,6 +123,11 @@ pub async fn build_state(
     let log_links = security.smtp_url.is_none();
     let public_url = public_url(security.public_url.as_deref(), addr)?;
     let access_rules = load_access_rules(security.access_rules.as_deref())?;
+    let oidc_clients = load_oidc_clients(security.oidc_clients.as_deref())?;
+    // The first ID-token signing key is made on first start.
+    app::backend::oidc::keys::ensure(&pool, &key, clock.now())
+        .await
+        .map_err(|e| StartupError::Other(format!("cannot make the ID-token signing key: {e}")))?;
     let cookie_domain = cookie_domain(security.cookie_domain.as_deref(), &public_url)?;
     let passkeys = RelyingParty::new(&public_url, &issuer);
     if let Some(problem) = passkeys.problem() {
@@ -143,6 +151,7 @@ pub async fn build_state(
         },
         passkeys,
         access_rules,
+        oidc_clients,
         cookie_domain,
         public_url,
         session_idle_s: i64::try_from(security.session_idle_timeout).unwrap_or(i64::MAX / 4),
@@ -207,6 +216,19 @@ pub fn load_access_rules(path: Option<&Path>) -> Result<AccessRules, StartupErro
         path: path.to_path_buf(),
         reason: e.to_string(),
     })
+}
+
+/// `--oidc-clients FILE`, checked whole; none: no app may sign people in.
+pub fn load_oidc_clients(path: Option<&Path>) -> Result<Clients, StartupError> {
+    let Some(path) = path else {
+        return Ok(Clients::default());
+    };
+    let fail = |reason: String| StartupError::OidcClientsFile {
+        path: path.to_path_buf(),
+        reason,
+    };
+    let text = std::fs::read_to_string(path).map_err(|e| fail(e.to_string()))?;
+    Clients::parse(&text).map_err(|e| fail(e.to_string()))
 }
 
 /// `--public-url`, checked and without a trailing slash; by default

@@ -238,6 +238,81 @@ fn a_bad_access_rules_file_is_one_line_naming_the_line_and_exit_2() {
 }
 
 #[test]
+fn a_bad_oidc_clients_file_is_one_line_naming_the_line_and_exit_2() {
+    let (dir, bin) = lone_binary();
+    std::fs::write(
+        dir.path().join("clients.toml"),
+        "[[clients]]\nid = \"grafana\"\nsecret = \"hunter2\"\nredirect_uris = [\"https://g.example.com/cb\"]\n",
+    )
+    .expect("write");
+    let (code, stderr) = run_to_end(
+        Command::new(&bin)
+            .args([
+                "serve",
+                "--addr",
+                "127.0.0.1:0",
+                "--oidc-clients",
+                "clients.toml",
+            ])
+            .current_dir(dir.path()),
+    );
+    assert_eq!(code, 2);
+    assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
+    assert!(
+        stderr.contains("line 1") && stderr.contains("argon2id hash"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn oidc_new_secret_prints_a_secret_and_a_hash_that_loads() {
+    let (dir, bin) = lone_binary();
+    let out = Command::new(&bin)
+        .args(["oidc", "new-secret"])
+        .output()
+        .expect("new-secret");
+    assert!(out.status.success());
+    let text = String::from_utf8_lossy(&out.stdout);
+    let line = text
+        .lines()
+        .find(|l| l.starts_with("secret = "))
+        .expect("a line for the clients file");
+    std::fs::write(
+        dir.path().join("clients.toml"),
+        format!(
+            "[[clients]]\nid = \"app\"\n{line}\nredirect_uris = [\"https://a.example.com/cb\"]\n"
+        ),
+    )
+    .expect("write");
+    // The file it makes is accepted: the server starts (then is stopped).
+    let mut child = Command::new(&bin)
+        .args([
+            "serve",
+            "--addr",
+            "127.0.0.1:0",
+            "--oidc-clients",
+            "clients.toml",
+        ])
+        .current_dir(dir.path())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("serve");
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    assert!(child.try_wait().expect("wait").is_none(), "still running");
+    let _ = child.kill();
+    let _ = child.wait();
+    // And the signing key can be rotated on that data directory.
+    let out = Command::new(&bin)
+        .args(["oidc", "rotate-key"])
+        .current_dir(dir.path())
+        .output()
+        .expect("rotate-key");
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{said}");
+    assert!(said.contains("new ID-token signing key"), "{said}");
+}
+
+#[test]
 fn an_unwritable_data_dir_is_one_line_and_exit_2() {
     let (dir, bin) = lone_binary();
     // A regular file where the directory should be: no user (not even root)

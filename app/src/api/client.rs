@@ -276,6 +276,46 @@ pub struct AdminView {
     pub policy: super::MfaPolicy,
     pub users: super::AdminUsersPage,
     pub access: super::AccessOverview,
+    pub oidc: super::OidcOverview,
+}
+
+/// "Apps you signed in to" (single sign-on).
+pub async fn load_apps() -> Result<Vec<super::AppInfo>, AppError> {
+    #[cfg(feature = "ssr")]
+    {
+        let (state, parts) = server_context()?;
+        crate::backend::oidc::apps_for_request(&state, &parts.headers).await
+    }
+    #[cfg(not(feature = "ssr"))]
+    {
+        browser::get_json(paths::APPS).await
+    }
+}
+
+pub async fn revoke_app(client_id: String) -> Result<super::Revoked, AppError> {
+    browser_post(paths::APPS_REVOKE, &super::AppRevokeRequest { client_id }).await
+}
+
+/// What the consent page shows for the authorization request `query`.
+pub async fn load_consent(query: String) -> Result<super::ConsentInfo, AppError> {
+    #[cfg(feature = "ssr")]
+    {
+        let (state, parts) = server_context()?;
+        crate::backend::oidc::consent_info(&state, &parts.headers, &query).await
+    }
+    #[cfg(not(feature = "ssr"))]
+    {
+        browser::get_json(&format!(
+            "{}?{}",
+            paths::CONSENT,
+            query.trim_start_matches('?')
+        ))
+        .await
+    }
+}
+
+pub async fn answer_consent(query: String, allow: bool) -> Result<super::ConsentAnswer, AppError> {
+    browser_post(paths::CONSENT, &super::ConsentRequest { query, allow }).await
 }
 
 /// Users shown per dashboard page.
@@ -294,6 +334,7 @@ pub async fn load_admin(q: String, page: u32) -> Result<AdminView, AppError> {
                 policy: policy::load(&state.pool).await?,
                 users: admin::list_users(&state, q, page, ADMIN_PAGE_SIZE).await?,
                 access: crate::backend::authz::overview(&state),
+                oidc: crate::backend::oidc::overview(&state).await?,
             })
         }
         .await;
@@ -318,6 +359,7 @@ pub async fn load_admin(q: String, page: u32) -> Result<AdminView, AppError> {
             policy: browser::get_json(paths::ADMIN_POLICY).await?,
             users: browser::get_json(&query).await?,
             access: browser::get_json(paths::ADMIN_ACCESS).await?,
+            oidc: browser::get_json(paths::ADMIN_OIDC).await?,
         })
     }
 }

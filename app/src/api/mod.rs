@@ -85,6 +85,18 @@ pub mod paths {
     pub const ADMIN_USERS: &str = "/api/admin/users";
     pub const ADMIN_STATS: &str = "/api/admin/stats";
     pub const ADMIN_ACCESS: &str = "/api/admin/access";
+    pub const ADMIN_OIDC: &str = "/api/admin/oidc";
+    pub const APPS: &str = "/api/account/apps";
+    pub const APPS_REVOKE: &str = "/api/account/apps/revoke";
+    pub const CONSENT: &str = "/api/oauth2/consent";
+    // OpenID Connect (SPEC section 11): outside /api, named by discovery.
+    pub const OIDC_DISCOVERY: &str = "/.well-known/openid-configuration";
+    pub const OAUTH2_AUTHORIZE: &str = "/oauth2/authorize";
+    pub const OAUTH2_TOKEN: &str = "/oauth2/token";
+    pub const OAUTH2_USERINFO: &str = "/oauth2/userinfo";
+    pub const OAUTH2_JWKS: &str = "/oauth2/jwks";
+    pub const OAUTH2_REVOKE: &str = "/oauth2/revoke";
+    pub const OAUTH2_LOGOUT: &str = "/oauth2/logout";
     pub const ADMIN_POLICY: &str = "/api/admin/policy";
     pub const ADMIN_RESET_MFA: &str = "/api/admin/users/reset-mfa";
     pub const ADMIN_UNLOCK: &str = "/api/admin/users/unlock";

@@ -584,3 +584,79 @@ pub struct AccessDenial {
     /// The rule's line; `None` for the default policy.
     pub line: Option<u32>,
 }
+
+/// One OpenID Connect client as the clients file states it (admin page).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OidcClientInfo {
+    pub id: String,
+    pub name: String,
+    /// No secret: PKCE only.
+    pub public: bool,
+    pub redirect_uris: Vec<String>,
+    pub scopes: Vec<String>,
+    /// `one_factor` or `two_factor`.
+    pub policy: String,
+    /// People are asked before the app first learns about them.
+    pub consent: bool,
+}
+
+/// One sign-in to an app, for the admin page.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OidcSignInInfo {
+    pub client_id: String,
+    pub email: String,
+    pub at: i64,
+    /// How the person had signed in (RFC 8176 values).
+    pub amr: String,
+}
+
+/// `GET /api/admin/oidc`: the clients and the latest sign-ins to them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct OidcOverview {
+    pub clients: Vec<OidcClientInfo>,
+    /// Newest first, at most 50.
+    pub recent: Vec<OidcSignInInfo>,
+}
+
+/// An app the person signed in to, or allowed ("Apps you signed in to").
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AppInfo {
+    pub client_id: String,
+    pub name: String,
+    pub last_sign_in_at: Option<i64>,
+    /// The app holds a token that still works.
+    pub signed_in: bool,
+    /// What the person allowed it to learn.
+    pub scopes: Vec<String>,
+}
+
+/// `POST /api/account/apps/revoke`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AppRevokeRequest {
+    pub client_id: String,
+}
+
+/// `GET /api/oauth2/consent?<the authorization request>`: what the consent
+/// page shows.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConsentInfo {
+    pub client_name: String,
+    /// The signed-in account.
+    pub email: String,
+    /// The scopes asked for (and allowed for the app), besides `openid`.
+    pub scopes: Vec<String>,
+}
+
+/// `POST /api/oauth2/consent`: the person's answer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConsentRequest {
+    /// The authorization request's query string, as the page got it.
+    pub query: String,
+    pub allow: bool,
+}
+
+/// Where the browser goes after the consent page.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConsentAnswer {
+    pub redirect: String,
+}

@@ -180,6 +180,8 @@ pub async fn reset_mfa(
     mfa::remove_factors(&mut tx, user).await?;
     policy::due_now_if_covered(&mut tx, user, now).await?;
     // Whoever holds a session may be the one who took the factors: all end.
+    // Apps signed in with the old factors lose their tokens too.
+    crate::backend::oidc::tokens::revoke_all(&mut tx, user, None, now).await?;
     let ended = sqlx::query("DELETE FROM sessions WHERE user_id = ?")
         .bind(user.0)
         .execute(&mut *tx)

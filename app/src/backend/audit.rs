@@ -45,11 +45,17 @@ pub enum EventKind {
     FactorRemoved,
     FactorAdded,
     PossibleClonedKey,
+    /// OpenID Connect: a code issued to an app.
+    AppSignIn,
+    AppTokensIssued,
+    AppRefused,
+    AppRevoked,
+    AppConsented,
 }
 
 impl EventKind {
     /// Every kind, for checks that must cover them all.
-    pub const ALL: [EventKind; 32] = [
+    pub const ALL: [EventKind; 37] = [
         EventKind::Registered,
         EventKind::LoginSucceeded,
         EventKind::LoginFailed,
@@ -82,6 +88,11 @@ impl EventKind {
         EventKind::FactorRemoved,
         EventKind::FactorAdded,
         EventKind::PossibleClonedKey,
+        EventKind::AppSignIn,
+        EventKind::AppTokensIssued,
+        EventKind::AppRefused,
+        EventKind::AppRevoked,
+        EventKind::AppConsented,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -118,6 +129,11 @@ impl EventKind {
             EventKind::FactorRemoved => "FactorRemoved",
             EventKind::FactorAdded => "FactorAdded",
             EventKind::PossibleClonedKey => "PossibleClonedKey",
+            EventKind::AppSignIn => "AppSignIn",
+            EventKind::AppTokensIssued => "AppTokensIssued",
+            EventKind::AppRefused => "AppRefused",
+            EventKind::AppRevoked => "AppRevoked",
+            EventKind::AppConsented => "AppConsented",
         }
     }
 }

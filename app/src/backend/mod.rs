@@ -8,6 +8,7 @@ pub mod auth;
 pub mod authz;
 pub mod factors;
 pub mod infra;
+pub mod oidc;
 pub mod policy;
 pub mod state;
 

@@ -48,6 +48,8 @@ pub struct Settings {
     pub cookie_domain: Option<String>,
     /// What the apps behind forward-auth require (`--access-rules`).
     pub access_rules: crate::backend::authz::AccessRules,
+    /// The apps that sign people in through Twofold (`--oidc-clients`).
+    pub oidc_clients: crate::backend::oidc::Clients,
     /// The WebAuthn relying party `public_url` makes (or why there is none).
     pub passkeys: crate::backend::factors::passkeys::RelyingParty,
     /// A session unused this long ends (remember-me sessions: see `sessions`).

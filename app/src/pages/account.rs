@@ -36,6 +36,7 @@ pub fn AccountPage() -> impl IntoView {
                     <Overview me />
                     <DevicesSection />
                     <SessionsSection />
+                    <super::account_apps::AppsSection />
                     <ActivitySection />
                 }.into_any(),
                     Err(e) => load_failed(e),

@@ -54,6 +54,7 @@ pub fn AdminPage() -> impl IntoView {
                         <InviteForm />
                         <Users view=view.clone() search=search() />
                         <AccessRules access=view.access />
+                        <SingleSignOn oidc=view.oidc />
                     }.into_any(),
                     Err(e) => load_failed(e),
                 }
@@ -295,4 +296,59 @@ fn AccessRules(access: crate::api::AccessOverview) -> impl IntoView {
         </section>
     }
     .into_any()
+}
+
+/// The OpenID Connect clients as loaded, and the latest sign-ins to them.
+#[component]
+fn SingleSignOn(oidc: crate::api::OidcOverview) -> impl IntoView {
+    let clients = oidc.clients.clone();
+    let recent = oidc.recent.clone();
+    view! {
+        <section class="card wide" aria-labelledby="oidc-title">
+            <h2 id="oidc-title">"Apps using single sign-on"</h2>
+            {if clients.is_empty() {
+                view! { <p class="hint">"No OpenID Connect clients are loaded (--oidc-clients)."</p> }.into_any()
+            } else {
+                view! {
+                    <table>
+                        <caption>"OpenID Connect clients"</caption>
+                        <thead><tr>
+                            <th scope="col">"App"</th><th scope="col">"Client id"</th><th scope="col">"Kind"</th>
+                            <th scope="col">"Needs"</th><th scope="col">"Consent"</th><th scope="col">"Redirect URIs"</th>
+                        </tr></thead>
+                        <tbody>
+                            {clients.into_iter().map(|c| view! { <tr>
+                                <td>{c.name}</td>
+                                <td><code>{c.id}</code></td>
+                                <td>{if c.public { "public (PKCE)" } else { "confidential" }}</td>
+                                <td>{c.policy}</td>
+                                <td>{if c.consent { "asked" } else { "implicit" }}</td>
+                                <td>{c.redirect_uris.join(", ")}</td>
+                            </tr> }).collect_view()}
+                        </tbody>
+                    </table>
+                }.into_any()
+            }}
+            {if recent.is_empty() {
+                view! { <p class="hint">"No sign-ins to apps yet."</p> }.into_any()
+            } else {
+                view! {
+                    <table>
+                        <caption>"Latest sign-ins to apps"</caption>
+                        <thead><tr>
+                            <th scope="col">"When"</th><th scope="col">"App"</th><th scope="col">"Who"</th><th scope="col">"How"</th>
+                        </tr></thead>
+                        <tbody>
+                            {recent.into_iter().map(|r| view! { <tr>
+                                <td>{crate::api::display::format_utc(r.at)}</td>
+                                <td>{r.client_id}</td>
+                                <td>{r.email}</td>
+                                <td>{r.amr}</td>
+                            </tr> }).collect_view()}
+                        </tbody>
+                    </table>
+                }.into_any()
+            }}
+        </section>
+    }
 }

@@ -2,9 +2,11 @@
 
 mod account;
 mod account_activity;
+mod account_apps;
 mod account_factors;
 mod admin;
 mod change_password;
+mod consent;
 mod email_link;
 mod home;
 mod not_found;
@@ -22,6 +24,7 @@ use leptos_router::{Lazy, LazyRoute, SsrMode, lazy_route, path};
 pub use account::AccountPage;
 pub use admin::AdminPage;
 pub use change_password::ChangePasswordPage;
+pub use consent::ConsentPage;
 pub use email_link::{ConfirmEmailPage, SetPasswordPage, UnlockPage};
 pub use home::HomePage;
 pub use not_found::NotFound;
@@ -56,6 +59,7 @@ lazy_page!(ChangePasswordRoute, ChangePasswordPage);
 lazy_page!(ReauthRoute, ReauthPage);
 lazy_page!(AdminRoute, AdminPage);
 lazy_page!(TwoFactorSetupRoute, TwoFactorSetupPage);
+lazy_page!(ConsentRoute, ConsentPage);
 
 /// The HTML document the server renders around the app.
 pub fn shell(options: LeptosOptions) -> impl IntoView {
@@ -105,6 +109,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/account") view={Lazy::<AccountRoute>::new()} ssr=SsrMode::Async />
                     <Route path=path!("/account/password") view={Lazy::<ChangePasswordRoute>::new()} ssr=SsrMode::Async />
                     <Route path=path!("/reauth") view={Lazy::<ReauthRoute>::new()} ssr=SsrMode::Async />
+                    <Route path=path!("/consent") view={Lazy::<ConsentRoute>::new()} ssr=SsrMode::Async />
                     <Route path=path!("/admin") view={Lazy::<AdminRoute>::new()} ssr=SsrMode::Async />
                 </Routes>
             </main>

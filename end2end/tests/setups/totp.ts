@@ -49,3 +49,35 @@ export async function enrolTotp(page: Page): Promise<{ totp: OTPAuth.TOTP; step:
   await expect(page.getByText("Two-factor authentication: on")).toBeVisible();
   return { totp, step, codes };
 }
+
+/**
+ * An account with an authenticator app, made over the API from a page
+ * already open at Twofold (for tests whose subject is what comes after), then
+ * signed out. Returns its email, generator and the step used at enrolment.
+ */
+export async function accountWithTotpOverApi(
+  page: Page,
+  email: string,
+  password: string,
+): Promise<{ totp: OTPAuth.TOTP; step: number }> {
+  const post = (to: string, data: object) =>
+    page.evaluate(
+      async ([to, data]) => {
+        const r = await fetch(to as string, {
+          method: "POST",
+          headers: { "content-type": "application/json" },
+          body: JSON.stringify(data),
+        });
+        return { status: r.status, body: await r.text() };
+      },
+      [to, data] as const,
+    );
+  expect((await post("/api/auth/register", { email, password })).status).toBe(201);
+  const setup = JSON.parse((await post("/api/mfa/totp/start", {})).body);
+  const totp = totpFor(setup.secret);
+  const now = Date.now();
+  const step = Math.floor(now / 1000 / 30);
+  expect((await post("/api/mfa/totp/confirm", { code: totp.generate({ timestamp: now }) })).status).toBe(200);
+  expect((await post("/api/auth/logout", {})).status).toBe(204);
+  return { totp, step };
+}

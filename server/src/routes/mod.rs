@@ -7,6 +7,7 @@ mod authz;
 mod factors;
 mod input;
 mod mfa;
+mod oidc;
 mod passkeys;
 mod sessions;
 
@@ -63,6 +64,20 @@ pub fn api_routes() -> Router<AppState> {
         .route(paths::ADMIN_USERS, get(admin::users))
         .route(paths::ADMIN_STATS, get(admin::stats))
         .route(paths::ADMIN_ACCESS, get(admin::access_rules))
+        .route(paths::ADMIN_OIDC, get(oidc::admin_overview))
+        .route(paths::APPS, get(oidc::apps))
+        .route(paths::APPS_REVOKE, post(oidc::revoke_app))
+        .route(paths::CONSENT, get(oidc::consent_info).post(oidc::consent))
+        .route(paths::OIDC_DISCOVERY, get(oidc::discovery))
+        .route(paths::OAUTH2_JWKS, get(oidc::jwks))
+        .route(paths::OAUTH2_AUTHORIZE, get(oidc::authorize))
+        .route(paths::OAUTH2_TOKEN, post(oidc::token))
+        .route(
+            paths::OAUTH2_USERINFO,
+            get(oidc::userinfo).post(oidc::userinfo),
+        )
+        .route(paths::OAUTH2_REVOKE, post(oidc::revoke))
+        .route(paths::OAUTH2_LOGOUT, get(oidc::logout).post(oidc::logout))
         .route(
             paths::ADMIN_POLICY,
             get(admin::policy).post(admin::set_policy),

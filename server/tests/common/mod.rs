@@ -253,3 +253,19 @@ pub async fn burst(
 pub fn tally(statuses: &[reqwest::StatusCode], status: reqwest::StatusCode) -> usize {
     statuses.iter().filter(|s| **s == status).count()
 }
+
+/// The `Location` header of a redirect ("" when there is none).
+pub fn location(r: &Response) -> String {
+    r.headers()
+        .get("location")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_string()
+}
+
+/// The query parameters of an absolute URL.
+pub fn query_of(url: &str) -> std::collections::HashMap<String, String> {
+    url::Url::parse(url)
+        .map(|u| u.query_pairs().into_owned().collect())
+        .unwrap_or_default()
+}

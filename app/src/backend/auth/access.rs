@@ -121,7 +121,12 @@ pub async fn reauthenticate(
         )
         .await?;
     }
-    sessions::mark_proven(&state.pool, live.id, mfa_on, now).await?;
+    let proof = if mfa_on {
+        sessions::Proof::PasswordAndCode
+    } else {
+        sessions::Proof::Password
+    };
+    sessions::mark_proven(&state.pool, live.id, proof, now).await?;
     let token = sessions::rotate(&state.pool, live.id, now).await?;
     audit::record(
         &state.pool,

@@ -155,9 +155,15 @@ pub async fn change_password(
         .map_err(|e| internal("ending other sessions", e))?
         .rows_affected();
     let forgotten = devices::revoke(&mut tx, user, None).await?;
+    crate::backend::oidc::tokens::revoke_all(&mut tx, user, None, now).await?;
     challenges::cancel_all(&mut tx, user).await?;
     tx.commit().await.map_err(|e| internal("commit", e))?;
-    sessions::mark_proven(&state.pool, live.id, code_checked, now).await?;
+    let proof = if code_checked {
+        sessions::Proof::PasswordAndCode
+    } else {
+        sessions::Proof::Password
+    };
+    sessions::mark_proven(&state.pool, live.id, proof, now).await?;
     audit::record(
         &state.pool,
         Some(user),
@@ -233,6 +239,14 @@ pub async fn logout_all(
     let token = cookies::session_token(headers, state.settings.cookie_domain.as_deref());
     let keep = if keep_current { token.as_ref() } else { None };
     let revoked = sessions::revoke_all(&state.pool, user, keep).await?;
+    // Apps signed in through Twofold (OpenID Connect) lose their tokens too.
+    let mut conn = state
+        .pool
+        .acquire()
+        .await
+        .map_err(|e| internal("a connection", e))?;
+    crate::backend::oidc::tokens::revoke_all(&mut conn, user, None, state.clock.now()).await?;
+    drop(conn);
     if !keep_current {
         mfa::cancel(state, user, meta).await?;
     }

@@ -60,22 +60,58 @@ pub struct NewSession {
     pub persistent: bool,
 }
 
+/// What a session's holder proved when it began (or last re-proved), in
+/// RFC 8176 terms: OpenID Connect apps are told it as `amr`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Proof {
+    /// The password alone; a trusted device skips the code but proves
+    /// nothing in this session.
+    Password,
+    /// The password and a one-time code (authenticator app, backup code,
+    /// emailed code).
+    PasswordAndCode,
+    /// The password and a passkey or security key (`synced`: a passkey kept
+    /// in a cloud keychain, a software key in RFC 8176's words).
+    PasswordAndKey { synced: bool },
+    /// A passkey with user verification alone: two factors in one.
+    Key { synced: bool },
+}
+
+impl Proof {
+    /// Whether a second factor was proven.
+    pub fn two_factor(self) -> bool {
+        self != Proof::Password
+    }
+
+    /// The RFC 8176 `amr` values, separated by spaces.
+    pub fn amr(self) -> &'static str {
+        match self {
+            Proof::Password => "pwd",
+            Proof::PasswordAndCode => "pwd otp mfa",
+            Proof::PasswordAndKey { synced: true } => "pwd swk mfa",
+            Proof::PasswordAndKey { synced: false } => "pwd hwk mfa",
+            Proof::Key { synced: true } => "swk mfa",
+            Proof::Key { synced: false } => "hwk mfa",
+        }
+    }
+}
+
 /// A remember-me session lasts 30 days, but still ends after a week unused.
 pub const REMEMBER_ME_IDLE_S: i64 = 7 * 24 * 60 * 60;
 
-/// Starts a session. Every session begins with a proven password; `factor`
-/// says whether a second factor was proven too (not so for a trusted device).
-/// Its address is remembered as one the owner signs in from.
+/// Starts a session after `proof` (a password, perhaps with a second
+/// factor; or a passkey alone). Its address is remembered as one the owner
+/// signs in from.
 pub async fn create(
     state: &crate::backend::AppState,
     user: UserId,
     remember_me: bool,
-    factor: bool,
+    proof: Proof,
     now: UnixTime,
     meta: &ClientMeta,
 ) -> Result<NewSession, AppError> {
     let mut tx = crate::backend::infra::db::begin_write(&state.writer).await?;
-    let session = create_in(&mut tx, state, user, remember_me, factor, now, meta);
+    let session = create_in(&mut tx, state, user, remember_me, proof, now, meta);
     tx.commit().await?;
     Ok(session)
 }
@@ -86,7 +122,7 @@ pub fn create_in(
     state: &crate::backend::AppState,
     user: UserId,
     remember_me: bool,
-    factor: bool,
+    proof: Proof,
     now: UnixTime,
     meta: &ClientMeta,
 ) -> NewSession {
@@ -102,7 +138,8 @@ pub fn create_in(
     tx.later
         .add(
             "INSERT INTO sessions (token_hash, user_id, created_at, expires_at, last_seen_at, ip,
-             user_agent, password_at, factor_at, idle_timeout_s) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+             user_agent, password_at, factor_at, idle_timeout_s, amr)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         )
         .bind(token.hash())
         .bind(user.0)
@@ -112,8 +149,9 @@ pub fn create_in(
         .bind(meta.ip.clone())
         .bind(meta.user_agent.clone())
         .bind(now)
-        .bind(factor.then_some(now))
-        .bind(idle_s);
+        .bind(proof.two_factor().then_some(now))
+        .bind(idle_s)
+        .bind(proof.amr().to_string());
     crate::backend::auth::owners::remember(&mut tx.later, user, meta, now);
     NewSession {
         user,
@@ -225,10 +263,17 @@ pub async fn find_with_identity(
 }
 
 /// Records a second factor proven in the session without the password
-/// again (confirming a new authenticator is such a proof).
-pub async fn mark_factor(pool: &SqlitePool, id: i64, now: UnixTime) -> Result<(), AppError> {
-    sqlx::query("UPDATE sessions SET factor_at = ? WHERE id = ?")
+/// again (confirming a new authenticator is such a proof): `proof` says
+/// which (the password was proven when the session began).
+pub async fn mark_factor(
+    pool: &SqlitePool,
+    id: i64,
+    proof: Proof,
+    now: UnixTime,
+) -> Result<(), AppError> {
+    sqlx::query("UPDATE sessions SET factor_at = ?, amr = ? WHERE id = ?")
         .bind(now)
+        .bind(proof.amr())
         .bind(id)
         .execute(pool)
         .await
@@ -240,16 +285,21 @@ pub async fn mark_factor(pool: &SqlitePool, id: i64, now: UnixTime) -> Result<()
 pub async fn mark_proven(
     pool: &SqlitePool,
     id: i64,
-    factor: bool,
+    proof: Proof,
     now: UnixTime,
 ) -> Result<(), AppError> {
+    // A password alone keeps what the session proved before (its factor).
     sqlx::query(
-        "UPDATE sessions SET password_at = ?, factor_at = CASE WHEN ? THEN ? ELSE factor_at END
+        "UPDATE sessions SET password_at = ?,
+         factor_at = CASE WHEN ? THEN ? ELSE factor_at END,
+         amr = CASE WHEN ? THEN ? ELSE amr END
          WHERE id = ?",
     )
     .bind(now)
-    .bind(factor)
+    .bind(proof.two_factor())
     .bind(now)
+    .bind(proof.two_factor())
+    .bind(proof.amr())
     .bind(id)
     .execute(pool)
     .await

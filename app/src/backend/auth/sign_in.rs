@@ -279,7 +279,7 @@ pub async fn second_factor(
                 return Err(AppError::ChallengeExpired);
             }
             let remember = challenge.remember_me;
-            let done = SignInDone::Factor;
+            let done = SignInDone::Factor(code.proof());
             Some(finish_sign_in(&mut tx, state, user, remember, done, meta))
         }
         mfa::Verdict::Refused { .. } => None,
@@ -324,9 +324,10 @@ pub async fn second_factor(
 enum SignInDone {
     Password,
     TrustedDevice,
-    Factor,
+    /// The password, then a second factor (which one: the proof).
+    Factor(sessions::Proof),
     /// A passkey with user verification alone: two factors in one.
-    Passkey,
+    Passkey(sessions::Proof),
 }
 
 /// A completed sign-in inside the caller's write transaction: the session
@@ -340,13 +341,16 @@ fn finish_sign_in(
     meta: &ClientMeta,
 ) -> NewSession {
     let now = state.clock.now();
-    let factor = matches!(done, SignInDone::Factor | SignInDone::Passkey);
-    let session = sessions::create_in(tx, state, user, remember_me, factor, now, meta);
+    let proof = match done {
+        SignInDone::Password | SignInDone::TrustedDevice => sessions::Proof::Password,
+        SignInDone::Factor(proof) | SignInDone::Passkey(proof) => proof,
+    };
+    let session = sessions::create_in(tx, state, user, remember_me, proof, now, meta);
     let detail = match done {
         SignInDone::Password => "",
         SignInDone::TrustedDevice => "trusted device",
-        SignInDone::Factor => "second factor",
-        SignInDone::Passkey => "passkey",
+        SignInDone::Factor(_) => "second factor",
+        SignInDone::Passkey(_) => "passkey",
     };
     audit::record_later(
         &mut tx.later,
@@ -430,7 +434,11 @@ pub async fn passkey_sign_in(
     match verdict {
         Ok(user) => {
             mfa::accepted_in(&mut tx, state, user, SecondFactor::Passkey, attempt, meta);
-            let session = finish_sign_in(&mut tx, state, user, false, SignInDone::Passkey, meta);
+            let proof = sessions::Proof::Key {
+                synced: assertion.synced(),
+            };
+            let done = SignInDone::Passkey(proof);
+            let session = finish_sign_in(&mut tx, state, user, false, done, meta);
             tx.commit().await?;
             state.metrics.sign_in(SignIn::SignedIn);
             Ok(session)

@@ -291,5 +291,5 @@ async fn start(
         detail,
     )
     .await;
-    sessions::create(state, user, false, false, now, meta).await
+    sessions::create(state, user, false, sessions::Proof::Password, now, meta).await
 }

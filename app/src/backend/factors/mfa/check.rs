@@ -177,6 +177,19 @@ pub struct Prepared {
     passkey: Option<passkeys::Assertion>,
 }
 
+impl Prepared {
+    /// What the password and this factor prove together, once accepted.
+    pub fn proof(&self) -> crate::backend::auth::sessions::Proof {
+        use crate::backend::auth::sessions::Proof;
+        match &self.passkey {
+            Some(assertion) => Proof::PasswordAndKey {
+                synced: assertion.synced(),
+            },
+            None => Proof::PasswordAndCode,
+        }
+    }
+}
+
 /// A passkey's answer at the sign-in challenge, checked by webauthn-rs
 /// against the ceremony `token` names (see [`passkeys::check_for_user`]).
 pub async fn prepare_passkey(

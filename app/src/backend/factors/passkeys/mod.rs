@@ -366,7 +366,10 @@ pub async fn register_finish(
     tx.commit().await?;
     // Making the key proved it is in the person's hands: the session counts
     // as having a fresh factor, as after confirming an authenticator app.
-    crate::backend::auth::sessions::mark_factor(&state.pool, live.id, now).await?;
+    let proof = crate::backend::auth::sessions::Proof::PasswordAndKey {
+        synced: internals.backup_eligible,
+    };
+    crate::backend::auth::sessions::mark_factor(&state.pool, live.id, proof, now).await?;
     let alert = if turned_on {
         Alert::FactorAdded { name: name.clone() }
     } else {
@@ -438,6 +441,13 @@ pub struct Assertion {
     /// The name of the account's key that answered, when it is one.
     pub key_name: Option<String>,
     pub outcome: Result<Accepted, AppError>,
+}
+
+impl Assertion {
+    /// The key that answered is a synced passkey (kept in a cloud keychain).
+    pub fn synced(&self) -> bool {
+        self.outcome.as_ref().is_ok_and(|a| a.backed_up)
+    }
 }
 
 /// The name of the stored key `answer` comes from.
