@@ -80,11 +80,15 @@ pub async fn refuse_cross_origin(req: Request, next: Next) -> Response {
     // only to listed proxies instead.
     let proxied = req.uri().path().starts_with("/api/authz/");
     // The token, revocation and userinfo endpoints take no cookie (the app
-    // proves itself with its credentials or a bearer token), and a logout
-    // must carry an ID token Twofold signed: another site gains nothing.
+    // proves itself with its credentials or a bearer token); an app may
+    // POST an authorization request, which only ever redirects (and a
+    // cross-site POST carries no SameSite=Lax cookie anyway).
     let oauth = matches!(
         req.uri().path(),
-        paths::OAUTH2_TOKEN | paths::OAUTH2_REVOKE | paths::OAUTH2_USERINFO | paths::OAUTH2_LOGOUT
+        paths::OAUTH2_TOKEN
+            | paths::OAUTH2_REVOKE
+            | paths::OAUTH2_USERINFO
+            | paths::OAUTH2_AUTHORIZE
     );
     let safe =
         proxied || oauth || matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS);

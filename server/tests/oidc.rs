@@ -628,7 +628,7 @@ async fn a_wrong_client_secret_is_refused_and_limited() {
     assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
     assert!(r.headers().get("www-authenticate").is_some());
     assert_eq!(json_of(r).await["error"], "invalid_client");
-    // A burst of guesses: at most the address budget is even checked.
+    // A burst of guesses from one address: at most its budget is checked.
     let url = s.url("/oauth2/token");
     let statuses = burst(60, |i| {
         http.post(&url).form(&[
@@ -644,7 +644,8 @@ async fn a_wrong_client_secret_is_refused_and_limited() {
         tally(&statuses, StatusCode::TOO_MANY_REQUESTS) >= 10,
         "{statuses:?}"
     );
-    // The right secret now waits for the window too: nothing was let through.
+    // From this address even the right secret waits for the window now;
+    // the client itself is not locked (anyone could lock it out otherwise).
     let r = http
         .post(s.url("/oauth2/token"))
         .basic_auth("grafana", Some(SECRET))
@@ -961,4 +962,120 @@ async fn a_rotated_key_stays_published_until_its_tokens_expire() {
     clock.advance(app::backend::oidc::tokens::ID_TOKEN_TTL_S + 1);
     let keys = json_of(s.get(&s.client(), "/oauth2/jwks").await).await;
     assert_eq!(keys["keys"].as_array().map(Vec::len), Some(1));
+}
+
+#[tokio::test]
+async fn access_tokens_last_ten_minutes_and_refresh_tokens_thirty_days() {
+    let clock = FixedClock::new(T0);
+    let s = server(&clock).await;
+    let c = signed_in_password_only(&s, "ka@example.com").await;
+    let userinfo = |token: String| {
+        let url = s.url("/oauth2/userinfo");
+        async move {
+            reqwest::Client::new()
+                .get(url)
+                .bearer_auth(token)
+                .send()
+                .await
+                .expect("userinfo")
+                .status()
+        }
+    };
+    let refresh = |token: String| {
+        let url = s.url("/oauth2/token");
+        async move {
+            let r = reqwest::Client::new()
+                .post(url)
+                .form(&[
+                    ("grant_type", "refresh_token"),
+                    ("refresh_token", token.as_str()),
+                    ("client_id", "cli-tool"),
+                ])
+                .send()
+                .await
+                .expect("token");
+            (r.status(), json_of(r).await)
+        }
+    };
+    // A public client with offline_access.
+    let r = c
+        .get(authorize_url(
+            &s,
+            &[
+                ("client_id", "cli-tool"),
+                ("redirect_uri", CLI_CB),
+                ("response_type", "code"),
+                ("scope", "openid offline_access"),
+                ("code_challenge", CHALLENGE),
+                ("code_challenge_method", "S256"),
+            ],
+        ))
+        .send()
+        .await
+        .expect("authorize");
+    let code = query_of(&location(&r)).get("code").cloned().expect("code");
+    let body = json_of(exchange(&s, &code, Some(VERIFIER)).await).await;
+    assert_eq!(body["expires_in"], app::backend::oidc::tokens::ACCESS_TTL_S);
+    let access = body["access_token"].as_str().expect("access").to_string();
+    let first = body["refresh_token"].as_str().expect("refresh").to_string();
+    clock.advance(app::backend::oidc::tokens::ACCESS_TTL_S - 1);
+    assert_eq!(userinfo(access.clone()).await, StatusCode::OK);
+    clock.advance(2);
+    assert_eq!(userinfo(access).await, StatusCode::UNAUTHORIZED);
+    // The refresh token still works, and its successor lives 30 days.
+    let (status, body) = refresh(first).await;
+    assert_eq!(status, StatusCode::OK);
+    let next = body["refresh_token"].as_str().expect("rotated").to_string();
+    clock.advance(app::backend::oidc::tokens::REFRESH_TTL_S + 1);
+    let (status, body) = refresh(next).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(body["error"], "invalid_grant");
+}
+
+#[tokio::test]
+async fn a_posted_request_works_and_a_forged_fresh_sign_in_mark_is_refused() {
+    let clock = FixedClock::new(T0);
+    let s = server(&clock).await;
+    let c = signed_in_password_only(&s, "lu@example.com").await;
+    let params = [
+        ("client_id", "cli-tool"),
+        ("redirect_uri", CLI_CB),
+        ("response_type", "code"),
+        ("scope", "openid"),
+        ("state", "p"),
+        ("code_challenge", CHALLENGE),
+        ("code_challenge_method", "S256"),
+    ];
+    // OpenID Connect Core 3.1.2.1: POST as well as GET.
+    let r = c
+        .post(s.url("/oauth2/authorize"))
+        .form(&params)
+        .send()
+        .await
+        .expect("authorize");
+    assert_eq!(r.status(), StatusCode::FOUND);
+    assert!(query_of(&location(&r)).contains_key("code"));
+    // A mark of "signed in again after..." set in the future by someone
+    // else would send the person round the sign-in forever: refused.
+    let mut forged = params.to_vec();
+    let later = (T0 + 3600).to_string();
+    forged.push(("auth_after", later.as_str()));
+    let r = c
+        .get(authorize_url(&s, &forged))
+        .send()
+        .await
+        .expect("authorize");
+    assert_eq!(
+        query_of(&location(&r)).get("error").map(String::as_str),
+        Some("invalid_request")
+    );
+    // A loopback IP redirect may come back on another port (RFC 8252).
+    let mut other_port = params.to_vec();
+    other_port[1] = ("redirect_uri", "http://127.0.0.1:50123/callback");
+    let r = c
+        .get(authorize_url(&s, &other_port))
+        .send()
+        .await
+        .expect("authorize");
+    assert!(location(&r).starts_with("http://127.0.0.1:50123/callback?code="));
 }

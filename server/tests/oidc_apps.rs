@@ -171,17 +171,60 @@ async fn grafana_as_documented() {
     assert_eq!(info["groups"], json!(["admin"]));
 
     // Grafana's sign-out: no id_token_hint, its client_id and listed page.
+    // Any site could send that, so the person is asked first.
     let r = browser
         .get(here(&s, &g["signout_redirect_url"]))
         .send()
         .await
         .expect("logout");
-    assert_eq!(r.status(), StatusCode::FOUND);
-    assert_eq!(location(&r), "https://grafana.example.com/login");
+    assert_eq!(r.status(), StatusCode::OK);
+    let page = r.text().await.unwrap_or_default();
+    assert!(page.contains("Sign out of Twofold?"), "{page}");
+    assert_eq!(s.get(&browser, "/api/me").await.status(), StatusCode::OK);
+    // The page's own form confirms it (a same-origin POST).
+    let query = g["signout_redirect_url"]
+        .split_once('?')
+        .map(|(_, q)| q.to_string())
+        .unwrap_or_default();
+    let r = browser
+        .post(s.url("/oauth2/logout"))
+        .header("origin", s.base.clone())
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(format!("{query}&confirm=yes"))
+        .send()
+        .await
+        .expect("confirm");
+    assert_eq!(r.status(), StatusCode::OK);
+    let page = r.text().await.unwrap_or_default();
+    assert!(
+        page.contains("href=\"https://grafana.example.com/login\""),
+        "{page}"
+    );
     assert_eq!(
         s.get(&browser, "/api/me").await.status(),
         StatusCode::UNAUTHORIZED
     );
+    // Another site cannot confirm it.
+    let again = challenge(&s, &enrolled.email).await;
+    clock.advance(30);
+    let r = answer(
+        &s,
+        &again,
+        "Totp",
+        &enrolled.secret.code_at(clock_now(&clock)),
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let r = again
+        .post(s.url("/oauth2/logout"))
+        .header("origin", "https://evil.example.net")
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(format!("{query}&confirm=yes"))
+        .send()
+        .await
+        .expect("cross-site");
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    assert_eq!(s.get(&again, "/api/me").await.status(), StatusCode::OK);
 }
 
 #[tokio::test]

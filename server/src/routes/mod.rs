@@ -70,7 +70,10 @@ pub fn api_routes() -> Router<AppState> {
         .route(paths::CONSENT, get(oidc::consent_info).post(oidc::consent))
         .route(paths::OIDC_DISCOVERY, get(oidc::discovery))
         .route(paths::OAUTH2_JWKS, get(oidc::jwks))
-        .route(paths::OAUTH2_AUTHORIZE, get(oidc::authorize))
+        .route(
+            paths::OAUTH2_AUTHORIZE,
+            get(oidc::authorize).post(oidc::authorize),
+        )
         .route(paths::OAUTH2_TOKEN, post(oidc::token))
         .route(
             paths::OAUTH2_USERINFO,

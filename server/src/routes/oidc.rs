@@ -11,7 +11,7 @@ use app::backend::oidc::{self, authorize, keys};
 use app::backend::{AppState, internal};
 use axum::Json;
 use axum::extract::{RawQuery, State};
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::response::{IntoResponse, Response};
 use base64::Engine;
 use http::{HeaderMap, HeaderValue, StatusCode, header};
 
@@ -67,14 +67,21 @@ fn refusal_page(message: &str) -> Response {
         .into_response()
 }
 
-/// `GET /oauth2/authorize`.
+/// `GET|POST /oauth2/authorize` (a POST carries the same parameters as a
+/// form, OpenID Connect Core 3.1.2.1).
 pub async fn authorize(
     State(state): State<AppState>,
     RawQuery(query): RawQuery,
     headers: HeaderMap,
     ClientInfo(meta): ClientInfo,
+    body: axum::body::Bytes,
 ) -> Response {
-    let Some(req) = oidc::parse_query(query.as_deref().unwrap_or_default()) else {
+    let raw = if body.is_empty() {
+        query.unwrap_or_default()
+    } else {
+        String::from_utf8_lossy(&body).into_owned()
+    };
+    let Some(req) = oidc::parse_query(&raw) else {
         return refusal_page(
             "The app's request is malformed (a parameter is repeated or unreadable).",
         );
@@ -246,6 +253,8 @@ pub struct LogoutParams {
     post_logout_redirect_uri: Option<String>,
     state: Option<String>,
     client_id: Option<String>,
+    /// Set by Twofold's own confirmation page.
+    confirm: Option<String>,
 }
 
 /// `GET|POST /oauth2/logout` (RP-initiated logout 1.0). The app names
@@ -255,6 +264,7 @@ pub struct LogoutParams {
 /// it is the person the token names) and the browser goes to that address.
 pub async fn logout(
     State(state): State<AppState>,
+    method: http::Method,
     RawQuery(query): RawQuery,
     headers: HeaderMap,
     ClientInfo(meta): ClientInfo,
@@ -324,32 +334,112 @@ pub async fn logout(
         None => "/login".to_string(),
     };
     let session_user = accounts::current_user(&state, &headers).await.ok();
-    let same_person = match &hinted {
+    let named_person = match &hinted {
         Some(claims) => match oidc::user_of_subject(&state, &claims.sub).await {
             Ok(named) => named.is_some() && named == session_user,
             Err(e) => return e.into_response(),
         },
-        None => true,
+        None => false,
     };
-    let mut ended = false;
-    if session_user.is_some() && same_person {
-        if let Err(e) = accounts::logout(&state, &headers, &meta).await {
-            return e.into_response();
-        }
-        ended = true;
+    let Some(_) = session_user else {
+        // Nobody to sign out: straight on.
+        return found(&to);
+    };
+    // RP-Initiated Logout 2: without an ID token naming this person, any
+    // site could send the browser here, so the person is asked first, and
+    // only Twofold's own page (a same-origin POST) can confirm.
+    let confirmed = params.confirm.as_deref() == Some("yes")
+        && method == http::Method::POST
+        && !crate::security::is_cross_origin(&headers);
+    if !named_person && !confirmed {
+        return confirm_logout_page(&client.name, &raw);
     }
-    let resp = found(&to);
-    if ended {
-        with_cookie(
-            resp,
-            cookies::session_clear_cookie(
-                cookies::is_https(&headers),
-                state.settings.cookie_domain.as_deref(),
-            ),
+    if let Err(e) = accounts::logout(&state, &headers, &meta).await {
+        return e.into_response();
+    }
+    // After a form post the CSP (`form-action 'self'`) would stop a redirect
+    // to the app: a page sends the browser on instead.
+    let resp = if confirmed {
+        continue_page(
+            "You are signed out",
+            &to,
+            &format!("Back to {}", client.name),
         )
     } else {
-        resp
+        found(&to)
+    };
+    with_cookie(
+        resp,
+        cookies::session_clear_cookie(
+            cookies::is_https(&headers),
+            state.settings.cookie_domain.as_deref(),
+        ),
+    )
+}
+
+/// Text for an HTML attribute or element.
+fn escape_html(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+        .replace('\'', "&#39;")
+}
+
+/// A small page of Twofold's own, outside the app (no script).
+fn small_page(title: &str, body: &str) -> Response {
+    let html = format!(
+        "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\">\
+         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
+         <title>{} · Twofold</title><link rel=\"stylesheet\" href=\"/pkg/twofold.css\"></head>\
+         <body><main id=\"main\"><section class=\"card narrow\"><h1>{}</h1>{body}</section></main></body></html>",
+        escape_html(title),
+        escape_html(title)
+    );
+    ([(header::CONTENT_TYPE, "text/html; charset=utf-8")], html).into_response()
+}
+
+/// Sends the browser on to `to` (another site) after a form post.
+fn continue_page(title: &str, to: &str, label: &str) -> Response {
+    let to = escape_html(to);
+    let mut resp = small_page(
+        title,
+        &format!(
+            "<p><a class=\"button primary\" href=\"{to}\">{}</a></p>",
+            escape_html(label)
+        ),
+    );
+    if let Ok(refresh) = HeaderValue::from_str(&format!("0;url={to}")) {
+        resp.headers_mut().insert("refresh", refresh);
     }
+    resp
+}
+
+/// "Sign out of Twofold?": the same request again, confirmed.
+fn confirm_logout_page(app: &str, raw: &[u8]) -> Response {
+    let fields: Vec<(String, String)> = serde_urlencoded::from_bytes(raw).unwrap_or_default();
+    let hidden: String = fields
+        .iter()
+        .filter(|(name, _)| name != "confirm")
+        .map(|(name, value)| {
+            format!(
+                "<input type=\"hidden\" name=\"{}\" value=\"{}\">",
+                escape_html(name),
+                escape_html(value)
+            )
+        })
+        .collect();
+    small_page(
+        "Sign out of Twofold?",
+        &format!(
+            "<p>{} asks to sign you out. Signing out of Twofold signs you out of every app that uses it.</p>\
+             <form method=\"post\" action=\"{}\">{hidden}\
+             <button type=\"submit\" name=\"confirm\" value=\"yes\" class=\"primary\">Sign out</button></form>\
+             <p><a href=\"/account\">Stay signed in</a></p>",
+            escape_html(app),
+            paths::OAUTH2_LOGOUT
+        ),
+    )
 }
 
 /// `GET /api/oauth2/consent?<authorization request>`: what the consent page
@@ -379,7 +469,9 @@ pub async fn consent(
     .await;
     match (result, mode) {
         (Ok(redirect), Mode::Json) => Json(ConsentAnswer { redirect }).into_response(),
-        (Ok(redirect), Mode::Form) => Redirect::to(&redirect).into_response(),
+        // The CSP's `form-action 'self'` would stop the redirect on to the
+        // app after a form post: a page sends the browser on.
+        (Ok(redirect), Mode::Form) => continue_page("Continue", &redirect, "Continue"),
         (Err(e), Mode::Json) => e.into_response(),
         (Err(e), Mode::Form) => {
             // Back to the page with the same request, if it can be a header.

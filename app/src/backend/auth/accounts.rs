@@ -238,15 +238,11 @@ pub async fn logout_all(
     let user = current_user(state, headers).await?;
     let token = cookies::session_token(headers, state.settings.cookie_domain.as_deref());
     let keep = if keep_current { token.as_ref() } else { None };
-    let revoked = sessions::revoke_all(&state.pool, user, keep).await?;
-    // Apps signed in through Twofold (OpenID Connect) lose their tokens too.
-    let mut conn = state
-        .pool
-        .acquire()
-        .await
-        .map_err(|e| internal("a connection", e))?;
-    crate::backend::oidc::tokens::revoke_all(&mut conn, user, None, state.clock.now()).await?;
-    drop(conn);
+    // The sessions and the apps' tokens (OpenID Connect) end together.
+    let mut tx = crate::backend::infra::db::begin_write(&state.writer).await?;
+    let revoked = sessions::revoke_all(&mut tx, user, keep).await?;
+    crate::backend::oidc::tokens::revoke_all(&mut tx, user, None, state.clock.now()).await?;
+    tx.commit().await?;
     if !keep_current {
         mfa::cancel(state, user, meta).await?;
     }

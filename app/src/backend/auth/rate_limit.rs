@@ -61,8 +61,6 @@ pub enum Scope {
     Ip(String),
     /// Sign-ups from an address bucket.
     SignUp(String),
-    /// Failed authentications of an OpenID Connect client (by its id).
-    Client(String),
 }
 
 impl Scope {
@@ -76,14 +74,13 @@ impl Scope {
             Scope::SessionFactor(user) => format!("session-factor:{user}"),
             Scope::Ip(ip) => format!("ip:{ip}"),
             Scope::SignUp(ip) => format!("signup:{ip}"),
-            Scope::Client(id) => format!("oidc-client:{id}"),
         }
     }
 
     /// `(max in window, window)` for this scope.
     fn budget(&self, limits: &Limits) -> (u32, i64) {
         match self {
-            Scope::Ip(_) | Scope::Client(_) => (limits.ip_max, limits.window_s),
+            Scope::Ip(_) => (limits.ip_max, limits.window_s),
             Scope::SignUp(_) => (limits.signup_per_hour, 3600),
             _ => (limits.account_max, limits.window_s),
         }
@@ -91,7 +88,7 @@ impl Scope {
 
     /// Account budgets lock (alert, streak); address budgets only slow down.
     pub fn is_account(&self) -> bool {
-        !matches!(self, Scope::Ip(_) | Scope::SignUp(_) | Scope::Client(_))
+        !matches!(self, Scope::Ip(_) | Scope::SignUp(_))
     }
 
     /// Every account scope of a user (and the email typed at sign-in).

@@ -365,14 +365,14 @@ pub async fn revoke(pool: &SqlitePool, user: UserId, id: i64) -> Result<bool, Ap
 
 /// Ends every session of the user, except the one holding `keep` if given.
 pub async fn revoke_all(
-    pool: &SqlitePool,
+    db: &mut sqlx::SqliteConnection,
     user: UserId,
     keep: Option<&SessionToken>,
 ) -> Result<u32, AppError> {
     let done = sqlx::query("DELETE FROM sessions WHERE user_id = ? AND token_hash IS NOT ?")
         .bind(user.0)
         .bind(keep.map(SessionToken::hash))
-        .execute(pool)
+        .execute(db)
         .await
         .map_err(|e| internal("revoking sessions", e))?;
     Ok(u32::try_from(done.rows_affected()).unwrap_or(u32::MAX))

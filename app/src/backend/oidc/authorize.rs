@@ -342,6 +342,17 @@ pub async fn authorize(
     };
     let now = state.clock.now();
     let client = checked.client;
+    if req.auth_after.is_some_and(|after| after > now) {
+        // Only Twofold sets it, to the time it asked: never later than now.
+        let redirect_uri = checked.redirect_uri.as_str();
+        return Ok(error_to_client(
+            state,
+            redirect_uri,
+            req,
+            "invalid_request",
+            "auth_after is in the future",
+        ));
+    }
     let redirect_uri = checked.redirect_uri.as_str();
     let silent = req.prompts("none");
     let public_url = &state.settings.public_url;
@@ -374,6 +385,21 @@ pub async fn authorize(
         };
         return Ok(Next::Redirect(page("/login", &fresh)));
     };
+    // Past an MFA enrolment deadline an account can do nothing but enrol.
+    if let crate::backend::policy::Standing::EnrolOnly { .. } =
+        crate::backend::policy::standing_of(&state.pool, live.user, now).await?
+    {
+        if silent {
+            return Ok(error_to_client(
+                state,
+                redirect_uri,
+                req,
+                "interaction_required",
+                "two-factor authentication must be set up first",
+            ));
+        }
+        return Ok(Next::Redirect(page("/account/two-factor", req)));
+    }
     let (auth_time, amr) = proof_of(state, live.id).await?;
     // A fresh proof asked for: `prompt=login`, a `max_age` passed, or the
     // mark of an earlier ask that this session has not answered yet.

@@ -20,9 +20,9 @@ pub struct Person {
     pub role: String,
 }
 
-/// The person behind `user`; their `sub` is made the first time an app
-/// asks (random, then stable).
-pub async fn person(pool: &SqlitePool, user: UserId) -> Result<Option<Person>, AppError> {
+/// Gives `user` its `sub` the first time an app signs them in (random,
+/// then stable), inside the caller's transaction.
+pub async fn ensure_subject(db: &mut sqlx::SqliteConnection, user: UserId) -> Result<(), AppError> {
     let fresh = {
         use base64::Engine;
         use rand::RngCore;
@@ -30,12 +30,19 @@ pub async fn person(pool: &SqlitePool, user: UserId) -> Result<Option<Person>, A
         rand::rngs::OsRng.fill_bytes(&mut bytes);
         base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
     };
-    sqlx::query("INSERT OR IGNORE INTO oidc_subjects (user_id, subject) SELECT id, ? FROM users WHERE id = ?")
-        .bind(&fresh)
-        .bind(user.0)
-        .execute(pool)
-        .await
-        .map_err(|e| internal("giving an account its subject", e))?;
+    sqlx::query(
+        "INSERT OR IGNORE INTO oidc_subjects (user_id, subject) SELECT id, ? FROM users WHERE id = ?",
+    )
+    .bind(&fresh)
+    .bind(user.0)
+    .execute(db)
+    .await
+    .map_err(|e| internal("giving an account its subject", e))?;
+    Ok(())
+}
+
+/// The person behind `user` (`None`: the account is gone). Only reads.
+pub async fn person(pool: &SqlitePool, user: UserId) -> Result<Option<Person>, AppError> {
     let row: Option<(String, String, bool, String)> = sqlx::query_as(
         "SELECT s.subject, u.email, u.email_confirmed_at IS NOT NULL, u.role
          FROM users u JOIN oidc_subjects s ON s.user_id = u.id WHERE u.id = ?",

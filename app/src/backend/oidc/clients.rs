@@ -95,8 +95,14 @@ impl Client {
 
     /// Exactly one of the listed URIs, character for character (RFC 9700
     /// 2.1: no patterns, no prefix matches, no normalisation).
+    ///
+    /// One exception, RFC 8252 7.3: a native app listening on a loopback
+    /// IP address gets a port from its system at run time, so for
+    /// `http://127.0.0.1` and `http://[::1]` the port may differ.
     pub fn allows_redirect(&self, uri: &str) -> bool {
-        self.redirect_uris.iter().any(|u| u == uri)
+        self.redirect_uris
+            .iter()
+            .any(|u| u == uri || same_but_loopback_port(u, uri))
     }
 
     pub fn allows_logout_redirect(&self, uri: &str) -> bool {
@@ -249,6 +255,20 @@ fn check_client(c: ClientText, line: usize) -> Result<Client, ClientsError> {
     })
 }
 
+fn same_but_loopback_port(registered: &str, given: &str) -> bool {
+    let (Ok(mut a), Ok(mut b)) = (url::Url::parse(registered), url::Url::parse(given)) else {
+        return false;
+    };
+    let loopback = matches!(a.host_str(), Some("127.0.0.1" | "[::1]"));
+    if a.scheme() != "http" || !loopback {
+        return false;
+    }
+    if a.set_port(None).is_err() || b.set_port(None).is_err() {
+        return false;
+    }
+    a == b
+}
+
 /// A redirect URI must be absolute, without a fragment, and https, except
 /// on the loopback interface (native apps and local tests, RFC 8252 7.3).
 fn check_redirect_uri(uri: &str) -> Result<(), &'static str> {
@@ -311,6 +331,23 @@ mod tests {
         ] {
             assert!(!c.allows_redirect(other), "{other}");
         }
+    }
+
+    #[test]
+    fn a_loopback_ip_redirect_may_use_any_port() {
+        let text = file(
+            "public = true\nredirect_uris = [\"http://127.0.0.1:8765/cb\", \"http://localhost:9000/cb\"]",
+        );
+        let clients = Clients::parse(&text).expect("parses");
+        let c = clients.get("grafana").expect("client");
+        assert!(c.allows_redirect("http://127.0.0.1:51234/cb"));
+        assert!(c.allows_redirect("http://127.0.0.1/cb"));
+        assert!(!c.allows_redirect("http://127.0.0.1:51234/cb2"));
+        assert!(!c.allows_redirect("https://127.0.0.1:51234/cb"));
+        assert!(!c.allows_redirect("http://127.0.0.2:8765/cb"));
+        // A name is not an IP literal: exact only.
+        assert!(!c.allows_redirect("http://localhost:9001/cb"));
+        assert!(c.allows_redirect("http://localhost:9000/cb"));
     }
 
     #[test]

@@ -94,21 +94,25 @@ pub async fn authenticate<'a>(
         (None, None, _) => return Err(OAuthError::invalid_client()),
     };
     let now = state.clock.now();
-    let Some(client) = state.settings.oidc_clients.get(&id) else {
-        refused(state, None, &id, "unknown client", meta).await;
-        return Err(OAuthError::invalid_client());
-    };
-    let Some(hash) = &client.secret_hash else {
+    let known = state.settings.oidc_clients.get(&id);
+    if let Some(client) = known
+        && client.is_public()
+    {
         // A public client proves nothing here; PKCE protects its codes.
         if secret.is_some_and(|s| !s.is_empty()) {
             return Err(OAuthError::invalid_request("a public client has no secret"));
         }
         return Ok(client);
-    };
-    let mut scopes = vec![Scope::Client(client.id.clone())];
-    if let Some(ip) = meta.ip.as_deref() {
-        scopes.push(Scope::Ip(rate_limit::address_bucket(ip)));
     }
+    // Failures count per address only: a budget per client would let anyone
+    // lock an app out with wrong guesses, and its secret (256 random bits
+    // from `oidc new-secret`) cannot be guessed anyway.
+    let scopes: Vec<Scope> = meta
+        .ip
+        .as_deref()
+        .map(|ip| Scope::Ip(rate_limit::address_bucket(ip)))
+        .into_iter()
+        .collect();
     let attempt =
         match rate_limit::reserve(&state.writer, &state.settings.limits, &scopes, now).await {
             Ok(attempt) => attempt,
@@ -123,6 +127,13 @@ pub async fn authenticate<'a>(
             }
             Err(e) => return Err(OAuthError::internal(e)),
         };
+    let Some((client, hash)) = known.and_then(|c| c.secret_hash.as_ref().map(|h| (c, h))) else {
+        let _ = attempt.failed();
+        // The id is the caller's to choose: kept short in the trail.
+        let shown: String = id.chars().take(64).collect();
+        refused(state, None, &shown, "unknown client", meta).await;
+        return Err(OAuthError::invalid_client());
+    };
     let ok = match secret {
         Some(secret) if !secret.is_empty() => {
             passwords::verify(&state.hash_pool, Password::new(secret), hash.clone())
@@ -201,6 +212,12 @@ pub async fn token(
     };
     let client = authenticate(state, creds, meta).await?;
     let now = state.clock.now();
+    // Everything that could fail is ready before the code or refresh token
+    // is spent: a failure after it would make the app retry, and a retry
+    // looks like reuse (which revokes the sign-in).
+    let key = keys::current(&state.pool, &state.settings.key, now)
+        .await
+        .map_err(OAuthError::internal)?;
     let outcome = match req.grant_type.as_deref() {
         Some("authorization_code") => {
             let (Some(code), Some(redirect_uri)) =
@@ -264,9 +281,6 @@ pub async fn token(
     else {
         return Err(OAuthError::new(400, "invalid_grant", "the account is gone"));
     };
-    let key = keys::current(&state.pool, &state.settings.key, now)
-        .await
-        .map_err(OAuthError::internal)?;
     let id_token = key
         .sign(&claims::id_token(
             &state.settings.public_url,

@@ -102,6 +102,7 @@ pub async fn issue_code(
 ) -> Result<String, AppError> {
     let code = random_token();
     let mut tx = db::begin_write(pool).await?;
+    super::claims::ensure_subject(&mut tx, new.user).await?;
     let grant: i64 = sqlx::query_scalar(
         "INSERT INTO oidc_grants (client_id, user_id, scopes, nonce, auth_time, amr, acr, created_at)
          VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
