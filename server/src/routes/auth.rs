@@ -178,7 +178,7 @@ pub async fn login(
             };
             let resp = match mode {
                 Mode::Json => Json(outcome).into_response(),
-                Mode::Form => Redirect::to(&page).into_response(),
+                Mode::Form => super::plain_pages::after_form(&page),
             };
             with_cookie(resp, cookie)
         }

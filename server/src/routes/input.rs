@@ -98,7 +98,7 @@ pub fn answer<T: serde::Serialize>(
 ) -> Response {
     match (result, mode) {
         (Ok(v), Mode::Json) => axum::Json(v).into_response(),
-        (Ok(_), Mode::Form) => Redirect::to(page).into_response(),
+        (Ok(_), Mode::Form) => super::plain_pages::after_form(page),
         (Err(e), Mode::Json) => e.into_response(),
         (Err(e), Mode::Form) => form_error_redirect(page, &e),
     }

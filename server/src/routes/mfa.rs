@@ -32,7 +32,7 @@ pub async fn second_factor(
         (Ok(grant), mode) => {
             let resp = match mode {
                 Mode::Json => Json(LoginOutcome::SignedIn).into_response(),
-                Mode::Form => Redirect::to(back.as_deref().unwrap_or("/account")).into_response(),
+                Mode::Form => super::plain_pages::after_form(back.as_deref().unwrap_or("/account")),
             };
             let mut resp = with_cookie(
                 resp,

@@ -9,6 +9,7 @@ mod input;
 mod mfa;
 mod oidc;
 mod passkeys;
+mod plain_pages;
 mod sessions;
 
 use app::api::paths;

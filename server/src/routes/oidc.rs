@@ -17,6 +17,7 @@ use http::{HeaderMap, HeaderValue, StatusCode, header};
 
 use super::auth::with_cookie;
 use super::input::{ClientInfo, Input, Mode, form_error_redirect};
+use super::plain_pages::{continue_page, escape_html, small_page};
 
 /// `GET /.well-known/openid-configuration`.
 pub async fn discovery(State(state): State<AppState>) -> Response {
@@ -377,44 +378,6 @@ pub async fn logout(
     )
 }
 
-/// Text for an HTML attribute or element.
-fn escape_html(text: &str) -> String {
-    text.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
-        .replace('\'', "&#39;")
-}
-
-/// A small page of Twofold's own, outside the app (no script).
-fn small_page(title: &str, body: &str) -> Response {
-    let html = format!(
-        "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\">\
-         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
-         <title>{} · Twofold</title><link rel=\"stylesheet\" href=\"/pkg/twofold.css\"></head>\
-         <body><main id=\"main\"><section class=\"card narrow\"><h1>{}</h1>{body}</section></main></body></html>",
-        escape_html(title),
-        escape_html(title)
-    );
-    ([(header::CONTENT_TYPE, "text/html; charset=utf-8")], html).into_response()
-}
-
-/// Sends the browser on to `to` (another site) after a form post.
-fn continue_page(title: &str, to: &str, label: &str) -> Response {
-    let to = escape_html(to);
-    let mut resp = small_page(
-        title,
-        &format!(
-            "<p><a class=\"button primary\" href=\"{to}\">{}</a></p>",
-            escape_html(label)
-        ),
-    );
-    if let Ok(refresh) = HeaderValue::from_str(&format!("0;url={to}")) {
-        resp.headers_mut().insert("refresh", refresh);
-    }
-    resp
-}
-
 /// "Sign out of Twofold?": the same request again, confirmed.
 fn confirm_logout_page(app: &str, raw: &[u8]) -> Response {
     let fields: Vec<(String, String)> = serde_urlencoded::from_bytes(raw).unwrap_or_default();
@@ -469,9 +432,7 @@ pub async fn consent(
     .await;
     match (result, mode) {
         (Ok(redirect), Mode::Json) => Json(ConsentAnswer { redirect }).into_response(),
-        // The CSP's `form-action 'self'` would stop the redirect on to the
-        // app after a form post: a page sends the browser on.
-        (Ok(redirect), Mode::Form) => continue_page("Continue", &redirect, "Continue"),
+        (Ok(redirect), Mode::Form) => super::plain_pages::after_form(&redirect),
         (Err(e), Mode::Json) => e.into_response(),
         (Err(e), Mode::Form) => {
             // Back to the page with the same request, if it can be a header.

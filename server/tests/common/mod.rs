@@ -269,3 +269,19 @@ pub fn query_of(url: &str) -> std::collections::HashMap<String, String> {
         .map(|u| u.query_pairs().into_owned().collect())
         .unwrap_or_default()
 }
+
+/// Where a form post sends the browser: a redirect's `Location` within
+/// Twofold, or, to another site, the page's `Refresh` target (a redirect
+/// there after a form post would be stopped by the CSP's form-action).
+pub fn leads_to(r: &Response) -> String {
+    if r.status() == StatusCode::OK
+        && let Some(to) = r
+            .headers()
+            .get("refresh")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("0;url="))
+    {
+        return to.to_string();
+    }
+    location(r)
+}
