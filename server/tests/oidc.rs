@@ -1079,3 +1079,47 @@ async fn a_posted_request_works_and_a_forged_fresh_sign_in_mark_is_refused() {
         .expect("authorize");
     assert!(location(&r).starts_with("http://127.0.0.1:50123/callback?code="));
 }
+
+#[tokio::test]
+async fn racing_refreshes_of_one_token_give_one_new_pair_then_end_the_grant() {
+    let clock = FixedClock::new(T0);
+    let s = server(&clock).await;
+    let c = signed_in_password_only(&s, "mo@example.com").await;
+    let r = c
+        .get(authorize_url(
+            &s,
+            &[
+                ("client_id", "cli-tool"),
+                ("redirect_uri", CLI_CB),
+                ("response_type", "code"),
+                ("scope", "openid offline_access"),
+                ("code_challenge", CHALLENGE),
+                ("code_challenge_method", "S256"),
+            ],
+        ))
+        .send()
+        .await
+        .expect("authorize");
+    let code = query_of(&location(&r)).get("code").cloned().expect("code");
+    let body = json_of(exchange(&s, &code, Some(VERIFIER)).await).await;
+    let refresh = body["refresh_token"].as_str().expect("refresh").to_string();
+    let http = reqwest::Client::new();
+    let url = s.url("/oauth2/token");
+    let statuses = burst(32, |_| {
+        http.post(&url).form(&[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", refresh.as_str()),
+            ("client_id", "cli-tool"),
+        ])
+    })
+    .await;
+    // One spends it; every other use is reuse, which revokes the grant.
+    assert_eq!(tally(&statuses, StatusCode::OK), 1, "{statuses:?}");
+    assert_eq!(
+        tally(&statuses, StatusCode::BAD_REQUEST),
+        31,
+        "{statuses:?}"
+    );
+    let apps = json_of(s.get(&c, "/api/account/apps").await).await;
+    assert_eq!(apps, json!([]), "the grant is revoked");
+}

@@ -159,6 +159,14 @@ fn form_of<T: serde::de::DeserializeOwned + Default>(
         .map_err(|e| oidc::OAuthError::invalid_request(format!("malformed form: {e}")))
 }
 
+/// The Basic credentials and the form of a token or revocation request.
+fn client_request<T: serde::de::DeserializeOwned + Default>(
+    headers: &HeaderMap,
+    body: &[u8],
+) -> (Option<(String, String)>, Result<T, oidc::OAuthError>) {
+    (basic_credentials(headers), form_of(headers, body))
+}
+
 /// `POST /oauth2/token`.
 pub async fn token(
     State(state): State<AppState>,
@@ -166,9 +174,9 @@ pub async fn token(
     ClientInfo(meta): ClientInfo,
     body: axum::body::Bytes,
 ) -> Response {
-    let basic = basic_credentials(&headers);
+    let (basic, req) = client_request::<oidc::TokenRequest>(&headers, &body);
     let has_basic = basic.is_some();
-    let req: oidc::TokenRequest = match form_of(&headers, &body) {
+    let req = match req {
         Ok(req) => req,
         Err(e) => return oauth_error(e, has_basic),
     };
@@ -231,9 +239,9 @@ pub async fn revoke(
     ClientInfo(meta): ClientInfo,
     body: axum::body::Bytes,
 ) -> Response {
-    let basic = basic_credentials(&headers);
+    let (basic, form) = client_request::<RevokeForm>(&headers, &body);
     let has_basic = basic.is_some();
-    let form: RevokeForm = match form_of(&headers, &body) {
+    let form = match form {
         Ok(form) => form,
         Err(e) => return oauth_error(e, has_basic),
     };

@@ -368,37 +368,31 @@ pub async fn authorize(
             crate::api::client::encode_query(&r.url(public_url))
         )
     };
-    let Some(live) = live else {
+    // A page is needed first: there, or with `prompt=none` the app is told
+    // why instead.
+    let interact = |to: String, error: &str, why: &str| {
         if silent {
-            return Ok(error_to_client(
-                state,
-                redirect_uri,
-                req,
-                "login_required",
-                "nobody is signed in",
-            ));
+            error_to_client(state, redirect_uri, req, error, why)
+        } else {
+            Next::Redirect(to)
         }
+    };
+    let Some(live) = live else {
         let fresh = if req.prompts("login") || req.max_age.is_some() {
             req.after_fresh_sign_in(now)
         } else {
             req.clone()
         };
-        return Ok(Next::Redirect(page("/login", &fresh)));
+        let to = page("/login", &fresh);
+        return Ok(interact(to, "login_required", "nobody is signed in"));
     };
     // Past an MFA enrolment deadline an account can do nothing but enrol.
     if let crate::backend::policy::Standing::EnrolOnly { .. } =
         crate::backend::policy::standing_of(&state.pool, live.user, now).await?
     {
-        if silent {
-            return Ok(error_to_client(
-                state,
-                redirect_uri,
-                req,
-                "interaction_required",
-                "two-factor authentication must be set up first",
-            ));
-        }
-        return Ok(Next::Redirect(page("/account/two-factor", req)));
+        let to = page("/account/two-factor", req);
+        let why = "two-factor authentication must be set up first";
+        return Ok(interact(to, "interaction_required", why));
     }
     let (auth_time, amr) = proof_of(state, live.id).await?;
     // A fresh proof asked for: `prompt=login`, a `max_age` passed, or the
@@ -416,54 +410,34 @@ pub async fn authorize(
     let too_old = matches!(max_age, Some(Ok(max)) if now - auth_time > max.max(0));
     let unanswered = req.auth_after.is_some_and(|after| auth_time < after);
     if req.prompts("login") || too_old || unanswered {
-        if silent {
-            return Ok(error_to_client(
-                state,
-                redirect_uri,
-                req,
-                "login_required",
-                "a fresh sign-in is needed",
-            ));
-        }
-        return Ok(Next::Redirect(page(
-            "/reauth",
-            &req.after_fresh_sign_in(now),
-        )));
+        let to = page("/reauth", &req.after_fresh_sign_in(now));
+        return Ok(interact(to, "login_required", "a fresh sign-in is needed"));
     }
     if client.policy == ClientPolicy::TwoFactor && live.factor_at.is_none() {
-        if silent {
-            return Ok(error_to_client(
-                state,
-                redirect_uri,
-                req,
-                "interaction_required",
-                "this app needs a second factor",
-            ));
-        }
         // Signed in without a code (a trusted device, or MFA off): prove a
         // factor in this session, or set one up, then back here.
         let mfa_on = mfa::state_of(&state.pool, live.user, now).await? == MfaState::Enabled;
-        let to = if mfa_on {
-            "/reauth"
-        } else {
-            "/account/two-factor"
-        };
-        return Ok(Next::Redirect(page(to, req)));
+        let to = page(
+            if mfa_on {
+                "/reauth"
+            } else {
+                "/account/two-factor"
+            },
+            req,
+        );
+        return Ok(interact(
+            to,
+            "interaction_required",
+            "this app needs a second factor",
+        ));
     }
     let wants_consent = req.prompts("consent")
         || (client.consent == Consent::Explicit
             && !consented(state, live.user, &client.id, &checked.scopes).await?);
     if wants_consent {
-        if silent {
-            return Ok(error_to_client(
-                state,
-                redirect_uri,
-                req,
-                "consent_required",
-                "the person has not allowed this app yet",
-            ));
-        }
-        return Ok(Next::Redirect(format!("/consent?{}", req.query())));
+        let to = format!("/consent?{}", req.query());
+        let why = "the person has not allowed this app yet";
+        return Ok(interact(to, "consent_required", why));
     }
     let acr = if live.factor_at.is_some() {
         "two_factor"
