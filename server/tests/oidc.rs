@@ -1123,3 +1123,38 @@ async fn racing_refreshes_of_one_token_give_one_new_pair_then_end_the_grant() {
     let apps = json_of(s.get(&c, "/api/account/apps").await).await;
     assert_eq!(apps, json!([]), "the grant is revoked");
 }
+
+#[tokio::test]
+async fn the_admin_page_lists_the_clients_and_the_latest_sign_ins() {
+    let clock = FixedClock::new(T0);
+    let s = server(&clock).await;
+    let c = signed_in_password_only(&s, "ne@example.com").await;
+    let code = cli_code(&s, &c).await;
+    assert_eq!(
+        exchange(&s, &code, Some(VERIFIER)).await.status(),
+        StatusCode::OK
+    );
+    // Not for everyone.
+    assert_eq!(
+        s.get(&c, "/api/admin/oidc").await.status(),
+        StatusCode::FORBIDDEN
+    );
+    let admin = s.admin("root@example.com").await;
+    let view = json_of(s.get(&admin, "/api/admin/oidc").await).await;
+    let ids: Vec<&str> = view["clients"]
+        .as_array()
+        .expect("clients")
+        .iter()
+        .filter_map(|c| c["id"].as_str())
+        .collect();
+    assert_eq!(ids, vec!["grafana", "cli-tool", "wiki"]);
+    assert_eq!(view["clients"][1]["public"], true);
+    assert_eq!(view["clients"][0]["policy"], "two_factor");
+    assert_eq!(view["recent"][0]["client_id"], "cli-tool");
+    assert_eq!(view["recent"][0]["email"], "ne@example.com");
+    assert_eq!(view["recent"][0]["amr"], "pwd");
+    assert!(
+        view.get("clients").is_some() && !view.to_string().contains("argon2"),
+        "never the secret hashes"
+    );
+}
