@@ -2,7 +2,7 @@
 //! (`smtps://`) and STARTTLS (`?tls=required`), with credentials only once
 //! the connection is encrypted, and a certificate the mailer must verify.
 
-mod common;
+use crate::common;
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -1,6 +1,6 @@
 //! Email one-time codes over a real SMTP conversation, and the outbox.
 
-mod common;
+use crate::common;
 
 use std::sync::Arc;
 

@@ -1,7 +1,7 @@
 //! Two-step sign-in over HTTP: enrolment, challenge, TOTP replay guard,
 //! backup codes, disable, regenerate, lockouts (also across a restart).
 
-mod common;
+use crate::common;
 
 use std::sync::Arc;
 

@@ -1,7 +1,7 @@
 //! Running Twofold as a service: `/metrics`, client addresses behind a
 //! trusted proxy, and an online backup while writes go on.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;

@@ -1,7 +1,7 @@
 //! Trusted devices: "trust this device" skips the second factor on that
 //! browser for 30 days, until revoked or MFA changes; never for step-up.
 
-mod common;
+use crate::common;
 
 use app::backend::infra::clock::FixedClock;
 use common::twofactor::{T0, answer, challenge, enrol, start};

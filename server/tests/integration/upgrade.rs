@@ -3,7 +3,7 @@
 //! server at start; that user still signs in with their authenticator app,
 //! and the code they used last is still spent.
 
-mod common;
+use crate::common;
 
 use std::borrow::Cow;
 use std::sync::Arc;

@@ -1,7 +1,7 @@
 //! The account's named factors over HTTP: listed, renamed, removed one by
 //! one inside the re-authentication window; the last one turns MFA off.
 
-mod common;
+use crate::common;
 
 use app::backend::UserId;
 use app::backend::factors::{mfa, totp::TotpSecret};

@@ -1,6 +1,6 @@
 //! Register, sign in, sign out and `/api/me` over real HTTP on a temp database.
 
-mod common;
+use crate::common;
 
 use common::{PASSWORD, TestServer, json_of, set_cookie};
 use reqwest::StatusCode;

@@ -8,7 +8,7 @@
 //!
 //! The configs here are the snippets docs/OPERATIONS.md shows.
 
-mod common;
+use crate::common;
 
 use std::net::{SocketAddr, TcpListener};
 use std::path::Path;

@@ -1,7 +1,7 @@
 //! The brute-force limits under attack: bursts of parallel guesses, the cap
 //! on failures in a row, the owner's own budget, IPv6 /64 budgets.
 
-mod common;
+use crate::common;
 
 use std::sync::Arc;
 

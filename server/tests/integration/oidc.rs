@@ -5,7 +5,7 @@
 //! verifier, a reused code, a wrong client secret, an expired code, a
 //! two-factor app and a password-only session; racing code exchanges.
 
-mod common;
+use crate::common;
 
 use std::pin::Pin;
 use std::sync::Arc;

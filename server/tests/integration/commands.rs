@@ -2,7 +2,7 @@
 //! data directory a live server uses: `admin create`, `user reset-mfa`,
 //! `user unlock`, `backup`; and JSON logs that never carry secrets.
 
-mod common;
+use crate::common;
 
 use std::io::Write;
 use std::path::Path;

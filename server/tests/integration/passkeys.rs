@@ -4,7 +4,7 @@
 //! expired, another account's key, an unknown key, a counter that goes
 //! backwards), each counted as a failed factor.
 
-mod common;
+use crate::common;
 
 use std::sync::Arc;
 

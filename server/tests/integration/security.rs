@@ -1,6 +1,6 @@
 //! SPEC section 4 rules at the HTTP edge: headers, cross-origin refusal, bad input.
 
-mod common;
+use crate::common;
 
 use common::{PASSWORD, TestServer, json_of};
 use reqwest::StatusCode;

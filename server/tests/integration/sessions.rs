@@ -1,6 +1,6 @@
 //! Sessions (list, revoke, sign out everywhere) and the audit trail over HTTP.
 
-mod common;
+use crate::common;
 
 use common::{PASSWORD, TestServer, json_of};
 use reqwest::StatusCode;

@@ -2,7 +2,7 @@
 //! cancelled when the factors change, enrolment behind the re-auth window,
 //! admin resets, and housekeeping of expired rows.
 
-mod common;
+use crate::common;
 
 use std::sync::Arc;
 

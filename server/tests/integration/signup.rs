@@ -1,7 +1,7 @@
 //! Sign-up modes (`--signup confirm | open | closed`), mailed links,
 //! invitations, and the email-code switch.
 
-mod common;
+use crate::common;
 
 use std::sync::Arc;
 

@@ -1,7 +1,7 @@
 //! Security alerts: each event sends exactly one mail to the account's
 //! address (over a real SMTP conversation) and is recorded as sent.
 
-mod common;
+use crate::common;
 
 use std::sync::Arc;
 

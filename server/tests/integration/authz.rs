@@ -3,7 +3,7 @@
 //! bypass, the default), a peer that is not a trusted proxy, and a session
 //! revoked a moment ago refused at once.
 
-mod common;
+use crate::common;
 
 use std::sync::Arc;
 

@@ -4,7 +4,7 @@
 //! Basic auth, PKCE, no nonce, userinfo, sign-out without a hint; Gitea:
 //! discovery, Basic auth, no PKCE, the consent page).
 
-mod common;
+use crate::common;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -16,7 +16,7 @@ use common::{TestServer, json_of, location, query_of};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-const DOCS: &str = include_str!("../../docs/OPERATIONS.md");
+const DOCS: &str = include_str!("../../../docs/OPERATIONS.md");
 const SECRET: &str = "documented-secret-for-tests";
 
 /// The fenced block right after the `<!-- name: ... -->` marker.

@@ -1,7 +1,7 @@
 //! Admin role, MFA policy with its grace period, re-authentication, change
 //! of password, user recovery and dashboard statistics, over real HTTP.
 
-mod common;
+use crate::common;
 
 use std::sync::Arc;
 
