@@ -370,6 +370,69 @@ pub struct SecurityArgs {
     /// problem. Without it, no app can use single sign-on.
     #[arg(long, env = "TWOFOLD_OIDC_CLIENTS", value_name = "FILE")]
     pub oidc_clients: Option<PathBuf>,
+
+    /// Send text messages (phone as a second factor): `twilio` (Twilio's REST
+    /// API; TWOFOLD_TWILIO_ACCOUNT_SID and TWOFOLD_TWILIO_AUTH_TOKEN from the
+    /// environment, --sms-from), `webhook` (POST {to, body} as JSON to
+    /// --sms-webhook-url) or `outbox` (files in DIR/sms-outbox/, for trying
+    /// it out). Off when unset.
+    #[arg(
+        long,
+        env = "TWOFOLD_SMS_PROVIDER",
+        value_enum,
+        value_name = "PROVIDER"
+    )]
+    pub sms_provider: Option<SmsProviderArg>,
+
+    /// The number texts come from (E.164, e.g. +15005550006), for Twilio.
+    #[arg(long, env = "TWOFOLD_SMS_FROM", value_name = "NUMBER")]
+    pub sms_from: Option<String>,
+
+    /// Twilio's API base URL; change it for a Twilio-compatible gateway.
+    #[arg(
+        long,
+        env = "TWOFOLD_TWILIO_API_URL",
+        default_value = app::backend::infra::sms::TWILIO_API,
+        value_name = "URL"
+    )]
+    pub twilio_api_url: String,
+
+    /// Where `--sms-provider webhook` posts each text.
+    #[arg(long, env = "TWOFOLD_SMS_WEBHOOK_URL", value_name = "URL")]
+    pub sms_webhook_url: Option<String>,
+
+    /// Texts the whole server may send in 24 hours (a bill's ceiling against
+    /// SMS pumping).
+    #[arg(
+        long,
+        env = "TWOFOLD_SMS_DAILY_CAP",
+        default_value_t = 500,
+        value_name = "N"
+    )]
+    pub sms_daily_cap: u32,
+
+    /// Hours a recovery by someone who lost every factor waits before it
+    /// can finish, so the real owner can cancel it from the alert mail.
+    #[arg(
+        long,
+        env = "TWOFOLD_RECOVERY_DELAY_H",
+        default_value_t = 72,
+        value_name = "HOURS"
+    )]
+    pub recovery_delay_h: u32,
+
+    /// Twilio's account SID and auth token: only from the environment
+    /// (TWOFOLD_TWILIO_ACCOUNT_SID, TWOFOLD_TWILIO_AUTH_TOKEN), never a flag
+    /// that `ps` would show. Read at startup when not set here.
+    #[arg(skip)]
+    pub twilio_credentials: Option<(String, String)>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum SmsProviderArg {
+    Twilio,
+    Webhook,
+    Outbox,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
@@ -422,6 +485,13 @@ impl Default for SecurityArgs {
             access_rules: None,
             cookie_domain: None,
             oidc_clients: None,
+            sms_provider: None,
+            sms_from: None,
+            twilio_api_url: app::backend::infra::sms::TWILIO_API.into(),
+            sms_webhook_url: None,
+            sms_daily_cap: 500,
+            recovery_delay_h: 72,
+            twilio_credentials: None,
         }
     }
 }

@@ -9,6 +9,7 @@ use app::backend::auth::rate_limit::Limits;
 use app::backend::infra::clock::Clock;
 use app::backend::infra::crypto::SecretKey;
 use app::backend::infra::mail::Mailer;
+use app::backend::infra::sms::{SmsConfig, SmsSender};
 use app::backend::{AppState, Settings, auth::passwords, infra::db};
 
 use app::backend::auth::signup::SignupMode;
@@ -133,8 +134,12 @@ pub async fn build_state(
     if let Some(problem) = passkeys.problem() {
         tracing::warn!("passkeys are off: {problem}");
     }
+    let sms = sms_sender(security, data_dir)?;
     let settings = Settings {
         key,
+        sms,
+        sms_daily_cap: i64::from(security.sms_daily_cap),
+        recovery_delay_s: i64::from(security.recovery_delay_h.max(1)) * 3600,
         limits: Limits {
             account_max: security.max_failures.max(1),
             ip_max: security.ip_max_failures.max(1),
@@ -169,6 +174,32 @@ pub async fn build_state(
         metrics: Arc::new(app::backend::infra::metrics::Metrics::new()),
         denials: Arc::new(app::backend::authz::Denials::default()),
     })
+}
+
+/// `--sms-provider` and its settings; credentials only from the environment.
+fn sms_sender(security: &SecurityArgs, data_dir: &Path) -> Result<SmsSender, StartupError> {
+    use crate::config::SmsProviderArg;
+    let env = |name: &str| std::env::var(name).unwrap_or_default();
+    let (account_sid, auth_token) = security.twilio_credentials.clone().unwrap_or_else(|| {
+        (
+            env("TWOFOLD_TWILIO_ACCOUNT_SID"),
+            env("TWOFOLD_TWILIO_AUTH_TOKEN"),
+        )
+    });
+    let config = match security.sms_provider {
+        None => SmsConfig::Off,
+        Some(SmsProviderArg::Outbox) => SmsConfig::Outbox(data_dir.join("sms-outbox")),
+        Some(SmsProviderArg::Twilio) => SmsConfig::Twilio {
+            api_url: security.twilio_api_url.clone(),
+            account_sid,
+            auth_token,
+            from: security.sms_from.clone().unwrap_or_default(),
+        },
+        Some(SmsProviderArg::Webhook) => SmsConfig::Webhook {
+            url: security.sms_webhook_url.clone().unwrap_or_default(),
+        },
+    };
+    SmsSender::new(config).map_err(|e| StartupError::Other(e.to_string()))
 }
 
 /// `--cookie-domain`, lower case without a leading dot; it must contain the

@@ -46,6 +46,9 @@ pub enum AppError {
     /// signature, unknown key...); `message` says what to do.
     #[error("{message}")]
     PasskeyRefused { message: String },
+    /// The SMS provider did not take the text (after retries).
+    #[error("We could not send the text message. Try again later, or use another method.")]
+    SmsNotSent,
     #[error("Something went wrong on our side. Please try again.")]
     Internal,
 }
@@ -88,6 +91,7 @@ impl AppError {
             AppError::PayloadTooLarge => 413,
             AppError::TooManyAttempts { .. } | AppError::AccountLocked => 429,
             AppError::Internal => 500,
+            AppError::SmsNotSent => 502,
         }
     }
 
@@ -112,6 +116,7 @@ impl AppError {
             AppError::EnrolmentRequired => "EnrolmentRequired",
             AppError::SignUpClosed => "SignUpClosed",
             AppError::PasskeyRefused { .. } => "PasskeyRefused",
+            AppError::SmsNotSent => "SmsNotSent",
             AppError::Internal => "Internal",
         }
     }
@@ -171,6 +176,7 @@ impl From<ErrorBody> for AppError {
             "EnrolmentRequired" => AppError::EnrolmentRequired,
             "SignUpClosed" => AppError::SignUpClosed,
             "PasskeyRefused" => AppError::PasskeyRefused { message: b.message },
+            "SmsNotSent" => AppError::SmsNotSent,
             _ => AppError::Internal,
         }
     }

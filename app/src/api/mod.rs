@@ -32,6 +32,9 @@ pub fn second_factor_page(methods: &[SecondFactor]) -> String {
     if methods.contains(&SecondFactor::Passkey) {
         flags.push("passkey=on");
     }
+    if methods.contains(&SecondFactor::SmsCode) {
+        flags.push("sms=on");
+    }
     if !methods.contains(&SecondFactor::Totp) {
         flags.push("totp=off");
     }
@@ -105,4 +108,20 @@ pub mod paths {
     pub const SET_PASSWORD: &str = "/api/auth/set-password";
     pub const UNLOCK: &str = "/api/auth/unlock";
     pub const ADMIN_INVITE: &str = "/api/admin/users/invite";
+    // Text messages, forgotten passwords, lost factors (SPEC section 9).
+    pub const PHONE_START: &str = "/api/mfa/phone/start";
+    pub const PHONE_CONFIRM: &str = "/api/mfa/phone/confirm";
+    pub const SMS_CODE: &str = "/api/auth/sms-code";
+    pub const RESET_REQUEST: &str = "/api/auth/password-reset/request";
+    pub const RESET_INFO: &str = "/api/auth/password-reset/info";
+    pub const RESET_PASSKEY_START: &str = "/api/auth/password-reset/passkey/start";
+    pub const RESET_SMS_CODE: &str = "/api/auth/password-reset/sms-code";
+    pub const RESET_COMPLETE: &str = "/api/auth/password-reset/complete";
+    pub const RECOVERY: &str = "/api/auth/recovery";
+    pub const RECOVERY_START: &str = "/api/auth/recovery/start";
+    pub const RECOVERY_CANCEL: &str = "/api/auth/recovery/cancel";
+    pub const RECOVERY_COMPLETE: &str = "/api/auth/recovery/complete";
+    pub const ADMIN_RECOVERIES: &str = "/api/admin/recoveries";
+    pub const ADMIN_RECOVERY_CANCEL: &str = "/api/admin/recoveries/cancel";
+    pub const ADMIN_RECOVERY_APPROVE: &str = "/api/admin/recoveries/approve";
 }

@@ -40,6 +40,8 @@ pub enum SecondFactor {
     EmailCode,
     /// Any WebAuthn credential: a synced passkey or a hardware security key.
     Passkey,
+    /// A code texted to one of the account's phones.
+    SmsCode,
 }
 
 /// The kinds of factor an account can hold (several of each).
@@ -63,6 +65,9 @@ pub struct FactorInfo {
     /// device or security key.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub synced: Option<bool>,
+    /// Phones only: the number, masked (`+44 •••• ••• 123`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub phone: Option<String>,
 }
 
 /// `POST /api/factors/rename`.
@@ -368,6 +373,10 @@ pub struct MfaPolicy {
     /// one; on unless an admin turns it off). Omitted in a request: on.
     #[serde(default = "default_true")]
     pub allow_email_codes: bool,
+    /// Whether phones (codes by text message) may be added and used; only
+    /// matters when the server has an SMS provider. Omitted in a request: on.
+    #[serde(default = "default_true")]
+    pub allow_sms: bool,
 }
 
 fn default_true() -> bool {
@@ -659,4 +668,109 @@ pub struct ConsentRequest {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ConsentAnswer {
     pub redirect: String,
+}
+
+/// `POST /api/mfa/phone/start`: the number to add (E.164, `+` and country
+/// code) and the name it will have.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PhoneStartRequest {
+    pub phone: String,
+    #[serde(default)]
+    pub name: String,
+}
+
+/// A code was texted to the number being added.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PhoneStarted {
+    /// The number, masked (`+44 •••• ••• 123`).
+    pub phone: String,
+    pub expires_in_s: u64,
+}
+
+/// `POST /api/auth/sms-code`: a sign-in code is on its way by text.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SmsCodeSent {
+    pub phone: String,
+    pub expires_in_s: u64,
+}
+
+/// `POST /api/auth/password-reset/request`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ResetRequest {
+    pub email: String,
+}
+
+/// The one answer to a reset request, whoever the address belongs to.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ResetRequested {
+    pub message: String,
+}
+
+/// `POST /api/auth/password-reset/info {token}`: what the reset page must
+/// ask besides the new password.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ResetInfo {
+    /// MFA is on: a second factor is required.
+    pub mfa: bool,
+    /// The methods that can answer (never email codes: the link came by mail).
+    pub methods: Vec<SecondFactor>,
+}
+
+/// `POST /api/auth/password-reset/complete`.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ResetCompleteRequest {
+    pub token: String,
+    pub password: String,
+    /// Required when the account has MFA on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub method: Option<SecondFactor>,
+    #[serde(default)]
+    pub code: String,
+    /// `Passkey`: the browser's `PublicKeyCredential.toJSON()`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub credential: Option<serde_json::Value>,
+}
+
+impl std::fmt::Debug for ResetCompleteRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "ResetCompleteRequest {{ method: {:?}, .. }}",
+            self.method
+        )
+    }
+}
+
+/// `GET /api/auth/recovery` (during a sign-in challenge): where the
+/// account's recovery stands.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RecoveryStatus {
+    /// A recovery is waiting or ready.
+    pub pending: bool,
+    pub started_at: Option<i64>,
+    /// When it may finish (unix seconds).
+    pub ready_at: Option<i64>,
+    /// The delay has passed (or an admin approved it): a fresh email code
+    /// finishes it.
+    pub ready: bool,
+    /// The account's address is confirmed (needed to recover by mail).
+    pub email_confirmed: bool,
+}
+
+/// A recovery waiting, as admins see it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PendingRecovery {
+    pub id: i64,
+    pub email: String,
+    pub started_at: i64,
+    pub ready_at: i64,
+    /// Where it was started from.
+    pub address: Option<String>,
+    pub approved: bool,
+}
+
+/// `POST /api/admin/recoveries/{cancel,approve}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RecoveryIdRequest {
+    pub id: i64,
 }

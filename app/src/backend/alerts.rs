@@ -44,6 +44,12 @@ pub enum Alert {
     AdminMfaReset {
         target: String,
     },
+    /// The password was reset from a link sent by mail.
+    PasswordReset,
+    /// A recovery was cancelled (by the owner's link or an admin).
+    RecoveryCancelled,
+    /// A recovery finished: every factor was removed.
+    RecoveryCompleted,
 }
 
 impl Alert {
@@ -63,6 +69,9 @@ impl Alert {
             Alert::MfaReset => "MfaReset",
             Alert::SignUpAttempt => "SignUpAttempt",
             Alert::AdminMfaReset { .. } => "AdminMfaReset",
+            Alert::PasswordReset => "PasswordReset",
+            Alert::RecoveryCancelled => "RecoveryCancelled",
+            Alert::RecoveryCompleted => "RecoveryCompleted",
         }
     }
 
@@ -82,6 +91,11 @@ impl Alert {
             Alert::MfaReset => "Two-factor authentication was reset by an administrator",
             Alert::SignUpAttempt => "Someone tried to sign up with your address",
             Alert::AdminMfaReset { .. } => "An administrator's two-factor authentication was reset",
+            Alert::PasswordReset => "Your password was reset",
+            Alert::RecoveryCancelled => "The recovery of your account was cancelled",
+            Alert::RecoveryCompleted => {
+                "Your account was recovered: its second factors were removed"
+            }
         }
     }
 
@@ -101,6 +115,9 @@ impl Alert {
             Alert::PasswordChanged => "The password of your Twofold account was changed. Every other session was signed out and every trusted device forgotten.".to_string(),
             Alert::SignUpAttempt => "Someone tried to create a Twofold account with your email address. You already have one, so nothing was created. If it was you, sign in instead (or ask for help if you forgot your password).".to_string(),
             Alert::AdminMfaReset { target } => format!("The two-factor authentication of administrator {target} was reset. Every administrator is told, because an administrator's account can change everyone's."),
+            Alert::PasswordReset => "The password of your Twofold account was reset with a link sent to this address. Every session was signed out and every trusted device forgotten.".to_string(),
+            Alert::RecoveryCancelled => "The recovery of your Twofold account (for someone who lost every second factor) was cancelled, and every session was signed out. Whoever started it knows your password: change it now.".to_string(),
+            Alert::RecoveryCompleted => "The recovery of your Twofold account finished after its waiting time: every second factor (authenticator apps, passkeys, phones, backup codes, trusted devices) was removed, and new ones are being set up.".to_string(),
             Alert::MfaReset => "An administrator reset two-factor authentication on your Twofold account: your authenticator app, backup codes and trusted devices no longer work. Set up two-factor authentication again after you sign in.".to_string(),
         };
         format!(
@@ -170,6 +187,9 @@ mod tests {
             Alert::ReusedCode,
             Alert::PasswordChanged,
             Alert::MfaReset,
+            Alert::PasswordReset,
+            Alert::RecoveryCancelled,
+            Alert::RecoveryCompleted,
         ] {
             let text = alert.text(1_800_000_000, &meta);
             assert!(text.contains("2027-01-15 08:00 UTC"), "{text}");

@@ -51,11 +51,18 @@ pub enum EventKind {
     AppRefused,
     AppRevoked,
     AppConsented,
+    SmsCodeSent,
+    PasswordResetRequested,
+    PasswordReset,
+    RecoveryStarted,
+    RecoveryCancelled,
+    RecoveryApproved,
+    RecoveryCompleted,
 }
 
 impl EventKind {
     /// Every kind, for checks that must cover them all.
-    pub const ALL: [EventKind; 37] = [
+    pub const ALL: [EventKind; 44] = [
         EventKind::Registered,
         EventKind::LoginSucceeded,
         EventKind::LoginFailed,
@@ -93,6 +100,13 @@ impl EventKind {
         EventKind::AppRefused,
         EventKind::AppRevoked,
         EventKind::AppConsented,
+        EventKind::SmsCodeSent,
+        EventKind::PasswordResetRequested,
+        EventKind::PasswordReset,
+        EventKind::RecoveryStarted,
+        EventKind::RecoveryCancelled,
+        EventKind::RecoveryApproved,
+        EventKind::RecoveryCompleted,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -134,6 +148,13 @@ impl EventKind {
             EventKind::AppRefused => "AppRefused",
             EventKind::AppRevoked => "AppRevoked",
             EventKind::AppConsented => "AppConsented",
+            EventKind::SmsCodeSent => "SmsCodeSent",
+            EventKind::PasswordResetRequested => "PasswordResetRequested",
+            EventKind::PasswordReset => "PasswordReset",
+            EventKind::RecoveryStarted => "RecoveryStarted",
+            EventKind::RecoveryCancelled => "RecoveryCancelled",
+            EventKind::RecoveryApproved => "RecoveryApproved",
+            EventKind::RecoveryCompleted => "RecoveryCompleted",
         }
     }
 }

@@ -53,17 +53,19 @@ pub fn standing(
 
 /// The policy, from the pool or inside a transaction.
 pub async fn load<'e>(db: impl sqlx::SqliteExecutor<'e>) -> Result<MfaPolicy, AppError> {
-    let (require, grace_days, allow_email_codes): (String, i64, bool) = sqlx::query_as(
-        "SELECT require, grace_days, allow_email_codes FROM mfa_policy WHERE id = 1",
-    )
-    .fetch_one(db)
-    .await
-    .map_err(|e| internal("reading the MFA policy", e))?;
+    let (require, grace_days, allow_email_codes, allow_sms): (String, i64, bool, bool) =
+        sqlx::query_as(
+            "SELECT require, grace_days, allow_email_codes, allow_sms FROM mfa_policy WHERE id = 1",
+        )
+        .fetch_one(db)
+        .await
+        .map_err(|e| internal("reading the MFA policy", e))?;
     Ok(MfaPolicy {
         require: MfaRequirement::parse(&require)
             .ok_or_else(|| internal("unknown policy in database", &require))?,
         grace_days: u32::try_from(grace_days).unwrap_or(0),
         allow_email_codes,
+        allow_sms,
     })
 }
 
@@ -157,12 +159,13 @@ pub async fn save(
     let covered = covered_sql(policy.require);
     let mut tx = state.pool.begin().await.map_err(|e| internal("begin", e))?;
     sqlx::query(
-        "UPDATE mfa_policy SET require = ?, grace_days = ?, allow_email_codes = ?, updated_at = ?
-         WHERE id = 1",
+        "UPDATE mfa_policy SET require = ?, grace_days = ?, allow_email_codes = ?, allow_sms = ?,
+         updated_at = ? WHERE id = 1",
     )
     .bind(policy.require.as_str())
     .bind(i64::from(policy.grace_days))
     .bind(policy.allow_email_codes)
+    .bind(policy.allow_sms)
     .bind(now)
     .execute(&mut *tx)
     .await
@@ -189,18 +192,19 @@ pub async fn save(
         now,
         meta,
         &format!(
-            "MFA required for {}, {} days to enrol, email codes {}",
+            "MFA required for {}, {} days to enrol, email codes {}, texts {}",
             policy.require.as_str(),
             policy.grace_days,
-            if policy.allow_email_codes {
-                "allowed"
-            } else {
-                "not allowed"
-            }
+            allowed(policy.allow_email_codes),
+            allowed(policy.allow_sms),
         ),
     )
     .await;
     Ok(policy)
+}
+
+fn allowed(yes: bool) -> &'static str {
+    if yes { "allowed" } else { "not allowed" }
 }
 
 #[cfg(test)]

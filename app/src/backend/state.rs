@@ -38,6 +38,12 @@ pub struct Settings {
     /// Shown in authenticator apps next to the account.
     pub issuer: String,
     pub mailer: crate::backend::infra::mail::Mailer,
+    /// Texts (`--sms-provider`); off unless set.
+    pub sms: crate::backend::infra::sms::SmsSender,
+    /// Texts the server may send in 24 hours (`--sms-daily-cap`).
+    pub sms_daily_cap: i64,
+    /// How long a recovery without any factor waits (`--recovery-delay-h`).
+    pub recovery_delay_s: i64,
     /// Who may create an account, and how.
     pub signup: crate::backend::auth::signup::SignupMode,
     /// Where people reach Twofold (scheme, host, port; no trailing slash):

@@ -169,6 +169,37 @@ async fn user_action(
     answer_admin(mode, result, done)
 }
 
+/// Cancels or approves a pending recovery (see `recovery`).
+pub(super) async fn recovery_action(
+    state: &AppState,
+    headers: &HeaderMap,
+    meta: &ClientMeta,
+    input: Result<Input<app::api::RecoveryIdRequest>, AppError>,
+    approve: bool,
+) -> Response {
+    use app::backend::auth::recovery;
+    let mode = mode_of(&input);
+    let result = async {
+        let (live, Input { value, .. }) = acting_admin(state, headers, input).await?;
+        if approve {
+            recovery::admin_approve(state, live.user, value.id, meta).await?;
+        } else {
+            recovery::admin_cancel(state, live.user, value.id, meta).await?;
+        }
+        Ok(serde_json::json!({ "id": value.id, "approved": approve, "cancelled": !approve }))
+    }
+    .await;
+    answer_admin(
+        mode,
+        result,
+        if approve {
+            "recovery-approved"
+        } else {
+            "recovery-cancelled"
+        },
+    )
+}
+
 /// JSON, or for the admin page's forms a redirect saying what was done.
 fn answer_admin<T: serde::Serialize>(
     mode: super::input::Mode,

@@ -10,6 +10,7 @@ mod mfa;
 mod oidc;
 mod passkeys;
 mod plain_pages;
+mod recovery;
 mod sessions;
 
 use app::api::paths;
@@ -28,6 +29,24 @@ pub fn api_routes() -> Router<AppState> {
         .route(paths::HEALTH, get(auth::health))
         .route(paths::SECOND_FACTOR, post(mfa::second_factor))
         .route(paths::EMAIL_CODE, post(mfa::email_code))
+        .route(paths::SMS_CODE, post(recovery::sms_code))
+        .route(paths::PHONE_START, post(recovery::phone_start))
+        .route(paths::PHONE_CONFIRM, post(recovery::phone_confirm))
+        .route(paths::RESET_REQUEST, post(recovery::reset_request))
+        .route(paths::RESET_INFO, post(recovery::reset_info))
+        .route(
+            paths::RESET_PASSKEY_START,
+            post(recovery::reset_passkey_start),
+        )
+        .route(paths::RESET_SMS_CODE, post(recovery::reset_sms_code))
+        .route(paths::RESET_COMPLETE, post(recovery::reset_complete))
+        .route(paths::RECOVERY, get(recovery::recovery_status))
+        .route(paths::RECOVERY_START, post(recovery::recovery_start))
+        .route(paths::RECOVERY_CANCEL, post(recovery::recovery_cancel))
+        .route(paths::RECOVERY_COMPLETE, post(recovery::recovery_complete))
+        .route(paths::ADMIN_RECOVERIES, get(recovery::admin_list))
+        .route(paths::ADMIN_RECOVERY_CANCEL, post(recovery::admin_cancel))
+        .route(paths::ADMIN_RECOVERY_APPROVE, post(recovery::admin_approve))
         .route(paths::TOTP_START, post(mfa::totp_start))
         .route(paths::TOTP_CONFIRM, post(mfa::totp_confirm))
         .route(paths::TOTP_CANCEL, post(mfa::totp_cancel))

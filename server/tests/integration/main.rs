@@ -24,4 +24,5 @@ mod security;
 mod session_rules;
 mod sessions;
 mod signup;
+mod sms;
 mod upgrade;

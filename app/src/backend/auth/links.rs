@@ -13,12 +13,18 @@ use crate::backend::{AppState, ClientMeta, UserId, internal};
 pub const SIGNUP_TTL_S: i64 = 24 * 60 * 60;
 pub const INVITE_TTL_S: i64 = 7 * 24 * 60 * 60;
 pub const UNLOCK_TTL_S: i64 = 24 * 60 * 60;
+pub const RESET_TTL_S: i64 = 30 * 60;
+/// A recovery's cancel link works while the recovery waits; this only
+/// bounds how long a used-up row can stay.
+pub const RECOVERY_CANCEL_TTL_S: i64 = 60 * 24 * 60 * 60;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Purpose {
     Signup,
     Invite,
     Unlock,
+    Reset,
+    RecoveryCancel,
 }
 
 impl Purpose {
@@ -27,6 +33,8 @@ impl Purpose {
             Purpose::Signup => "signup",
             Purpose::Invite => "invite",
             Purpose::Unlock => "unlock",
+            Purpose::Reset => "reset",
+            Purpose::RecoveryCancel => "recovery-cancel",
         }
     }
 
@@ -36,6 +44,8 @@ impl Purpose {
             Purpose::Signup => "/confirm-email",
             Purpose::Invite => "/set-password",
             Purpose::Unlock => "/unlock",
+            Purpose::Reset => "/reset-password",
+            Purpose::RecoveryCancel => "/recovery/cancel",
         }
     }
 
@@ -44,6 +54,8 @@ impl Purpose {
             Purpose::Signup => SIGNUP_TTL_S,
             Purpose::Invite => INVITE_TTL_S,
             Purpose::Unlock => UNLOCK_TTL_S,
+            Purpose::Reset => RESET_TTL_S,
+            Purpose::RecoveryCancel => RECOVERY_CANCEL_TTL_S,
         }
     }
 }
@@ -85,6 +97,66 @@ pub async fn create(
         link.purpose.page(),
         token.expose()
     ))
+}
+
+/// [`create`], unless `max` links for this purpose went to the account in
+/// the last hour (`None` then). One statement decides, so racing requests
+/// cannot make more.
+pub async fn create_limited(
+    state: &AppState,
+    link: NewLink<'_>,
+    max: i64,
+    now: UnixTime,
+) -> Result<Option<String>, AppError> {
+    let token = SessionToken::generate();
+    let made = sqlx::query(
+        "INSERT INTO email_tokens (token_hash, purpose, user_id, email, password_hash,
+         created_at, expires_at)
+         SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7
+         WHERE (SELECT COUNT(*) FROM email_tokens
+                WHERE user_id = ?3 AND purpose = ?2 AND created_at > ?6 - 3600) < ?8",
+    )
+    .bind(token.hash())
+    .bind(link.purpose.as_str())
+    .bind(link.user.map(|u| u.0))
+    .bind(link.email)
+    .bind(link.password_hash)
+    .bind(now)
+    .bind(now + link.purpose.ttl_s())
+    .bind(max)
+    .execute(&state.writer)
+    .await
+    .map_err(|e| internal("storing a link", e))?;
+    if made.rows_affected() == 0 {
+        return Ok(None);
+    }
+    Ok(Some(format!(
+        "{}{}?token={}",
+        state.settings.public_url,
+        link.purpose.page(),
+        token.expose()
+    )))
+}
+
+/// The account a live link for `purpose` belongs to, without using it.
+pub async fn peek(
+    pool: &SqlitePool,
+    purpose: Purpose,
+    token: &str,
+    now: UnixTime,
+) -> Result<Option<(UserId, String)>, AppError> {
+    let token = SessionToken::from_cookie(token.trim());
+    let row: Option<(Option<i64>, String)> = sqlx::query_as(
+        "SELECT user_id, email FROM email_tokens
+         WHERE token_hash = ?2 AND purpose = ?3 AND used_at IS NULL AND expires_at > ?1",
+    )
+    .bind(now)
+    .bind(token.hash())
+    .bind(purpose.as_str())
+    .fetch_optional(pool)
+    .await
+    .map_err(|e| internal("reading a link", e))?;
+    Ok(row.and_then(|(user, email)| user.map(|u| (UserId(u), email))))
 }
 
 /// A link that was just used.

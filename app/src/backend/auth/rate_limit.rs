@@ -42,6 +42,9 @@ impl Default for Limits {
     }
 }
 
+/// Password-reset requests per client address per hour.
+pub const RESETS_PER_ADDRESS_HOUR: u32 = 10;
+
 /// What a guess counts against. Each account has separate budgets, so that
 /// failures by a stranger never lock its owner out:
 /// - password sign-in by anyone (keyed by the email typed, so unknown emails
@@ -61,6 +64,8 @@ pub enum Scope {
     Ip(String),
     /// Sign-ups from an address bucket.
     SignUp(String),
+    /// Password-reset requests from an address bucket (each may send mail).
+    PasswordReset(String),
 }
 
 impl Scope {
@@ -74,6 +79,7 @@ impl Scope {
             Scope::SessionFactor(user) => format!("session-factor:{user}"),
             Scope::Ip(ip) => format!("ip:{ip}"),
             Scope::SignUp(ip) => format!("signup:{ip}"),
+            Scope::PasswordReset(ip) => format!("reset:{ip}"),
         }
     }
 
@@ -82,13 +88,17 @@ impl Scope {
         match self {
             Scope::Ip(_) => (limits.ip_max, limits.window_s),
             Scope::SignUp(_) => (limits.signup_per_hour, 3600),
+            Scope::PasswordReset(_) => (RESETS_PER_ADDRESS_HOUR, 3600),
             _ => (limits.account_max, limits.window_s),
         }
     }
 
     /// Account budgets lock (alert, streak); address budgets only slow down.
     pub fn is_account(&self) -> bool {
-        !matches!(self, Scope::Ip(_) | Scope::SignUp(_))
+        !matches!(
+            self,
+            Scope::Ip(_) | Scope::SignUp(_) | Scope::PasswordReset(_)
+        )
     }
 
     /// Every account scope of a user (and the email typed at sign-in).

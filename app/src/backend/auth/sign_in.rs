@@ -17,8 +17,8 @@ use crate::backend::auth::sessions::{self, NewSession, SessionToken};
 use crate::backend::infra::metrics::SignIn;
 use crate::backend::{
     AppState, ClientMeta, UserId, auth::cookies, auth::owners, auth::validation,
-    factors::backup_codes, factors::devices, factors::email_codes, factors::mfa, infra::db,
-    internal,
+    factors::backup_codes, factors::devices, factors::email_codes, factors::mfa, factors::phones,
+    infra::db, internal,
 };
 
 /// What a right password earns: a session, or a challenge to answer first.
@@ -168,7 +168,7 @@ pub async fn login(
 /// The ways the account can answer its sign-in challenge: each kind of
 /// factor it holds, backup codes, and email codes where offered. Passkeys
 /// only where the server has a relying party.
-async fn methods_of(state: &AppState, user: UserId) -> Result<Vec<SecondFactor>, AppError> {
+pub async fn methods_of(state: &AppState, user: UserId) -> Result<Vec<SecondFactor>, AppError> {
     let kinds: Vec<String> =
         sqlx::query_scalar("SELECT DISTINCT kind FROM factors WHERE user_id = ?")
             .bind(user.0)
@@ -181,6 +181,9 @@ async fn methods_of(state: &AppState, user: UserId) -> Result<Vec<SecondFactor>,
     }
     if kinds.iter().any(|k| k == "Passkey") && state.settings.passkeys.problem().is_none() {
         methods.push(SecondFactor::Passkey);
+    }
+    if kinds.iter().any(|k| k == "Phone") && phones::allowed(state).await? {
+        methods.push(SecondFactor::SmsCode);
     }
     methods.push(SecondFactor::BackupCode);
     if email_codes::offered(&state.pool, user).await? {
@@ -203,7 +206,11 @@ pub async fn send_email_code(
     let challenge = challenges::find(&state.pool, &token, now)
         .await?
         .ok_or(AppError::ChallengeExpired)?;
-    if !email_codes::offered(&state.pool, challenge.user).await? {
+    // A recovery that is ready finishes with an emailed code, whatever the
+    // policy says of email codes as a factor.
+    if !email_codes::offered(&state.pool, challenge.user).await?
+        && !crate::backend::auth::recovery::ready_for(state, challenge.user).await?
+    {
         return Err(email_codes::not_offered());
     }
     let email = email_of(&state.pool, challenge.user).await?;
@@ -232,6 +239,21 @@ pub async fn send_email_code(
     Ok(crate::api::EmailCodeSent {
         expires_in_s: email_codes::CODE_TTL_S as u64,
     })
+}
+
+/// `POST /api/auth/sms-code`: texts a code to the phone of the account the
+/// sign-in challenge belongs to (so only after the right password).
+pub async fn send_sms_code(
+    state: &AppState,
+    headers: &HeaderMap,
+    meta: &ClientMeta,
+) -> Result<crate::api::SmsCodeSent, AppError> {
+    let now = state.clock.now();
+    let token = cookies::challenge_token(headers).ok_or(AppError::ChallengeExpired)?;
+    let challenge = challenges::find(&state.pool, &token, now)
+        .await?
+        .ok_or(AppError::ChallengeExpired)?;
+    phones::send_sign_in_code(state, challenge.user, meta).await
 }
 
 /// A completed second step: the session, and the device token when the
@@ -328,6 +350,20 @@ enum SignInDone {
     Factor(sessions::Proof),
     /// A passkey with user verification alone: two factors in one.
     Passkey(sessions::Proof),
+    /// The password and an emailed code at the end of a recovery: the old
+    /// factors are gone, new ones are to be set up.
+    Recovery,
+}
+
+/// The session a finished recovery begins, inside its write transaction.
+pub fn finish_recovery(
+    tx: &mut db::WriteTx,
+    state: &AppState,
+    user: UserId,
+    remember_me: bool,
+    meta: &ClientMeta,
+) -> NewSession {
+    finish_sign_in(tx, state, user, remember_me, SignInDone::Recovery, meta)
 }
 
 /// A completed sign-in inside the caller's write transaction: the session
@@ -342,7 +378,9 @@ fn finish_sign_in(
 ) -> NewSession {
     let now = state.clock.now();
     let proof = match done {
-        SignInDone::Password | SignInDone::TrustedDevice => sessions::Proof::Password,
+        SignInDone::Password | SignInDone::TrustedDevice | SignInDone::Recovery => {
+            sessions::Proof::Password
+        }
         SignInDone::Factor(proof) | SignInDone::Passkey(proof) => proof,
     };
     let session = sessions::create_in(tx, state, user, remember_me, proof, now, meta);
@@ -351,6 +389,7 @@ fn finish_sign_in(
         SignInDone::TrustedDevice => "trusted device",
         SignInDone::Factor(_) => "second factor",
         SignInDone::Passkey(_) => "passkey",
+        SignInDone::Recovery => "recovery",
     };
     audit::record_later(
         &mut tx.later,

@@ -9,4 +9,5 @@ pub mod email_codes;
 pub mod mfa;
 pub mod named;
 pub mod passkeys;
+pub mod phones;
 pub mod totp;

@@ -49,10 +49,19 @@ pub fn clean_name(name: &str) -> Result<String, AppError> {
 
 /// The user's factors, oldest first.
 pub async fn list(pool: &SqlitePool, user: UserId) -> Result<Vec<FactorInfo>, AppError> {
-    type Row = (i64, String, String, i64, Option<i64>, Option<bool>);
+    type Row = (
+        i64,
+        String,
+        String,
+        i64,
+        Option<i64>,
+        Option<bool>,
+        Option<String>,
+    );
     let rows: Vec<Row> = sqlx::query_as(
-        "SELECT f.id, f.kind, f.name, f.created_at, f.last_used_at, p.backup_eligible
+        "SELECT f.id, f.kind, f.name, f.created_at, f.last_used_at, p.backup_eligible, ph.phone
          FROM factors f LEFT JOIN passkey_factors p ON p.factor_id = f.id
+         LEFT JOIN phone_factors ph ON ph.factor_id = f.id
          WHERE f.user_id = ? ORDER BY f.id",
     )
     .bind(user.0)
@@ -60,16 +69,19 @@ pub async fn list(pool: &SqlitePool, user: UserId) -> Result<Vec<FactorInfo>, Ap
     .await
     .map_err(|e| internal("listing factors", e))?;
     rows.into_iter()
-        .map(|(id, kind, name, created_at, last_used_at, synced)| {
-            Ok(FactorInfo {
-                id,
-                kind: kind_of(&kind)?,
-                name,
-                created_at,
-                last_used_at,
-                synced,
-            })
-        })
+        .map(
+            |(id, kind, name, created_at, last_used_at, synced, phone)| {
+                Ok(FactorInfo {
+                    id,
+                    kind: kind_of(&kind)?,
+                    name,
+                    created_at,
+                    last_used_at,
+                    synced,
+                    phone: phone.as_deref().map(crate::backend::factors::phones::mask),
+                })
+            },
+        )
         .collect()
 }
 

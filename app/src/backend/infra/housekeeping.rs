@@ -2,7 +2,8 @@
 //! (or plain use) cannot grow the database without bound: sessions, sign-in
 //! challenges, failure rows outside every window, email codes and their send
 //! records, used or expired links, old sign-in addresses, stale failure
-//! streaks that never reached the cap, and passkey ceremonies never finished.
+//! streaks that never reached the cap, passkey ceremonies never finished,
+//! text codes; and the halfway reminders of recoveries.
 
 use std::time::Duration;
 
@@ -29,6 +30,8 @@ pub struct Removed {
     pub links: u64,
     pub addresses: u64,
     pub ceremonies: u64,
+    /// Text codes (sign-in and phones being added) and send records.
+    pub sms: u64,
 }
 
 impl Removed {
@@ -42,6 +45,7 @@ impl Removed {
             + self.links
             + self.addresses
             + self.ceremonies
+            + self.sms
     }
 }
 
@@ -95,6 +99,10 @@ pub async fn run_once(state: &AppState, now: UnixTime) -> Result<Removed, AppErr
         )
         .await?,
         ceremonies: exec("DELETE FROM webauthn_ceremonies WHERE expires_at <= ?", now).await?,
+        sms: exec("DELETE FROM sms_codes WHERE expires_at <= ?", now).await?
+            + exec("DELETE FROM phone_enrolments WHERE expires_at <= ?", now).await?
+            // The daily cap looks back a day.
+            + exec("DELETE FROM sms_sends WHERE at <= ?", now - 86_400).await?,
     })
 }
 
@@ -104,7 +112,11 @@ pub fn spawn(state: AppState) {
         let mut tick = tokio::time::interval(EVERY);
         loop {
             tick.tick().await;
-            match run_once(&state, state.clock.now()).await {
+            let now = state.clock.now();
+            if let Err(e) = crate::backend::auth::recovery::remind_halfway(&state, now).await {
+                tracing::warn!("recovery reminders failed: {e}");
+            }
+            match run_once(&state, now).await {
                 Ok(removed) if removed.total() > 0 => {
                     tracing::info!("housekeeping removed expired rows: {removed:?}");
                 }

@@ -118,6 +118,7 @@ fn method_label(method: SecondFactor) -> &'static str {
         SecondFactor::BackupCode => "BackupCode",
         SecondFactor::EmailCode => "EmailCode",
         SecondFactor::Passkey => "Passkey",
+        SecondFactor::SmsCode => "SmsCode",
     }
 }
 
@@ -181,6 +182,7 @@ impl Metrics {
             SecondFactor::BackupCode,
             SecondFactor::EmailCode,
             SecondFactor::Passkey,
+            SecondFactor::SmsCode,
         ] {
             for o in FactorOutcome::ALL {
                 drop(factor_checks.get_or_create(&FactorLabels {

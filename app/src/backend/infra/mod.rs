@@ -8,3 +8,4 @@ pub mod housekeeping;
 pub mod http;
 pub mod mail;
 pub mod metrics;
+pub mod sms;

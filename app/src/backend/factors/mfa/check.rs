@@ -73,6 +73,8 @@ pub enum Asker {
     Challenge { owner: bool, challenge: i64 },
     /// Inside a signed-in session (re-auth, change password, enrolment...).
     Session,
+    /// With a password-reset link: a stranger's budget, like the challenge's.
+    Reset,
 }
 
 /// `scope` plus the client's address budget.
@@ -89,6 +91,7 @@ pub(super) fn factor_scopes(user: UserId, asker: Asker, meta: &ClientMeta) -> Ve
         Asker::Challenge { owner: false, .. } => Scope::Factor(user.0),
         Asker::Challenge { owner: true, .. } => Scope::OwnerFactor(user.0),
         Asker::Session => Scope::SessionFactor(user.0),
+        Asker::Reset => Scope::Factor(user.0),
     };
     with_address(scope, meta)
 }
@@ -190,6 +193,20 @@ impl Prepared {
     }
 }
 
+/// An emailed code that finishes a recovery: checked like a second factor
+/// (same budget, single use) whatever the policy says of email codes as a
+/// factor, because here the mailbox is the only thing left to prove.
+pub fn prepare_recovery_code(code: &str) -> Result<Prepared, AppError> {
+    let normalized = totp::parse_code(code)
+        .ok_or_else(|| AppError::validation("code", "Enter the 6-digit code from the email."))?;
+    Ok(Prepared {
+        method: SecondFactor::EmailCode,
+        normalized,
+        step: None,
+        passkey: None,
+    })
+}
+
 /// A passkey's answer at the sign-in challenge, checked by webauthn-rs
 /// against the ceremony `token` names (see [`passkeys::check_for_user`]).
 pub async fn prepare_passkey(
@@ -225,6 +242,14 @@ pub async fn prepare(
             }
             totp::parse_code(code).ok_or_else(|| {
                 AppError::validation("code", "Enter the 6-digit code from the email.")
+            })?
+        }
+        SecondFactor::SmsCode => {
+            if !crate::backend::factors::phones::allowed(state).await? {
+                return Err(crate::backend::factors::phones::not_allowed());
+            }
+            totp::parse_code(code).ok_or_else(|| {
+                AppError::validation("code", "Enter the 6-digit code from the text message.")
             })?
         }
         SecondFactor::Passkey => {
@@ -335,6 +360,15 @@ pub async fn check_in(
         SecondFactor::EmailCode => {
             let key = &state.settings.key;
             if email_codes::verify(tx, key, user, &code.normalized, now).await? {
+                Ok(())
+            } else {
+                Err(AppError::InvalidCode)
+            }
+        }
+        SecondFactor::SmsCode => {
+            let key = &state.settings.key;
+            let phones = crate::backend::factors::phones::verify;
+            if phones(tx, key, user, &code.normalized, now).await? {
                 Ok(())
             } else {
                 Err(AppError::InvalidCode)

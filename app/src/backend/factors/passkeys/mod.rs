@@ -384,6 +384,7 @@ pub async fn register_finish(
             created_at: now,
             last_used_at: None,
             synced: Some(internals.backup_eligible),
+            phone: None,
         },
         mfa: MfaState::Enabled,
         backup_codes: codes,
