@@ -258,16 +258,12 @@ fn status_of(answer: reqwest::Response) -> Result<(), SmsError> {
     }
 }
 
-/// One file per message, `<time>-<random>.txt`: `To:` line, blank line, text.
+/// One file per message, a random name (`<hex>.txt`; the newest is the one
+/// written last): a `To:` line, a blank line, the text.
 async fn write_outbox(dir: &Path, to: &str, body: &str) -> Result<(), SmsError> {
     use rand::Rng;
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_nanos())
-        .unwrap_or(0);
-    let name = format!("{nanos}-{:08x}.txt", rand::rngs::OsRng.r#gen::<u32>());
-    let path = dir.join(name);
-    tokio::fs::write(&path, format!("To: {to}\n\n{body}\n"))
+    let name = format!("{:032x}.txt", rand::rngs::OsRng.r#gen::<u128>());
+    tokio::fs::write(dir.join(name), format!("To: {to}\n\n{body}\n"))
         .await
         .map_err(|e| SmsError::Outbox(e.to_string()))
 }
