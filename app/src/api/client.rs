@@ -277,6 +277,8 @@ pub struct AdminView {
     pub users: super::AdminUsersPage,
     pub access: super::AccessOverview,
     pub oidc: super::OidcOverview,
+    /// Recoveries waiting (someone who lost every factor).
+    pub recoveries: Vec<super::PendingRecovery>,
 }
 
 /// "Apps you signed in to" (single sign-on).
@@ -335,6 +337,7 @@ pub async fn load_admin(q: String, page: u32) -> Result<AdminView, AppError> {
                 users: admin::list_users(&state, q, page, ADMIN_PAGE_SIZE).await?,
                 access: crate::backend::authz::overview(&state),
                 oidc: crate::backend::oidc::overview(&state).await?,
+                recoveries: crate::backend::auth::recovery::pending(&state).await?,
             })
         }
         .await;
@@ -360,6 +363,7 @@ pub async fn load_admin(q: String, page: u32) -> Result<AdminView, AppError> {
             users: browser::get_json(&query).await?,
             access: browser::get_json(paths::ADMIN_ACCESS).await?,
             oidc: browser::get_json(paths::ADMIN_OIDC).await?,
+            recoveries: browser::get_json(paths::ADMIN_RECOVERIES).await?,
         })
     }
 }
@@ -375,6 +379,61 @@ pub fn encode_query(s: &str) -> String {
         }
     }
     out
+}
+
+/// `POST /api/mfa/phone/start`: texts a code to a number to add.
+pub async fn start_phone(phone: String, name: String) -> Result<super::PhoneStarted, AppError> {
+    browser_post(
+        paths::PHONE_START,
+        &super::PhoneStartRequest { phone, name },
+    )
+    .await
+}
+
+/// `POST /api/mfa/phone/confirm`: the texted code adds the phone.
+pub async fn confirm_phone(code: String) -> Result<super::BackupCodes, AppError> {
+    browser_post(paths::PHONE_CONFIRM, &super::CodeRequest { code }).await
+}
+
+/// During a sign-in challenge: a code by text message.
+pub async fn send_sms_code() -> Result<super::SmsCodeSent, AppError> {
+    browser_post(paths::SMS_CODE, &serde_json::json!({})).await
+}
+
+/// A reset link's needs: whether a factor is asked, and which.
+pub async fn load_reset_info(token: String) -> Result<super::ResetInfo, AppError> {
+    #[cfg(feature = "ssr")]
+    {
+        let (state, _) = server_context()?;
+        crate::backend::auth::password_reset::info(&state, &token).await
+    }
+    #[cfg(not(feature = "ssr"))]
+    {
+        browser_post(paths::RESET_INFO, &super::TokenRequest { token }).await
+    }
+}
+
+/// With a reset link: a code by text message to the account's phone.
+pub async fn send_reset_sms_code(token: String) -> Result<super::SmsCodeSent, AppError> {
+    browser_post(paths::RESET_SMS_CODE, &super::TokenRequest { token }).await
+}
+
+/// Where the recovery of the challenge's account stands.
+pub async fn load_recovery() -> Result<super::RecoveryStatus, AppError> {
+    #[cfg(feature = "ssr")]
+    {
+        let (state, parts) = server_context()?;
+        crate::backend::auth::recovery::status(&state, &parts.headers).await
+    }
+    #[cfg(not(feature = "ssr"))]
+    {
+        browser::get_json(paths::RECOVERY).await
+    }
+}
+
+/// Finishes a ready recovery with an emailed code; answers where to go next.
+pub async fn complete_recovery(code: String) -> Result<serde_json::Value, AppError> {
+    browser_post(paths::RECOVERY_COMPLETE, &super::CodeRequest { code }).await
 }
 
 #[cfg(test)]

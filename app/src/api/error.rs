@@ -273,6 +273,13 @@ impl AppError {
             ("Validation", "password") => {
                 "Use at least 12 characters, and not one of the most common passwords."
             }
+            ("Validation", "token") => {
+                "This link is not valid any more: it was used already or it expired."
+            }
+            ("Validation", "method") => {
+                "Your account has two-factor authentication: answer with one of your factors too."
+            }
+            ("Validation", "code") => "Check the code and try again.",
             ("Validation", _) => "Check the form and try again.",
             _ => "",
         };

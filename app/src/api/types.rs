@@ -150,6 +150,10 @@ pub struct Me {
     /// The deadline has passed: nothing but enrolment is allowed.
     #[serde(default)]
     pub mfa_enrolment_required: bool,
+    /// A phone can be added here (an SMS provider is set and the policy
+    /// allows texts).
+    #[serde(default)]
+    pub sms_available: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -60,6 +60,27 @@ pub async fn second_factor(trust_device: bool) -> Result<LoginOutcome, AppError>
 }
 
 /// Whether this browser offers passkeys in the autofill of a field.
+/// A password reset answered with a passkey: the reset link's `token` names
+/// the account whose keys may answer.
+pub async fn reset_password(
+    token: String,
+    password: String,
+) -> Result<serde_json::Value, AppError> {
+    let options: serde_json::Value = post(
+        paths::RESET_PASSKEY_START,
+        &serde_json::json!({ "token": token }),
+    )
+    .await?;
+    let credential = browser::get(&options, false).await?;
+    let body = serde_json::json!({
+        "token": token,
+        "password": password,
+        "method": "Passkey",
+        "credential": credential,
+    });
+    post(paths::RESET_COMPLETE, &body).await
+}
+
 pub async fn conditional_available() -> bool {
     browser::conditional_available().await
 }

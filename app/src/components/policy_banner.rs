@@ -43,6 +43,7 @@ mod tests {
             trusted_devices: 0,
             mfa_required_by: by,
             mfa_enrolment_required: past,
+            sms_available: false,
         }
     }
 

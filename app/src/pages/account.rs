@@ -111,7 +111,7 @@ fn Overview(me: Me) -> impl IntoView {
             </p>
             <SignOut />
         </section>
-        <FactorsSection mfa=state codes_left />
+        <FactorsSection mfa=state codes_left sms=me.sms_available />
     }
 }
 

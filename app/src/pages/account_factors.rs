@@ -24,7 +24,7 @@ fn kind_icon(kind: FactorKind) -> &'static str {
     match kind {
         FactorKind::Totp => "⏱",
         FactorKind::Passkey => "🔑",
-        FactorKind::Phone => "✉",
+        FactorKind::Phone => "📱",
     }
 }
 
@@ -40,7 +40,13 @@ fn sync_label(synced: Option<bool>) -> &'static str {
 /// `mfa` is the page's MFA state: removing the last factor turns it off,
 /// adding a first one turns it on with a new set of `codes_left`.
 #[component]
-pub fn FactorsSection(mfa: RwSignal<MfaState>, codes_left: RwSignal<u32>) -> impl IntoView {
+pub fn FactorsSection(
+    mfa: RwSignal<MfaState>,
+    codes_left: RwSignal<u32>,
+    /// Phones can be added here (an SMS provider, and the policy allows it).
+    #[prop(optional)]
+    sms: bool,
+) -> impl IntoView {
     let factors = Resource::new(|| (), |_| client::sendable(client::load_factors()));
     let (error, set_error) = signal(None::<AppError>);
     let (notice, set_notice) = signal(None::<String>);
@@ -93,6 +99,17 @@ pub fn FactorsSection(mfa: RwSignal<MfaState>, codes_left: RwSignal<u32>) -> imp
                 set_notice.set(Some(format!("\"{}\" was added.", added.factor.name)));
                 factors.refetch();
             } />
+            {sms.then(|| view! {
+                <super::account_phone::AddPhone on_added=move |added: crate::api::BackupCodes| {
+                    set_error.set(None);
+                    if !added.backup_codes.is_empty() {
+                        codes_left.set(added.backup_codes.len() as u32);
+                    }
+                    mfa.set(added.mfa);
+                    set_notice.set(Some("The phone was added.".to_string()));
+                    factors.refetch();
+                } />
+            })}
             <p>
                 <a href="/account/two-factor">"Add an authenticator app"</a>
             </p>
@@ -200,7 +217,13 @@ fn FactorRow(
                 <strong data-testid="factor-name">{move || name.get()}</strong>
                 <br />
                 <span class="hint">
-                    {format!("{}{} · added {} · {used}", kind_label(factor.kind), sync_label(factor.synced), format_utc(factor.created_at))}
+                    {format!(
+                        "{}{}{} · added {} · {used}",
+                        kind_label(factor.kind),
+                        sync_label(factor.synced),
+                        factor.phone.as_deref().map(|p| format!(" to {p}")).unwrap_or_default(),
+                        format_utc(factor.created_at),
+                    )}
                 </span>
             </div>
             <Show

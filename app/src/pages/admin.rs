@@ -34,6 +34,12 @@ pub fn AdminPage() -> impl IntoView {
             "reset" => Some("Two-factor authentication was reset; the user was emailed."),
             "unlock" => Some("The account is unlocked."),
             "invite" => Some("The account is made; they were emailed a link to choose a password."),
+            "recovery-approved" => {
+                Some("The recovery is approved: it can finish at the next sign-in.")
+            }
+            "recovery-cancelled" => {
+                Some("The recovery is cancelled; the account's sessions were ended.")
+            }
             _ => None,
         })
     };
@@ -51,6 +57,7 @@ pub fn AdminPage() -> impl IntoView {
                             <Stats view=view.clone() />
                         </section>
                         <PolicyForm view=view.clone() />
+                        <Recoveries recoveries=view.recoveries.clone() />
                         <InviteForm />
                         <Users view=view.clone() search=search() />
                         <AccessRules access=view.access />
@@ -122,11 +129,74 @@ fn PolicyForm(view: AdminView) -> impl IntoView {
                 <p class="hint">
                     "Codes by email are the weakest second factor: anyone who can read the mailbox can use them. An authenticator app or a passkey is stronger."
                 </p>
+                <label for="allow_sms">"Codes by text message"</label>
+                <select id="allow_sms" name="allow_sms">
+                    <option value="true" selected=current.allow_sms>"Allowed (when an SMS provider is set)"</option>
+                    <option value="false" selected=!current.allow_sms>"Not allowed"</option>
+                </select>
+                <p class="hint">
+                    "Text messages can be intercepted or redirected by a SIM swap. When not allowed, nobody can add a phone or sign in with one."
+                </p>
                 <button type="submit" class="primary">"Save policy"</button>
             </form>
         </section>
     }
     .into_any()
+}
+
+/// Recoveries waiting: someone signed in with the password and said they
+/// lost every factor. An admin who checked who is asking (out of band) can
+/// let it finish now, or cancel it.
+#[component]
+fn Recoveries(recoveries: Vec<crate::api::PendingRecovery>) -> impl IntoView {
+    view! {
+        <section class="card wide" aria-labelledby="recoveries-title">
+            <h2 id="recoveries-title">"Account recoveries waiting"</h2>
+            {if recoveries.is_empty() {
+                view! { <p class="hint">"None."</p> }.into_any()
+            } else {
+                view! {
+                    <div class="table-wrap">
+                        <table>
+                            <thead>
+                                <tr>
+                                    <th scope="col">"Account"</th>
+                                    <th scope="col">"Started"</th>
+                                    <th scope="col">"Can finish"</th>
+                                    <th scope="col">"From"</th>
+                                    <th scope="col">"Decide"</th>
+                                </tr>
+                            </thead>
+                            <tbody>
+                                {recoveries.into_iter().map(|r| {
+                                    let id = r.id.to_string();
+                                    view! {
+                                        <tr data-testid="recovery-row" data-email=r.email.clone()>
+                                            <td>{r.email.clone()}</td>
+                                            <td>{format_utc(r.started_at)}</td>
+                                            <td>{if r.approved { "now (approved)".to_string() } else { format_utc(r.ready_at) }}</td>
+                                            <td>{r.address.clone().unwrap_or_default()}</td>
+                                            <td class="actions">
+                                                <form method="post" action=paths::ADMIN_RECOVERY_APPROVE class="inline">
+                                                    <input type="hidden" name="id" value=id.clone() />
+                                                    <button type="submit">"Approve now"</button>
+                                                </form>
+                                                <form method="post" action=paths::ADMIN_RECOVERY_CANCEL class="inline">
+                                                    <input type="hidden" name="id" value=id />
+                                                    <button type="submit">"Cancel"</button>
+                                                </form>
+                                            </td>
+                                        </tr>
+                                    }
+                                }).collect_view()}
+                            </tbody>
+                        </table>
+                    </div>
+                }.into_any()
+            }}
+            <p class="hint">"Approve only after checking who is asking, for example by a call to a number you already know."</p>
+        </section>
+    }
 }
 
 /// "Invite": adds someone and mails them a link to choose a password.

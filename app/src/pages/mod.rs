@@ -4,11 +4,13 @@ mod account;
 mod account_activity;
 mod account_apps;
 mod account_factors;
+mod account_phone;
 mod admin;
 mod change_password;
 mod consent;
 mod email_link;
 mod home;
+mod lost_access;
 mod not_found;
 mod reauth;
 mod second_factor;
@@ -27,6 +29,7 @@ pub use change_password::ChangePasswordPage;
 pub use consent::ConsentPage;
 pub use email_link::{ConfirmEmailPage, SetPasswordPage, UnlockPage};
 pub use home::HomePage;
+pub use lost_access::{ForgotPasswordPage, RecoverPage, RecoveryCancelPage, ResetPasswordPage};
 pub use not_found::NotFound;
 pub use reauth::ReauthPage;
 pub use second_factor::SecondFactorPage;
@@ -60,6 +63,8 @@ lazy_page!(ReauthRoute, ReauthPage);
 lazy_page!(AdminRoute, AdminPage);
 lazy_page!(TwoFactorSetupRoute, TwoFactorSetupPage);
 lazy_page!(ConsentRoute, ConsentPage);
+lazy_page!(ResetPasswordRoute, ResetPasswordPage);
+lazy_page!(RecoverRoute, RecoverPage);
 
 /// The HTML document the server renders around the app.
 pub fn shell(options: LeptosOptions) -> impl IntoView {
@@ -104,6 +109,10 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/confirm-email") view=ConfirmEmailPage />
                     <Route path=path!("/set-password") view=SetPasswordPage />
                     <Route path=path!("/unlock") view=UnlockPage />
+                    <Route path=path!("/forgot-password") view=ForgotPasswordPage />
+                    <Route path=path!("/recovery/cancel") view=RecoveryCancelPage />
+                    <Route path=path!("/reset-password") view={Lazy::<ResetPasswordRoute>::new()} ssr=SsrMode::Async />
+                    <Route path=path!("/recover") view={Lazy::<RecoverRoute>::new()} ssr=SsrMode::Async />
                     <Route path=path!("/account/two-factor") view={Lazy::<TwoFactorSetupRoute>::new()} />
                     // Rendered whole before sending, so it reads right without JavaScript.
                     <Route path=path!("/account") view={Lazy::<AccountRoute>::new()} ssr=SsrMode::Async />

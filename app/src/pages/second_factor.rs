@@ -24,12 +24,14 @@ pub fn SecondFactorPage() -> impl IntoView {
         Some("backup") => Some(SecondFactor::BackupCode),
         Some("email") => Some(SecondFactor::EmailCode),
         Some("totp") => Some(SecondFactor::Totp),
+        Some("sms") => Some(SecondFactor::SmsCode),
         _ if totp_on.get() => Some(SecondFactor::Totp),
         _ => None,
     });
     // The server says `email=off` when codes by email are not offered (the
     // operator's policy, or an unconfirmed address); it refuses them anyway.
     let email_offered = Memo::new(move |_| query.read().get_str("email") != Some("off"));
+    let sms_on = Memo::new(move |_| query.read().get_str("sms") == Some("on"));
     view! {
         <Title text="Two-factor authentication" />
         <section class="card narrow">
@@ -47,8 +49,13 @@ pub fn SecondFactorPage() -> impl IntoView {
                     </p>
                 }.into_any(),
             }}
+            {move || (method.get() != Some(SecondFactor::BackupCode) && sms_on.get())
+                .then(|| view! { <TextMeACode method=method.get() flags=page_flags(query) /> })}
             {move || (method.get() != Some(SecondFactor::BackupCode) && email_offered.get())
                 .then(|| view! { <EmailMeACode method=method.get() flags=page_flags(query) /> })}
+            <p class="aside">
+                <A href="/recover">"Lost every factor? Recover your account"</A>
+            </p>
         </section>
     }
 }
@@ -57,7 +64,12 @@ pub fn SecondFactorPage() -> impl IntoView {
 fn page_flags(query: Memo<leptos_router::params::ParamsMap>) -> String {
     let query = query.read();
     let mut flags = String::new();
-    for (name, value) in [("email", "off"), ("passkey", "on"), ("totp", "off")] {
+    for (name, value) in [
+        ("email", "off"),
+        ("passkey", "on"),
+        ("totp", "off"),
+        ("sms", "on"),
+    ] {
         if query.get_str(name) == Some(value) {
             flags.push_str(&format!("{name}={value}&"));
         }
@@ -120,6 +132,41 @@ fn PasskeyAnswer() -> impl IntoView {
                 </label>
             </Show>
         </div>
+    }
+}
+
+/// "Text me a code": a form that also works without JavaScript.
+#[component]
+fn TextMeACode(method: Option<SecondFactor>, flags: String) -> impl IntoView {
+    let next = format!("/login/second-factor?{flags}method=sms");
+    let action = format!("{}?{flags}", paths::SMS_CODE);
+    let (pending, set_pending) = signal(false);
+    let (error, set_error) = signal(None::<AppError>);
+    let navigate = use_navigate();
+    let on_submit = move |ev: SubmitEvent| {
+        ev.prevent_default();
+        set_pending.set(true);
+        set_error.set(None);
+        let navigate = navigate.clone();
+        let next = next.clone();
+        spawn_local(async move {
+            match client::send_sms_code().await {
+                Ok(_) => navigate(&next, NavigateOptions::default()),
+                Err(e) => set_error.set(Some(e)),
+            }
+            set_pending.set(false);
+        });
+    };
+    let label = if method == Some(SecondFactor::SmsCode) {
+        "Text me a new code"
+    } else {
+        "Text me a code"
+    };
+    view! {
+        <form method="post" action=action on:submit=on_submit class="inline">
+            <ErrorNotice error=error />
+            <button type="submit" disabled=move || pending.get()>{label}</button>
+        </form>
     }
 }
 
@@ -222,7 +269,13 @@ fn CodeForm(method: SecondFactor) -> impl IntoView {
             <ErrorNotice error=shown />
             <input type="hidden" name="method" value=format!("{method:?}") />
             {move || rd.get().map(|rd| view! { <input type="hidden" name="rd" value=rd /> })}
-            {if method == SecondFactor::EmailCode {
+            {if method == SecondFactor::SmsCode {
+                view! {
+                    <p role="status">"We texted a 6-digit code to your phone. It works once, for 10 minutes."</p>
+                    <CodeInput id="code" label="Code from the text message" node_ref=code on_complete=complete />
+                }
+                    .into_any()
+            } else if method == SecondFactor::EmailCode {
                 view! {
                     <p role="status">"We sent a 6-digit code to your email address. It works once, for 10 minutes."</p>
                     <CodeInput id="code" label="Code from the email" node_ref=code on_complete=complete />

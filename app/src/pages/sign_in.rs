@@ -73,12 +73,16 @@ pub fn SignInPage() -> impl IntoView {
 
     let query = leptos_router::hooks::use_query_map();
     let unlocked = move || query.read().get_str("unlocked").is_some();
+    let reset = move || query.read().get_str("reset").is_some();
     view! {
         <Title text="Sign in" />
         <section class="card narrow">
             <h1>"Sign in"</h1>
             <Show when=unlocked>
                 <p class="notice ok" role="status">"Sign-in is unlocked. You can sign in now."</p>
+            </Show>
+            <Show when=reset>
+                <p class="notice ok" role="status">"Your password is changed. Sign in with the new one."</p>
             </Show>
             <form method="post" action=paths::LOGIN on:submit=on_submit novalidate>
                 <ErrorNotice error=shown />
@@ -109,6 +113,7 @@ pub fn SignInPage() -> impl IntoView {
                 {move || rd.get().map(|rd| view! { <input type="hidden" name="rd" value=rd /> })}
                 <SubmitButton pending label="Sign in" pending_label="Signing in…" />
             </form>
+            <p class="aside"><A href="/forgot-password">"Forgot your password?"</A></p>
             <PasskeySignIn autofill />
             <p class="aside">
                 "New here? " <A href="/signup">"Create an account"</A>

@@ -106,18 +106,39 @@ pub async fn email_code(
     headers: HeaderMap,
     ClientInfo(meta): ClientInfo,
 ) -> Response {
+    let sent = sign_in::send_email_code(&state, &headers, &meta).await;
+    code_sent(&headers, query.as_deref(), sent, "email")
+}
+
+/// During a sign-in challenge: texts a 6-digit code to the account's phone.
+/// A plain form post (no JavaScript) is sent back to the code page.
+pub async fn sms_code(
+    State(state): State<AppState>,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+    ClientInfo(meta): ClientInfo,
+) -> Response {
+    let sent = sign_in::send_sms_code(&state, &headers, &meta).await;
+    code_sent(&headers, query.as_deref(), sent, "sms")
+}
+
+/// A code on its way: 202 and what was sent for scripts; for a form post,
+/// the code page with `method` (or the error).
+fn code_sent<T: serde::Serialize>(
+    headers: &HeaderMap,
+    query: Option<&str>,
+    sent: Result<T, AppError>,
+    method: &str,
+) -> Response {
     let is_form = headers
         .get(http::header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
-    match (
-        sign_in::send_email_code(&state, &headers, &meta).await,
-        is_form,
-    ) {
+    match (sent, is_form) {
         (Ok(sent), false) => (http::StatusCode::ACCEPTED, Json(sent)).into_response(),
         (Ok(_), true) => Redirect::to(&format!(
-            "/login/second-factor?{}method=email",
-            page_flags(query.as_deref())
+            "/login/second-factor?{}method={method}",
+            page_flags(query)
         ))
         .into_response(),
         (Err(e), false) => e.into_response(),
@@ -132,7 +153,7 @@ fn page_flags(query: Option<&str>) -> String {
         serde_urlencoded::from_str(query.unwrap_or_default()).unwrap_or_default();
     let kept: Vec<&(String, String)> = pairs
         .iter()
-        .filter(|(name, _)| matches!(name.as_str(), "email" | "passkey" | "totp" | "rd"))
+        .filter(|(name, _)| matches!(name.as_str(), "email" | "passkey" | "totp" | "sms" | "rd"))
         .collect();
     match serde_urlencoded::to_string(kept) {
         Ok(flags) if !flags.is_empty() => format!("{flags}&"),

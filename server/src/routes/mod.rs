@@ -29,7 +29,7 @@ pub fn api_routes() -> Router<AppState> {
         .route(paths::HEALTH, get(auth::health))
         .route(paths::SECOND_FACTOR, post(mfa::second_factor))
         .route(paths::EMAIL_CODE, post(mfa::email_code))
-        .route(paths::SMS_CODE, post(recovery::sms_code))
+        .route(paths::SMS_CODE, post(mfa::sms_code))
         .route(paths::PHONE_START, post(recovery::phone_start))
         .route(paths::PHONE_CONFIRM, post(recovery::phone_confirm))
         .route(paths::RESET_REQUEST, post(recovery::reset_request))

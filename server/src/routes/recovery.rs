@@ -7,7 +7,7 @@ use app::api::{
     RecoveryIdRequest, RecoveryStatus, ResetCompleteRequest, ResetInfo, ResetRequest,
     ResetRequested, SmsCodeSent, TokenRequest,
 };
-use app::backend::auth::{cookies, password_reset, recovery, sign_in};
+use app::backend::auth::{cookies, password_reset, recovery};
 use app::backend::factors::phones;
 use app::backend::{AppState, auth::access};
 use axum::Json;
@@ -42,16 +42,6 @@ pub async fn phone_confirm(
     Ok(Json(
         phones::confirm(&state, &live, &value.code, &meta).await?,
     ))
-}
-
-/// `POST /api/auth/sms-code`, during a sign-in challenge.
-pub async fn sms_code(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    ClientInfo(meta): ClientInfo,
-) -> Result<(StatusCode, Json<SmsCodeSent>), AppError> {
-    let sent = sign_in::send_sms_code(&state, &headers, &meta).await?;
-    Ok((StatusCode::ACCEPTED, Json(sent)))
 }
 
 /// `POST /api/auth/password-reset/request {email}`: the same answer for
@@ -140,14 +130,23 @@ pub async fn recovery_status(
     Ok(Json(recovery::status(&state, &headers).await?))
 }
 
-/// `POST /api/auth/recovery/start`, during a sign-in challenge.
+/// `POST /api/auth/recovery/start`, during a sign-in challenge. A plain
+/// form post goes back to the recovery page.
 pub async fn recovery_start(
     State(state): State<AppState>,
     headers: HeaderMap,
     ClientInfo(meta): ClientInfo,
-) -> Result<(StatusCode, Json<RecoveryStatus>), AppError> {
-    let status = recovery::start(&state, &headers, &meta).await?;
-    Ok((StatusCode::ACCEPTED, Json(status)))
+) -> Response {
+    let is_form = headers
+        .get(http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
+    match (recovery::start(&state, &headers, &meta).await, is_form) {
+        (Ok(status), false) => (StatusCode::ACCEPTED, Json(status)).into_response(),
+        (Ok(_), true) => Redirect::to("/recover").into_response(),
+        (Err(e), false) => e.into_response(),
+        (Err(e), true) => form_error_redirect("/recover", &e),
+    }
 }
 
 /// `POST /api/auth/recovery/cancel {token}`: the link from the alert mail.

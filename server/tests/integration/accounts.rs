@@ -23,7 +23,8 @@ async fn register_signs_in_and_me_shows_the_account() {
         json_of(me).await,
         json!({"email": "ana@example.com", "role": "User", "mfa": "Disabled",
                "backup_codes_left": 0, "trusted_devices": 0,
-               "mfa_required_by": null, "mfa_enrolment_required": false})
+               "mfa_required_by": null, "mfa_enrolment_required": false,
+               "sms_available": false})
     );
 }
 

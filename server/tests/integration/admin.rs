@@ -137,7 +137,7 @@ async fn admin_endpoints_refuse_everyone_but_admins() {
     let policy = json_of(s.get(&admin, "/api/admin/policy").await).await;
     assert_eq!(
         policy,
-        json!({"require": "Nobody", "grace_days": 7, "allow_email_codes": true})
+        json!({"require": "Nobody", "grace_days": 7, "allow_email_codes": true, "allow_sms": true})
     );
     // And the admin's role shows in /api/me.
     assert_eq!(

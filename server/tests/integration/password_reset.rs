@@ -213,3 +213,48 @@ async fn requests_are_limited_per_address_and_links_per_account() {
         .count();
     assert_eq!(mails, 3);
 }
+
+#[tokio::test]
+async fn the_reset_form_works_without_javascript() {
+    let clock = FixedClock::new(T0);
+    let s = TestServer::start_with_clock(clock.clone()).await;
+    let e = enrol(&s, &clock, "form@example.com").await;
+    request(&s, &e.email).await;
+    let mail = wait_for_outbox(s.dir.path(), SUBJECT, 1).await.remove(0);
+    let token = link_token(&mail, "/reset-password");
+    let c = s.client();
+    let post = |fields: Vec<(&'static str, String)>| {
+        c.post(s.url("/api/auth/password-reset/complete"))
+            .form(&fields)
+            .send()
+    };
+    // A wrong code: back to the page with the error, the token kept.
+    let r = post(vec![
+        ("token", token.clone()),
+        ("password", NEW_PASSWORD.into()),
+        ("method", "Totp".into()),
+        ("code", "000000".into()),
+    ])
+    .await
+    .expect("post");
+    let to = common::location(&r);
+    assert!(
+        to.starts_with(&format!("/reset-password?token={token}&error=InvalidCode")),
+        "{to}"
+    );
+    clock.advance(30);
+    let r = post(vec![
+        ("token", token.clone()),
+        ("password", NEW_PASSWORD.into()),
+        ("method", "Totp".into()),
+        ("code", e.secret.code_at(T0 + 30)),
+    ])
+    .await
+    .expect("post");
+    assert_eq!(common::location(&r), "/login?reset=1");
+    // The page a mailed link opens is served (and names no secret).
+    let page = s
+        .get(&s.client(), &format!("/reset-password?token={token}"))
+        .await;
+    assert_eq!(page.status(), StatusCode::OK);
+}

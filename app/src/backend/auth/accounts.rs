@@ -79,6 +79,7 @@ pub async fn me(state: &AppState, user: UserId) -> Result<Me, AppError> {
         trusted_devices: devices::count(&state.pool, user, now).await?,
         mfa_required_by: standing.required_by(),
         mfa_enrolment_required: matches!(standing, Standing::EnrolOnly { .. }),
+        sms_available: crate::backend::factors::phones::allowed(state).await?,
     })
 }
 
