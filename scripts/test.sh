@@ -30,8 +30,9 @@ port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); pr
 data=$(mktemp -d)
 # The default sign-up mode (confirm, links read from the outbox); every
 # test signs up from 127.0.0.1, so the per-address sign-up budget is raised.
+# Texts go to DATA_DIR/sms-outbox/, where the tests read their codes.
 target/release/twofold serve --addr "127.0.0.1:$port" --data-dir "$data" \
-  --signup-per-hour 1000 >"$data/server.log" 2>&1 &
+  --signup-per-hour 1000 --sms-provider outbox >"$data/server.log" 2>&1 &
 server=$!
 trap 'kill $server 2>/dev/null || true; rm -rf "$data"' EXIT
 if ! (cd end2end && CI=1 BASE_URL="http://127.0.0.1:$port" DATA_DIR="$data" TWOFOLD_BIN="$PWD/../target/release/twofold" npx playwright test); then

@@ -64,7 +64,7 @@ pub fn AddPhone(on_added: impl Fn(BackupCodes) + Copy + Send + Sync + 'static) -
         });
     };
     view! {
-        <div aria-labelledby="add-phone-title">
+        <div class="add-phone">
             <h3 id="add-phone-title">"Add a phone (text messages)"</h3>
             <p class="hint">
                 "Codes by text message are weaker than an authenticator app or a passkey: a thief can move your number to their SIM card. Prefer those when you can."
@@ -81,7 +81,7 @@ pub fn AddPhone(on_added: impl Fn(BackupCodes) + Copy + Send + Sync + 'static) -
                                 on:input=move |ev| phone.set(event_target_value(&ev)) />
                         </label>
                         <label>
-                            "Name it (for example \"My phone\")"
+                            "The phone's name (for example \"My phone\")"
                             <input type="text" name="phone-name" maxlength="64" placeholder="Phone"
                                 prop:value=move || name.get()
                                 on:input=move |ev| name.set(event_target_value(&ev)) />

@@ -225,7 +225,9 @@ pub fn RecoveryCancelPage() -> impl IntoView {
 /// password is proven (the sign-in challenge).
 #[component]
 pub fn RecoverPage() -> impl IntoView {
-    let status = Resource::new(|| (), |_| client::sendable(client::load_recovery()));
+    // Loaded in the browser: the sign-in challenge's cookie is only sent to
+    // /api/auth, never with this page's own request.
+    let status = LocalResource::new(client::load_recovery);
     let error = redirect_error();
     view! {
         <Title text="Recover your account" />

@@ -112,7 +112,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/forgot-password") view=ForgotPasswordPage />
                     <Route path=path!("/recovery/cancel") view=RecoveryCancelPage />
                     <Route path=path!("/reset-password") view={Lazy::<ResetPasswordRoute>::new()} ssr=SsrMode::Async />
-                    <Route path=path!("/recover") view={Lazy::<RecoverRoute>::new()} ssr=SsrMode::Async />
+                    <Route path=path!("/recover") view={Lazy::<RecoverRoute>::new()} />
                     <Route path=path!("/account/two-factor") view={Lazy::<TwoFactorSetupRoute>::new()} />
                     // Rendered whole before sending, so it reads right without JavaScript.
                     <Route path=path!("/account") view={Lazy::<AccountRoute>::new()} ssr=SsrMode::Async />

@@ -50,9 +50,9 @@ pub fn SecondFactorPage() -> impl IntoView {
                 }.into_any(),
             }}
             {move || (method.get() != Some(SecondFactor::BackupCode) && sms_on.get())
-                .then(|| view! { <TextMeACode method=method.get() flags=page_flags(query) /> })}
+                .then(|| view! { <SendACode channel=Channel::Text method=method.get() flags=page_flags(query) /> })}
             {move || (method.get() != Some(SecondFactor::BackupCode) && email_offered.get())
-                .then(|| view! { <EmailMeACode method=method.get() flags=page_flags(query) /> })}
+                .then(|| view! { <SendACode channel=Channel::Email method=method.get() flags=page_flags(query) /> })}
             <p class="aside">
                 <A href="/recover">"Lost every factor? Recover your account"</A>
             </p>
@@ -135,48 +135,25 @@ fn PasskeyAnswer() -> impl IntoView {
     }
 }
 
-/// "Text me a code": a form that also works without JavaScript.
-#[component]
-fn TextMeACode(method: Option<SecondFactor>, flags: String) -> impl IntoView {
-    let next = format!("/login/second-factor?{flags}method=sms");
-    let action = format!("{}?{flags}", paths::SMS_CODE);
-    let (pending, set_pending) = signal(false);
-    let (error, set_error) = signal(None::<AppError>);
-    let navigate = use_navigate();
-    let on_submit = move |ev: SubmitEvent| {
-        ev.prevent_default();
-        set_pending.set(true);
-        set_error.set(None);
-        let navigate = navigate.clone();
-        let next = next.clone();
-        spawn_local(async move {
-            match client::send_sms_code().await {
-                Ok(_) => navigate(&next, NavigateOptions::default()),
-                Err(e) => set_error.set(Some(e)),
-            }
-            set_pending.set(false);
-        });
-    };
-    let label = if method == Some(SecondFactor::SmsCode) {
-        "Text me a new code"
-    } else {
-        "Text me a code"
-    };
-    view! {
-        <form method="post" action=action on:submit=on_submit class="inline">
-            <ErrorNotice error=error />
-            <button type="submit" disabled=move || pending.get()>{label}</button>
-        </form>
-    }
+/// How a code can reach the person at sign-in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Channel {
+    Email,
+    Text,
 }
 
-/// "Email me a code": a form that also works without JavaScript.
+/// "Email me a code" / "Text me a code": a form that also works without
+/// JavaScript.
 #[component]
-fn EmailMeACode(method: Option<SecondFactor>, flags: String) -> impl IntoView {
+fn SendACode(channel: Channel, method: Option<SecondFactor>, flags: String) -> impl IntoView {
+    let (name, path, this_method) = match channel {
+        Channel::Email => ("email", paths::EMAIL_CODE, SecondFactor::EmailCode),
+        Channel::Text => ("sms", paths::SMS_CODE, SecondFactor::SmsCode),
+    };
     // The page's flags and `rd` go along, so the code page still offers the
     // right methods and still leads back to the app that sent the person.
-    let next = format!("/login/second-factor?{flags}method=email");
-    let action = format!("{}?{flags}", paths::EMAIL_CODE);
+    let next = format!("/login/second-factor?{flags}method={name}");
+    let action = format!("{path}?{flags}");
     let (pending, set_pending) = signal(false);
     let (error, set_error) = signal(None::<AppError>);
     let navigate = use_navigate();
@@ -187,25 +164,32 @@ fn EmailMeACode(method: Option<SecondFactor>, flags: String) -> impl IntoView {
         let navigate = navigate.clone();
         let next = next.clone();
         spawn_local(async move {
-            match client::send_email_code().await {
-                Ok(_) => navigate(&next, NavigateOptions::default()),
+            let sent = match channel {
+                Channel::Email => client::send_email_code().await.map(|_| ()),
+                Channel::Text => client::send_sms_code().await.map(|_| ()),
+            };
+            match sent {
+                Ok(()) => navigate(&next, NavigateOptions::default()),
                 Err(e) => set_error.set(Some(e)),
             }
             set_pending.set(false);
         });
     };
-    let label = if method == Some(SecondFactor::EmailCode) {
-        "Send a new code"
-    } else {
-        "Email me a code"
+    let label = match (channel, method == Some(this_method)) {
+        (Channel::Email, false) => "Email me a code",
+        (Channel::Email, true) => "Send a new code",
+        (Channel::Text, false) => "Text me a code",
+        (Channel::Text, true) => "Text me a new code",
     };
     view! {
         <form method="post" action=action on:submit=on_submit class="inline">
             <ErrorNotice error=error />
             <button type="submit" disabled=move || pending.get()>{label}</button>
-            <p class="hint">
-                "Codes by email are weaker than an authenticator app or a passkey: anyone who can read your mailbox can use them."
-            </p>
+            {(channel == Channel::Email).then(|| view! {
+                <p class="hint">
+                    "Codes by email are weaker than an authenticator app or a passkey: anyone who can read your mailbox can use them."
+                </p>
+            })}
         </form>
     }
 }

@@ -224,10 +224,7 @@ pub async fn logout(
     if let Err(e) = accounts::logout(&state, &headers, &meta).await {
         return e.into_response();
     }
-    let is_form = headers
-        .get(http::header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
+    let is_form = super::input::is_form(&headers);
     let resp = if is_form {
         Redirect::to("/login").into_response()
     } else {

@@ -104,6 +104,15 @@ pub fn answer<T: serde::Serialize>(
     }
 }
 
+/// Whether the request is a plain HTML form post (no JavaScript): it is
+/// answered with a redirect to a page rather than JSON.
+pub fn is_form(headers: &http::HeaderMap) -> bool {
+    headers
+        .get(http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"))
+}
+
 /// Where a form post goes after an error: back to its page with the error kind
 /// (and field) in the query, never the message itself.
 pub fn form_error_redirect(page: &str, err: &AppError) -> Response {

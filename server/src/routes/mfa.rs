@@ -130,10 +130,7 @@ fn code_sent<T: serde::Serialize>(
     sent: Result<T, AppError>,
     method: &str,
 ) -> Response {
-    let is_form = headers
-        .get(http::header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
+    let is_form = super::input::is_form(headers);
     match (sent, is_form) {
         (Ok(sent), false) => (http::StatusCode::ACCEPTED, Json(sent)).into_response(),
         (Ok(_), true) => Redirect::to(&format!(

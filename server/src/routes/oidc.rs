@@ -146,10 +146,7 @@ fn form_of<T: serde::de::DeserializeOwned + Default>(
     headers: &HeaderMap,
     body: &[u8],
 ) -> Result<T, oidc::OAuthError> {
-    let is_form = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
+    let is_form = super::input::is_form(headers);
     if !is_form {
         return Err(oidc::OAuthError::invalid_request(
             "send the parameters as application/x-www-form-urlencoded",

@@ -137,10 +137,7 @@ pub async fn recovery_start(
     headers: HeaderMap,
     ClientInfo(meta): ClientInfo,
 ) -> Response {
-    let is_form = headers
-        .get(http::header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
+    let is_form = super::input::is_form(&headers);
     match (recovery::start(&state, &headers, &meta).await, is_form) {
         (Ok(status), false) => (StatusCode::ACCEPTED, Json(status)).into_response(),
         (Ok(_), true) => Redirect::to("/recover").into_response(),

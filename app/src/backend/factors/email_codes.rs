@@ -1,25 +1,17 @@
-//! Email one-time codes, a fallback second factor: 6 digits from the OS
-//! CSPRNG, valid 10 minutes, at most 3 sent per account per hour, at most 5
-//! tries per code, stored as keyed hashes, single use.
+//! Email one-time codes, a fallback second factor, at most 3 sent per
+//! account per hour. The codes themselves (6 digits, 10 minutes, 5 tries,
+//! keyed hashes, single use) follow `one_time_codes`.
 
-use rand::Rng;
-use rand::rngs::OsRng;
 use sqlx::SqlitePool;
-use subtle::ConstantTimeEq;
 
 use crate::api::AppError;
+use crate::backend::factors::one_time_codes::{self, Channel};
 use crate::backend::infra::clock::UnixTime;
 use crate::backend::infra::crypto::SecretKey;
 use crate::backend::{UserId, internal};
 
-pub const CODE_TTL_S: i64 = 10 * 60;
+pub use one_time_codes::CODE_TTL_S;
 pub const SENDS_PER_HOUR: i64 = 3;
-pub const TRIES_PER_CODE: i64 = 5;
-const HASH_PURPOSE: &[u8] = b"twofold/email-codes/v1";
-
-fn hash(key: &SecretKey, user: UserId, code: &str) -> Vec<u8> {
-    key.keyed_hash(HASH_PURPOSE, format!("{}:{code}", user.0).as_bytes())
-}
 
 /// The rule for the hourly limit: given the send times of the last hour
 /// (ascending), how long until another may go out; `None` if it may now.
@@ -63,7 +55,6 @@ pub async fn issue(
     user: UserId,
     now: UnixTime,
 ) -> Result<String, AppError> {
-    let code = format!("{:06}", OsRng.gen_range(0..1_000_000u32));
     let mut tx = pool.begin().await.map_err(|e| internal("begin", e))?;
     let counted: Option<(i64,)> = sqlx::query_as(
         "INSERT INTO email_code_sends (user_id, at)
@@ -92,25 +83,12 @@ pub async fn issue(
             retry_after_s: send_wait(&recent, now).unwrap_or(1),
         });
     }
-    sqlx::query(
-        "INSERT INTO email_codes (user_id, code_hash, expires_at, attempts) VALUES (?, ?, ?, 0)
-         ON CONFLICT (user_id) DO UPDATE SET code_hash = excluded.code_hash,
-         expires_at = excluded.expires_at, attempts = 0",
-    )
-    .bind(user.0)
-    .bind(hash(key, user, &code))
-    .bind(now + CODE_TTL_S)
-    .execute(&mut *tx)
-    .await
-    .map_err(|e| internal("storing an email code", e))?;
+    let code = one_time_codes::replace(&mut tx, key, Channel::Email, user, now).await?;
     tx.commit().await.map_err(|e| internal("commit", e))?;
     Ok(code)
 }
 
-/// Checks a typed code. Each try is counted before the comparison, in the
-/// same statement that refuses expired codes and codes with 5 tries, so
-/// racing guesses cannot exceed the tries; a match is consumed atomically
-/// (racing requests with the right code: one wins).
+/// Checks a typed code (see [`one_time_codes::take`]).
 pub async fn verify(
     conn: &mut sqlx::SqliteConnection,
     key: &SecretKey,
@@ -118,30 +96,7 @@ pub async fn verify(
     code: &str,
     now: UnixTime,
 ) -> Result<bool, AppError> {
-    let stored: Option<Vec<u8>> = sqlx::query_scalar(
-        "UPDATE email_codes SET attempts = attempts + 1
-         WHERE user_id = ? AND attempts < ? AND expires_at > ? RETURNING code_hash",
-    )
-    .bind(user.0)
-    .bind(TRIES_PER_CODE)
-    .bind(now)
-    .fetch_optional(&mut *conn)
-    .await
-    .map_err(|e| internal("counting an email code try", e))?;
-    let Some(stored) = stored else {
-        return Ok(false);
-    };
-    let typed = hash(key, user, code);
-    if !bool::from(typed.ct_eq(&stored)) {
-        return Ok(false);
-    }
-    let used = sqlx::query("DELETE FROM email_codes WHERE user_id = ? AND code_hash = ?")
-        .bind(user.0)
-        .bind(&stored)
-        .execute(&mut *conn)
-        .await
-        .map_err(|e| internal("using an email code", e))?;
-    Ok(used.rows_affected() == 1)
+    one_time_codes::take(conn, key, Channel::Email, user, code, now).await
 }
 
 #[cfg(test)]
@@ -155,14 +110,5 @@ mod tests {
         assert_eq!(send_wait(&[now - 100, now - 50], now), None);
         assert_eq!(send_wait(&[now - 100, now - 50, now - 10], now), Some(3500));
         assert_eq!(send_wait(&[now - 3599, now - 50, now - 10], now), Some(1));
-    }
-
-    #[test]
-    fn codes_are_bound_to_their_user() {
-        let key = SecretKey::from_bytes([3; 32]);
-        assert_ne!(
-            hash(&key, UserId(1), "123456"),
-            hash(&key, UserId(2), "123456")
-        );
     }
 }

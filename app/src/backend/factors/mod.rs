@@ -8,6 +8,7 @@ pub mod devices;
 pub mod email_codes;
 pub mod mfa;
 pub mod named;
+pub mod one_time_codes;
 pub mod passkeys;
 pub mod phones;
 pub mod totp;

@@ -10,8 +10,6 @@
 //! whole server (SMS pumping fraud).
 
 use phonenumber::{Mode, PhoneNumber};
-use rand::Rng;
-use rand::rngs::OsRng;
 use subtle::ConstantTimeEq;
 
 use crate::api::{AppError, BackupCodes, MfaState, PhoneStarted, SmsCodeSent};
@@ -20,17 +18,16 @@ use crate::backend::audit::{self, EventKind};
 use crate::backend::auth::access;
 use crate::backend::auth::rate_limit;
 use crate::backend::auth::sessions::Live;
-use crate::backend::factors::{backup_codes, devices, mfa, named};
+use crate::backend::factors::one_time_codes::{self, Channel, new_code};
+use crate::backend::factors::{mfa, named};
 use crate::backend::infra::clock::UnixTime;
 use crate::backend::infra::crypto::SecretKey;
 use crate::backend::infra::db;
 use crate::backend::{AppState, ClientMeta, UserId, internal};
 
-pub const CODE_TTL_S: i64 = 10 * 60;
-pub const TRIES_PER_CODE: i64 = 5;
+pub use one_time_codes::{CODE_TTL_S, TRIES_PER_CODE};
 pub const SENDS_PER_HOUR: i64 = 3;
 pub const SENDS_PER_ADDRESS_HOUR: i64 = 10;
-const HASH_PURPOSE: &[u8] = b"twofold/sms-codes/v1";
 
 /// A number as typed, checked and in E.164 (`+447911123456`). Only full
 /// international numbers: Twofold has no home country to guess from.
@@ -87,12 +84,8 @@ pub fn mask(e164: &str) -> String {
     format!("+{country} {}", groups.join(" "))
 }
 
-fn new_code() -> String {
-    format!("{:06}", OsRng.gen_range(0..1_000_000u32))
-}
-
 fn hash(key: &SecretKey, user: UserId, code: &str) -> Vec<u8> {
-    key.keyed_hash(HASH_PURPOSE, format!("{}:{code}", user.0).as_bytes())
+    one_time_codes::hash(key, Channel::Sms, user, code)
 }
 
 /// Whether texts can be used at all: a provider is set and the policy
@@ -374,13 +367,7 @@ pub async fn confirm(
         .await
         .map_err(|e| internal("storing a phone", e))?;
     let codes = if turned_on {
-        sqlx::query("UPDATE users SET mfa_state = 'Enabled', mfa_required_by = NULL WHERE id = ?")
-            .bind(user.0)
-            .execute(&mut *tx)
-            .await
-            .map_err(|e| internal("turning MFA on", e))?;
-        devices::revoke(&mut tx, user, None).await?;
-        backup_codes::replace_set(&mut tx, &state.settings.key, user).await?
+        mfa::turn_on_in(&mut tx, &state.settings.key, user).await?
     } else {
         Vec::new()
     };
@@ -433,18 +420,14 @@ pub async fn send_sign_in_code(
             AppError::validation("method", "This account has no phone. Use another method.")
         })?;
     let send = reserve_send(state, user, meta, now).await?;
-    let code = new_code();
-    sqlx::query(
-        "INSERT INTO sms_codes (user_id, code_hash, expires_at, attempts) VALUES (?, ?, ?, 0)
-         ON CONFLICT (user_id) DO UPDATE SET code_hash = excluded.code_hash,
-         expires_at = excluded.expires_at, attempts = 0",
-    )
-    .bind(user.0)
-    .bind(hash(&state.settings.key, user, &code))
-    .bind(now + CODE_TTL_S)
-    .execute(&state.writer)
-    .await
-    .map_err(|e| internal("storing a text code", e))?;
+    let mut conn = state
+        .writer
+        .acquire()
+        .await
+        .map_err(|e| internal("acquire", e))?;
+    let code =
+        one_time_codes::replace(&mut conn, &state.settings.key, Channel::Sms, user, now).await?;
+    drop(conn);
     let text = format!(
         "{code} is your {} sign-in code. Do not share it: nobody from {} will ask for it.",
         state.settings.issuer, state.settings.issuer
@@ -465,9 +448,8 @@ pub async fn send_sign_in_code(
     })
 }
 
-/// Checks a texted sign-in code inside the caller's write transaction. Each
-/// try is counted in the statement that reads the code (5 at most, racing
-/// or not); a match is spent at once.
+/// Checks a texted sign-in code inside the caller's write transaction (see
+/// [`one_time_codes::take`]); the phone it went to is marked used.
 pub async fn verify(
     conn: &mut sqlx::SqliteConnection,
     key: &SecretKey,
@@ -475,41 +457,20 @@ pub async fn verify(
     code: &str,
     now: UnixTime,
 ) -> Result<bool, AppError> {
-    let stored: Option<Vec<u8>> = sqlx::query_scalar(
-        "UPDATE sms_codes SET attempts = attempts + 1
-         WHERE user_id = ? AND attempts < ? AND expires_at > ? RETURNING code_hash",
+    if !one_time_codes::take(conn, key, Channel::Sms, user, code, now).await? {
+        return Ok(false);
+    }
+    sqlx::query(
+        "UPDATE factors SET last_used_at = ? WHERE id = (SELECT f.id FROM factors f
+         JOIN phone_factors p ON p.factor_id = f.id WHERE f.user_id = ?
+         ORDER BY COALESCE(f.last_used_at, f.created_at) DESC, f.id LIMIT 1)",
     )
-    .bind(user.0)
-    .bind(TRIES_PER_CODE)
     .bind(now)
-    .fetch_optional(&mut *conn)
+    .bind(user.0)
+    .execute(&mut *conn)
     .await
-    .map_err(|e| internal("counting a text code try", e))?;
-    let Some(stored) = stored else {
-        return Ok(false);
-    };
-    if !bool::from(hash(key, user, code).ct_eq(&stored)) {
-        return Ok(false);
-    }
-    let used = sqlx::query("DELETE FROM sms_codes WHERE user_id = ? AND code_hash = ?")
-        .bind(user.0)
-        .bind(&stored)
-        .execute(&mut *conn)
-        .await
-        .map_err(|e| internal("using a text code", e))?;
-    if used.rows_affected() == 1 {
-        sqlx::query(
-            "UPDATE factors SET last_used_at = ? WHERE id = (SELECT f.id FROM factors f
-             JOIN phone_factors p ON p.factor_id = f.id WHERE f.user_id = ?
-             ORDER BY COALESCE(f.last_used_at, f.created_at) DESC, f.id LIMIT 1)",
-        )
-        .bind(now)
-        .bind(user.0)
-        .execute(&mut *conn)
-        .await
-        .map_err(|e| internal("marking a phone used", e))?;
-    }
-    Ok(used.rows_affected() == 1)
+    .map_err(|e| internal("marking a phone used", e))?;
+    Ok(true)
 }
 
 #[cfg(test)]

@@ -222,16 +222,7 @@ pub async fn confirm(
             backup_codes: Vec::new(),
         });
     }
-    set_state(&mut tx, user, MfaState::Enabled).await?;
-    // Enrolled: a policy deadline is met and done with.
-    sqlx::query("UPDATE users SET mfa_required_by = NULL WHERE id = ?")
-        .bind(user.0)
-        .execute(&mut *tx)
-        .await
-        .map_err(|e| internal("clearing the enrolment deadline", e))?;
-    // A new secret: browsers trusted under an old one are trusted no more.
-    devices::revoke(&mut tx, user, None).await?;
-    let codes = backup_codes::replace_set(&mut tx, &state.settings.key, user).await?;
+    let codes = turn_on_in(&mut tx, &state.settings.key, user).await?;
     tx.commit().await.map_err(|e| internal("commit", e))?;
     attempt.succeeded(&state.writer).await?;
     audit::record(
@@ -248,6 +239,23 @@ pub async fn confirm(
         mfa: MfaState::Enabled,
         backup_codes: codes,
     })
+}
+
+/// A first factor was just added inside `tx`: MFA is on, a policy deadline
+/// is met, browsers trusted before are trusted no more, and a first set of
+/// backup codes is made (returned to show once).
+pub async fn turn_on_in(
+    tx: &mut sqlx::SqliteConnection,
+    key: &SecretKey,
+    user: UserId,
+) -> Result<Vec<String>, AppError> {
+    sqlx::query("UPDATE users SET mfa_state = 'Enabled', mfa_required_by = NULL WHERE id = ?")
+        .bind(user.0)
+        .execute(&mut *tx)
+        .await
+        .map_err(|e| internal("turning MFA on", e))?;
+    devices::revoke(tx, user, None).await?;
+    backup_codes::replace_set(tx, key, user).await
 }
 
 /// Abandons a setup in progress (also done at sign-out). MFA that is already
@@ -341,9 +349,10 @@ pub async fn disable(
     Ok(MfaState::Disabled)
 }
 
-/// Everything second-factor about `user` goes: the TOTP secret, backup and
-/// email codes, trusted devices; the state is `Disabled`. Used by disable and
-/// by an admin's reset.
+/// Everything second-factor about `user` goes: every factor (apps, passkeys,
+/// phones), backup, email and text codes, trusted devices; the state is
+/// `Disabled`. Used by disable, the last factor's removal, an admin's reset
+/// and a finished recovery.
 pub async fn remove_factors(tx: &mut sqlx::SqliteConnection, user: UserId) -> Result<(), AppError> {
     for sql in [
         // Each kind's own rows go with their factor (ON DELETE CASCADE).
@@ -351,6 +360,8 @@ pub async fn remove_factors(tx: &mut sqlx::SqliteConnection, user: UserId) -> Re
         "DELETE FROM totp_enrolments WHERE user_id = ?",
         "DELETE FROM backup_codes WHERE user_id = ?",
         "DELETE FROM email_codes WHERE user_id = ?",
+        "DELETE FROM sms_codes WHERE user_id = ?",
+        "DELETE FROM phone_enrolments WHERE user_id = ?",
         "UPDATE users SET mfa_state = 'Disabled' WHERE id = ?",
     ] {
         sqlx::query(sql)

@@ -24,7 +24,7 @@ use crate::api::{
 use crate::backend::alerts::{self, Alert};
 use crate::backend::audit::{self, EventKind};
 use crate::backend::auth::sessions::{Live, SessionToken};
-use crate::backend::factors::{backup_codes, named};
+use crate::backend::factors::named;
 use crate::backend::infra::clock::UnixTime;
 use crate::backend::infra::db;
 use crate::backend::{AppState, ClientMeta, UserId, internal};
@@ -335,12 +335,7 @@ pub async fn register_finish(
         });
     }
     let codes = if turned_on {
-        sqlx::query("UPDATE users SET mfa_state = 'Enabled', mfa_required_by = NULL WHERE id = ?")
-            .bind(user.0)
-            .execute(&mut *tx)
-            .await
-            .map_err(|e| internal("turning MFA on", e))?;
-        backup_codes::replace_set(&mut tx, &state.settings.key, user).await?
+        crate::backend::factors::mfa::turn_on_in(&mut tx, &state.settings.key, user).await?
     } else {
         Vec::new()
     };
