@@ -12,7 +12,9 @@ async function expectAccessible(page: Page, what: string): Promise<void> {
 }
 
 test("every page has no axe-core violations", async ({ page, browser }) => {
-  for (const path of ["/", "/signup", "/signup?sent=1", "/login", "/confirm-email?token=x", "/set-password?token=x", "/unlock?token=x"]) {
+  for (const path of ["/", "/signup", "/signup?sent=1", "/login", "/confirm-email?token=x", "/set-password?token=x", "/unlock?token=x",
+    "/forgot-password", "/forgot-password?sent=1", "/reset-password?token=x", "/recover",
+    "/recovery/cancel?token=x", "/recovery/cancel?done=1"]) {
     await page.goto(path);
     await waitForHydration(page);
     await expectAccessible(page, path);
@@ -33,6 +35,10 @@ test("every page has no axe-core violations", async ({ page, browser }) => {
   await signIn(page, email, PASSWORD);
   await expect(page.getByRole("heading", { name: "Two-factor authentication" })).toBeVisible();
   await expectAccessible(page, "/login/second-factor");
+  // "Lost every factor?", with the sign-in challenge live.
+  await page.getByRole("link", { name: /Lost every factor/ }).click();
+  await expect(page.getByRole("button", { name: "Start recovery" })).toBeVisible();
+  await expectAccessible(page, "/recover");
 
   const adminEmail = uniqueEmail("a11y-admin");
   createAdmin(adminEmail);
