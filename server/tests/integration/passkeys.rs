@@ -682,3 +682,66 @@ async fn an_ip_address_as_public_url_says_why_passkeys_are_off() {
     let r = s.login(&s.client(), "ip@example.com", PASSWORD).await;
     assert_eq!(json_of(r).await, json!("SignedIn"));
 }
+
+#[tokio::test]
+async fn a_password_reset_can_be_answered_with_a_passkey() {
+    let (_clock, s) = clock_server().await;
+    let c = account(&s, "resetkey@example.com").await;
+    let mut key = Key::new();
+    assert_eq!(add(&s, &c, &mut key, "Key").await.status(), StatusCode::OK);
+    let r = s
+        .post(
+            &s.client(),
+            "/api/auth/password-reset/request",
+            json!({"email": "resetkey@example.com"}),
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::ACCEPTED);
+    let mail = wait_for_outbox(s.dir.path(), "Reset your Twofold password", 1)
+        .await
+        .remove(0);
+    let token = common::link_token(&mail, "/reset-password");
+
+    let browser = s.client();
+    let info = json_of(
+        s.post(
+            &browser,
+            "/api/auth/password-reset/info",
+            json!({"token": token}),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(
+        info,
+        json!({"mfa": true, "methods": ["Passkey", "BackupCode"]})
+    );
+    let r = s
+        .post(
+            &browser,
+            "/api/auth/password-reset/passkey/start",
+            json!({"token": token}),
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let options: RequestChallengeResponse = serde_json::from_value(json_of(r).await).expect("rcr");
+    let credential = key.sign(origin(&s), options).expect("sign");
+    let new_password = "violet harbour engine 77";
+    let r = s
+        .post(
+            &browser,
+            "/api/auth/password-reset/complete",
+            json!({"token": token, "password": new_password, "method": "Passkey", "credential": credential}),
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    // The passkey's session ended with the others; the new password works.
+    assert_eq!(
+        s.get(&c, "/api/me").await.status(),
+        StatusCode::UNAUTHORIZED
+    );
+    let r = s
+        .login(&s.client(), "resetkey@example.com", new_password)
+        .await;
+    assert_eq!(r.status(), StatusCode::OK);
+}

@@ -458,3 +458,97 @@ async fn without_a_provider_there_are_no_phones_and_the_outbox_provider_writes_f
         texts[0]
     );
 }
+
+#[tokio::test]
+async fn the_webhook_provider_posts_the_number_and_text_as_json() {
+    let received: Arc<Mutex<Vec<Value>>> = Arc::default();
+    let app = axum::Router::new()
+        .route(
+            "/hooks/sms",
+            axum::routing::post(
+                |State(seen): State<Arc<Mutex<Vec<Value>>>>,
+                 axum::Json(body): axum::Json<Value>| async move {
+                    seen.lock().expect("lock").push(body);
+                    StatusCode::NO_CONTENT
+                },
+            ),
+        )
+        .with_state(received.clone());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let url = format!("http://{}/hooks/sms", listener.local_addr().expect("addr"));
+    tokio::spawn(async move { axum::serve(listener, app).await.expect("serve") });
+
+    let clock = FixedClock::new(T0);
+    let s = start(
+        SecurityArgs {
+            sms_provider: Some(SmsProviderArg::Webhook),
+            sms_webhook_url: Some(url),
+            ..common::security()
+        },
+        &clock,
+    )
+    .await;
+    let c = s.client();
+    assert_eq!(
+        s.register(&c, "hook@example.com").await.status(),
+        StatusCode::CREATED
+    );
+    let r = s
+        .post(
+            &c,
+            "/api/mfa/phone/start",
+            json!({"phone": PHONE, "name": "Pixel"}),
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let seen = received.lock().expect("lock").clone();
+    assert_eq!(seen.len(), 1);
+    assert_eq!(seen[0]["to"], "+447911123456");
+    let body = seen[0]["body"].as_str().unwrap_or_default();
+    let code: String = body.chars().filter(char::is_ascii_digit).take(6).collect();
+    let r = s
+        .post(&c, "/api/mfa/phone/confirm", json!({"code": code}))
+        .await;
+    assert_eq!(r.status(), StatusCode::OK);
+}
+
+#[tokio::test]
+async fn a_bad_provider_setting_stops_the_start_with_a_clear_reason() {
+    let dir = tempfile::tempdir().expect("dir");
+    let addr = "127.0.0.1:0".parse().expect("addr");
+    for (security, says) in [
+        (
+            SecurityArgs {
+                sms_provider: Some(SmsProviderArg::Twilio),
+                sms_from: Some(FROM.into()),
+                ..common::security()
+            },
+            "TWOFOLD_TWILIO_ACCOUNT_SID",
+        ),
+        (
+            SecurityArgs {
+                sms_provider: Some(SmsProviderArg::Webhook),
+                ..common::security()
+            },
+            "--sms-webhook-url",
+        ),
+        (
+            SecurityArgs {
+                sms_provider: Some(SmsProviderArg::Webhook),
+                sms_webhook_url: Some("ftp://example.com".into()),
+                ..common::security()
+            },
+            "is not an http",
+        ),
+    ] {
+        let clock: Arc<dyn app::backend::infra::clock::Clock> = Arc::new(FixedClock::new(T0));
+        let err = twofold_server::startup::build_state(dir.path(), addr, clock, &security)
+            .await
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(err.contains(says), "{err}");
+    }
+}
