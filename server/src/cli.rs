@@ -66,7 +66,7 @@ pub async fn admin_create(create: &AdminCreateArgs) -> Result<String, CliError> 
     let args = &create.target;
     let state = state(args).await?;
     let email = app::backend::auth::validation::normalize_email(&args.email)?;
-    let exists = sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM users WHERE email = ?")
+    let exists = sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM users WHERE email = $1")
         .bind(&email)
         .fetch_one(&state.pool)
         .await
@@ -188,11 +188,12 @@ pub async fn access_check(args: &crate::config::AccessCheckArgs) -> Result<Strin
                 ));
             }
             let pool = db::open(&file).await.map_err(StartupError::from)?;
-            let role: Option<String> = sqlx::query_scalar("SELECT role FROM users WHERE email = ?")
-                .bind(&email)
-                .fetch_optional(&pool)
-                .await
-                .map_err(|e| app::backend::internal("reading a role", e))?;
+            let role: Option<String> =
+                sqlx::query_scalar("SELECT role FROM users WHERE email = $1")
+                    .bind(&email)
+                    .fetch_optional(&pool)
+                    .await
+                    .map_err(|e| app::backend::internal("reading a role", e))?;
             let role = role
                 .as_deref()
                 .and_then(app::api::Role::parse)

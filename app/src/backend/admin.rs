@@ -75,7 +75,7 @@ pub async fn create_admin(
                 ),
             });
         }
-        sqlx::query("UPDATE users SET role = 'Admin' WHERE id = ?")
+        sqlx::query("UPDATE users SET role = 'Admin' WHERE id = $1")
             .bind(id.0)
             .execute(&state.pool)
             .await
@@ -97,7 +97,7 @@ pub async fn create_admin(
     let hash = passwords::hash(&state.hash_pool, Password::new(password)).await?;
     let (id,): (i64,) = sqlx::query_as(
         "INSERT INTO users (email, password_hash, role, created_at, email_confirmed_at)
-         VALUES (?, ?, 'Admin', ?, ?) RETURNING id",
+         VALUES ($1, $2, 'Admin', $3, $4) RETURNING id",
     )
     .bind(&email)
     .bind(&hash.0)
@@ -119,7 +119,7 @@ pub async fn create_admin(
 }
 
 async fn find_by_email(state: &AppState, email: &str) -> Result<Option<(UserId, Role)>, AppError> {
-    let row: Option<(i64, String)> = sqlx::query_as("SELECT id, role FROM users WHERE email = ?")
+    let row: Option<(i64, String)> = sqlx::query_as("SELECT id, role FROM users WHERE email = $1")
         .bind(email)
         .fetch_optional(&state.pool)
         .await
@@ -129,7 +129,7 @@ async fn find_by_email(state: &AppState, email: &str) -> Result<Option<(UserId, 
 
 async fn find_by_id(state: &AppState, user: UserId) -> Result<(String, Role), AppError> {
     let row: Option<(String, String)> =
-        sqlx::query_as("SELECT email, role FROM users WHERE id = ?")
+        sqlx::query_as("SELECT email, role FROM users WHERE id = $1")
             .bind(user.0)
             .fetch_optional(&state.pool)
             .await
@@ -182,7 +182,7 @@ pub async fn reset_mfa(
     // Whoever holds a session may be the one who took the factors: all end.
     // Apps signed in with the old factors lose their tokens too.
     crate::backend::oidc::tokens::revoke_all(&mut tx, user, None, now).await?;
-    let ended = sqlx::query("DELETE FROM sessions WHERE user_id = ?")
+    let ended = sqlx::query("DELETE FROM sessions WHERE user_id = $1")
         .bind(user.0)
         .execute(&mut *tx)
         .await
@@ -283,7 +283,7 @@ pub async fn list_users(
     let pattern = like_pattern(q.unwrap_or(""));
     let now = state.clock.now();
     let total: i64 =
-        sqlx::query_scalar("SELECT COUNT(*) FROM users WHERE email LIKE ? ESCAPE '\\'")
+        sqlx::query_scalar("SELECT COUNT(*) FROM users WHERE email LIKE $1 ESCAPE '\\'")
             .bind(&pattern)
             .fetch_one(&state.pool)
             .await
@@ -294,8 +294,8 @@ pub async fn list_users(
                 (SELECT MAX(at) FROM security_events e
                   WHERE e.user_id = u.id AND e.kind = 'LoginSucceeded') AS last_sign_in_at
          FROM users u LEFT JOIN totp_enrolments t ON t.user_id = u.id
-         WHERE u.email LIKE ? ESCAPE '\\'
-         ORDER BY u.email LIMIT ? OFFSET ?",
+         WHERE u.email LIKE $1 ESCAPE '\\'
+         ORDER BY u.email LIMIT $2 OFFSET $3",
     )
     .bind(&pattern)
     .bind(i64::from(per_page))
@@ -361,7 +361,7 @@ pub async fn stats(state: &AppState) -> Result<AdminStats, AppError> {
     .await?;
     let by_kind = |kind: &'static str, since: i64| async move {
         sqlx::query_scalar::<_, i64>(
-            "SELECT COUNT(*) FROM security_events WHERE kind = ? AND at > ?",
+            "SELECT COUNT(*) FROM security_events WHERE kind = $1 AND at > $2",
         )
         .bind(kind)
         .bind(since)

@@ -161,7 +161,7 @@ impl EventKind {
 
 /// Records an event. A failure to record is logged, not returned: the action it
 /// describes has already happened and must not be reported as failed.
-const INSERT_EVENT: &str = "INSERT INTO security_events (user_id, kind, at, ip, user_agent, detail) VALUES (?, ?, ?, ?, ?, ?)";
+const INSERT_EVENT: &str = "INSERT INTO security_events (user_id, kind, at, ip, user_agent, detail) VALUES ($1, $2, $3, $4, $5, $6)";
 
 /// [`record`] as one of the transaction's deferred writes: it is kept or
 /// rolled back with the rest.
@@ -229,7 +229,7 @@ pub async fn list(
     let limit = limit.clamp(1, MAX_PAGE);
     let rows: Vec<EventRow> = sqlx::query_as(
         "SELECT id, kind, at, ip, user_agent, detail FROM security_events
-         WHERE user_id = ? AND id < ? ORDER BY id DESC LIMIT ?",
+         WHERE user_id = $1 AND id < $2 ORDER BY id DESC LIMIT $3",
     )
     .bind(user.0)
     .bind(before.unwrap_or(i64::MAX))

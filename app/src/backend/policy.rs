@@ -78,7 +78,7 @@ pub async fn standing_of(
 ) -> Result<Standing, AppError> {
     let row: Option<(String, String, Option<i64>, String, i64)> = sqlx::query_as(
         "SELECT u.role, u.mfa_state, u.mfa_required_by, p.require, p.grace_days
-         FROM users u JOIN mfa_policy p ON p.id = 1 WHERE u.id = ?",
+         FROM users u JOIN mfa_policy p ON p.id = 1 WHERE u.id = $1",
     )
     .bind(user.0)
     .fetch_optional(pool)
@@ -94,8 +94,8 @@ pub async fn standing_of(
         // Only while the policy read above is still the policy: a change in
         // between must not leave a deadline behind.
         required_by = sqlx::query_scalar::<_, Option<i64>>(
-            "UPDATE users SET mfa_required_by = COALESCE(mfa_required_by, ?) WHERE id = ?
-             AND EXISTS (SELECT 1 FROM mfa_policy WHERE id = 1 AND require = ? AND grace_days = ?)
+            "UPDATE users SET mfa_required_by = COALESCE(mfa_required_by, $1) WHERE id = $2
+             AND EXISTS (SELECT 1 FROM mfa_policy WHERE id = 1 AND require = $3 AND grace_days = $4)
              RETURNING mfa_required_by",
         )
         .bind(now + grace_days * DAY_S)
@@ -129,7 +129,7 @@ pub async fn due_now_if_covered(
 ) -> Result<(), AppError> {
     let require = load(&mut *tx).await?.require;
     sqlx::query(&format!(
-        "UPDATE users SET mfa_required_by = CASE WHEN ({}) THEN ? ELSE NULL END WHERE id = ?",
+        "UPDATE users SET mfa_required_by = CASE WHEN ({}) THEN $1 ELSE NULL END WHERE id = $2",
         covered_sql(require)
     ))
     .bind(now)
@@ -159,8 +159,8 @@ pub async fn save(
     let covered = covered_sql(policy.require);
     let mut tx = state.pool.begin().await.map_err(|e| internal("begin", e))?;
     sqlx::query(
-        "UPDATE mfa_policy SET require = ?, grace_days = ?, allow_email_codes = ?, allow_sms = ?,
-         updated_at = ? WHERE id = 1",
+        "UPDATE mfa_policy SET require = $1, grace_days = $2, allow_email_codes = $3, allow_sms = $4,
+         updated_at = $5 WHERE id = 1",
     )
     .bind(policy.require.as_str())
     .bind(i64::from(policy.grace_days))
@@ -177,7 +177,7 @@ pub async fn save(
     .await
     .map_err(|e| internal("clearing deadlines", e))?;
     sqlx::query(&format!(
-        "UPDATE users SET mfa_required_by = ? WHERE ({covered})
+        "UPDATE users SET mfa_required_by = $1 WHERE ({covered})
          AND mfa_required_by IS NULL AND mfa_state != 'Enabled'"
     ))
     .bind(now + i64::from(policy.grace_days) * DAY_S)

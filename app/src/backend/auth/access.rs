@@ -49,7 +49,7 @@ pub async fn admin(state: &AppState, headers: &HeaderMap) -> Result<Live, AppErr
 }
 
 pub async fn role_of(state: &AppState, user: UserId) -> Result<Role, AppError> {
-    let role: String = sqlx::query_scalar("SELECT role FROM users WHERE id = ?")
+    let role: String = sqlx::query_scalar("SELECT role FROM users WHERE id = $1")
         .bind(user.0)
         .fetch_optional(&state.pool)
         .await

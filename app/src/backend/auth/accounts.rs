@@ -18,7 +18,7 @@ use crate::backend::{
 
 /// The account's email address (where its mail goes).
 pub async fn email_of(pool: &SqlitePool, user: UserId) -> Result<String, AppError> {
-    sqlx::query_scalar("SELECT email FROM users WHERE id = ?")
+    sqlx::query_scalar("SELECT email FROM users WHERE id = $1")
         .bind(user.0)
         .fetch_one(pool)
         .await
@@ -57,7 +57,7 @@ pub async fn current_user(state: &AppState, headers: &HeaderMap) -> Result<UserI
 
 pub async fn me(state: &AppState, user: UserId) -> Result<Me, AppError> {
     let row: Option<(String, String)> =
-        sqlx::query_as("SELECT email, role FROM users WHERE id = ?")
+        sqlx::query_as("SELECT email, role FROM users WHERE id = $1")
             .bind(user.0)
             .fetch_optional(&state.pool)
             .await
@@ -142,13 +142,13 @@ pub async fn change_password(
     }
     let hash = passwords::hash(&state.hash_pool, Password::new(req.new_password)).await?;
     let mut tx = state.pool.begin().await.map_err(|e| internal("begin", e))?;
-    sqlx::query("UPDATE users SET password_hash = ? WHERE id = ?")
+    sqlx::query("UPDATE users SET password_hash = $1 WHERE id = $2")
         .bind(&hash.0)
         .bind(user.0)
         .execute(&mut *tx)
         .await
         .map_err(|e| internal("changing the password", e))?;
-    let ended = sqlx::query("DELETE FROM sessions WHERE user_id = ? AND id != ?")
+    let ended = sqlx::query("DELETE FROM sessions WHERE user_id = $1 AND id != $2")
         .bind(user.0)
         .bind(live.id)
         .execute(&mut *tx)

@@ -31,7 +31,7 @@ pub async fn create(
     let token = SessionToken::generate();
     sqlx::query(
         "INSERT INTO login_challenges (token_hash, user_id, remember_me, created_at, expires_at)
-         VALUES (?, ?, ?, ?, ?)",
+         VALUES ($1, $2, $3, $4, $5)",
     )
     .bind(token.hash())
     .bind(user.0)
@@ -52,7 +52,7 @@ pub async fn find(
 ) -> Result<Option<Challenge>, AppError> {
     let row: Option<(i64, i64, bool, i64)> = sqlx::query_as(
         "SELECT id, user_id, remember_me, expires_at FROM login_challenges
-         WHERE token_hash = ? AND used_at IS NULL AND expires_at > ?",
+         WHERE token_hash = $1 AND used_at IS NULL AND expires_at > $2",
     )
     .bind(token.hash())
     .bind(now)
@@ -80,7 +80,7 @@ pub async fn take_attempt(
 ) -> Result<bool, AppError> {
     let done = sqlx::query(
         "UPDATE login_challenges SET attempts = attempts + 1
-         WHERE id = ? AND attempts < ? AND used_at IS NULL AND expires_at > ?",
+         WHERE id = $1 AND attempts < $2 AND used_at IS NULL AND expires_at > $3",
     )
     .bind(id)
     .bind(TRIES_PER_CHALLENGE)
@@ -94,7 +94,7 @@ pub async fn take_attempt(
 /// Ends every live challenge of the account: after a password change, MFA
 /// turned off or reset, a half-finished sign-in must not complete.
 pub async fn cancel_all(conn: &mut sqlx::SqliteConnection, user: UserId) -> Result<u64, AppError> {
-    sqlx::query("DELETE FROM login_challenges WHERE user_id = ?")
+    sqlx::query("DELETE FROM login_challenges WHERE user_id = $1")
         .bind(user.0)
         .execute(conn)
         .await
@@ -109,7 +109,7 @@ pub async fn complete(
     now: UnixTime,
 ) -> Result<bool, AppError> {
     let done = sqlx::query(
-        "UPDATE login_challenges SET used_at = ? WHERE id = ? AND used_at IS NULL AND expires_at > ?",
+        "UPDATE login_challenges SET used_at = $1 WHERE id = $2 AND used_at IS NULL AND expires_at > $3",
     )
     .bind(now)
     .bind(id)

@@ -79,7 +79,7 @@ pub async fn create(
     let token = SessionToken::generate();
     sqlx::query(
         "INSERT INTO email_tokens (token_hash, purpose, user_id, email, password_hash,
-         created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+         created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
     )
     .bind(token.hash())
     .bind(link.purpose.as_str())
@@ -112,9 +112,9 @@ pub async fn create_limited(
     let made = sqlx::query(
         "INSERT INTO email_tokens (token_hash, purpose, user_id, email, password_hash,
          created_at, expires_at)
-         SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7
+         SELECT $1, $2, $3, $4, $5, $6, $7
          WHERE (SELECT COUNT(*) FROM email_tokens
-                WHERE user_id = ?3 AND purpose = ?2 AND created_at > ?6 - 3600) < ?8",
+                WHERE user_id = $3 AND purpose = $2 AND created_at > $6 - 3600) < $8",
     )
     .bind(token.hash())
     .bind(link.purpose.as_str())
@@ -148,7 +148,7 @@ pub async fn peek(
     let token = SessionToken::from_cookie(token.trim());
     let row: Option<(Option<i64>, String)> = sqlx::query_as(
         "SELECT user_id, email FROM email_tokens
-         WHERE token_hash = ?2 AND purpose = ?3 AND used_at IS NULL AND expires_at > ?1",
+         WHERE token_hash = $2 AND purpose = $3 AND used_at IS NULL AND expires_at > $1",
     )
     .bind(now)
     .bind(token.hash())
@@ -177,8 +177,8 @@ pub async fn redeem(
 ) -> Result<Option<Redeemed>, AppError> {
     let token = SessionToken::from_cookie(token.trim());
     let row: Option<(Option<i64>, String, Option<String>)> = sqlx::query_as(
-        "UPDATE email_tokens SET used_at = ?1
-         WHERE token_hash = ?2 AND purpose = ?3 AND used_at IS NULL AND expires_at > ?1
+        "UPDATE email_tokens SET used_at = $1
+         WHERE token_hash = $2 AND purpose = $3 AND used_at IS NULL AND expires_at > $1
          RETURNING user_id, email, password_hash",
     )
     .bind(now)
@@ -286,7 +286,7 @@ pub async fn unlock(state: &AppState, token: &str, meta: &ClientMeta) -> Result<
 
 /// Removes links that can no longer be used.
 pub async fn purge(pool: &SqlitePool, now: UnixTime) -> Result<u64, AppError> {
-    sqlx::query("DELETE FROM email_tokens WHERE expires_at <= ? OR used_at IS NOT NULL")
+    sqlx::query("DELETE FROM email_tokens WHERE expires_at <= $1 OR used_at IS NOT NULL")
         .bind(now)
         .execute(pool)
         .await

@@ -27,7 +27,7 @@ pub fn remember(
     };
     batch
         .add(
-            "INSERT INTO known_addresses (user_id, address, last_success_at) VALUES (?, ?, ?)
+            "INSERT INTO known_addresses (user_id, address, last_success_at) VALUES ($1, $2, $3)
              ON CONFLICT (user_id, address) DO UPDATE SET last_success_at = excluded.last_success_at",
         )
         .bind(user.0)
@@ -46,7 +46,7 @@ pub async fn known_address(
         return Ok(false);
     };
     let found: Option<i64> = sqlx::query_scalar(
-        "SELECT 1 FROM known_addresses WHERE user_id = ? AND address = ? AND last_success_at > ?",
+        "SELECT 1 FROM known_addresses WHERE user_id = $1 AND address = $2 AND last_success_at > $3",
     )
     .bind(user.0)
     .bind(address_bucket(ip))

@@ -149,7 +149,7 @@ async fn times_in_window(
     window_s: i64,
     now: UnixTime,
 ) -> Result<Vec<UnixTime>, AppError> {
-    sqlx::query_scalar("SELECT at FROM auth_failures WHERE scope = ? AND at > ? ORDER BY at")
+    sqlx::query_scalar("SELECT at FROM auth_failures WHERE scope = $1 AND at > $2 ORDER BY at")
         .bind(key)
         .bind(now - window_s)
         .fetch_all(conn)
@@ -219,9 +219,9 @@ pub async fn reserve_in(
         // so `count` is this attempt's place in the window.
         let row: Option<(i64, i64)> = sqlx::query_as(
             "INSERT INTO auth_failures (scope, at)
-             SELECT ?1, ?2 WHERE (SELECT COUNT(*) FROM auth_failures
-                                  WHERE scope = ?1 AND at > ?3) < ?4
-             RETURNING id, (SELECT COUNT(*) FROM auth_failures WHERE scope = ?1 AND at > ?3)",
+             SELECT $1, $2 WHERE (SELECT COUNT(*) FROM auth_failures
+                                  WHERE scope = $1 AND at > $3) < $4
+             RETURNING id, (SELECT COUNT(*) FROM auth_failures WHERE scope = $1 AND at > $3)",
         )
         .bind(&key)
         .bind(now)
@@ -241,9 +241,9 @@ pub async fn reserve_in(
         }
         let cap = i64::from(limits.streak_cap.max(1));
         let streak: Option<(i64,)> = sqlx::query_as(
-            "INSERT INTO failure_streaks (scope, count, updated_at) VALUES (?1, 1, ?2)
+            "INSERT INTO failure_streaks (scope, count, updated_at) VALUES ($1, 1, $2)
              ON CONFLICT (scope) DO UPDATE SET count = count + 1, updated_at = excluded.updated_at
-             WHERE count < ?3
+             WHERE count < $3
              RETURNING count",
         )
         .bind(&key)
@@ -291,7 +291,7 @@ impl Reservation {
         let ids = json_ids(&self.rows);
         let Some(scope) = &self.account else {
             tx.later
-                .add("DELETE FROM auth_failures WHERE id IN (SELECT value FROM json_each(?))")
+                .add("DELETE FROM auth_failures WHERE id IN (SELECT value FROM json_each($1))")
                 .bind(ids);
             return;
         };
@@ -301,11 +301,11 @@ impl Reservation {
         tx.later
             .add(
                 "DELETE FROM auth_failures
-                 WHERE scope = ? OR id IN (SELECT value FROM json_each(?))",
+                 WHERE scope = $1 OR id IN (SELECT value FROM json_each($2))",
             )
             .bind(key.clone())
             .bind(ids)
-            .add("DELETE FROM failure_streaks WHERE scope = ?")
+            .add("DELETE FROM failure_streaks WHERE scope = $1")
             .bind(key);
     }
 
@@ -315,7 +315,7 @@ impl Reservation {
         let mut tx = crate::backend::infra::db::begin_write(pool).await?;
         delete_rows(&mut tx, &self.rows).await?;
         for key in &self.streaks {
-            sqlx::query("UPDATE failure_streaks SET count = MAX(count - 1, 0) WHERE scope = ?")
+            sqlx::query("UPDATE failure_streaks SET count = MAX(count - 1, 0) WHERE scope = $1")
                 .bind(key)
                 .execute(&mut *tx)
                 .await
@@ -336,7 +336,7 @@ fn json_ids(rows: &[i64]) -> String {
 }
 
 async fn delete_rows(conn: &mut sqlx::SqliteConnection, rows: &[i64]) -> Result<(), AppError> {
-    sqlx::query("DELETE FROM auth_failures WHERE id IN (SELECT value FROM json_each(?))")
+    sqlx::query("DELETE FROM auth_failures WHERE id IN (SELECT value FROM json_each($1))")
         .bind(json_ids(rows))
         .execute(&mut *conn)
         .await
@@ -348,8 +348,8 @@ async fn delete_rows(conn: &mut sqlx::SqliteConnection, rows: &[i64]) -> Result<
 async fn clear(conn: &mut sqlx::SqliteConnection, scope: &Scope) -> Result<(), AppError> {
     let key = scope.key();
     for sql in [
-        "DELETE FROM auth_failures WHERE scope = ?",
-        "DELETE FROM failure_streaks WHERE scope = ?",
+        "DELETE FROM auth_failures WHERE scope = $1",
+        "DELETE FROM failure_streaks WHERE scope = $1",
     ] {
         sqlx::query(sql)
             .bind(&key)
@@ -385,7 +385,7 @@ pub async fn is_locked(
             return Ok(true);
         }
         let streak: Option<i64> =
-            sqlx::query_scalar("SELECT count FROM failure_streaks WHERE scope = ?")
+            sqlx::query_scalar("SELECT count FROM failure_streaks WHERE scope = $1")
                 .bind(&key)
                 .fetch_optional(&mut *conn)
                 .await
@@ -407,10 +407,10 @@ pub async fn locked_accounts(
     // Inside the window every failure still counts, so "locked" is exactly
     // "at least max failures in the window" (see `retry_after`).
     let keys: Vec<String> = sqlx::query_scalar(
-        "SELECT scope FROM auth_failures WHERE at > ?1
+        "SELECT scope FROM auth_failures WHERE at > $1
          AND scope NOT LIKE 'ip:%' AND scope NOT LIKE 'signup:%'
-         GROUP BY scope HAVING COUNT(*) >= ?2
-         UNION SELECT scope FROM failure_streaks WHERE count >= ?3",
+         GROUP BY scope HAVING COUNT(*) >= $2
+         UNION SELECT scope FROM failure_streaks WHERE count >= $3",
     )
     .bind(now - limits.window_s)
     .bind(i64::from(limits.account_max.max(1)))

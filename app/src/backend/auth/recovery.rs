@@ -45,7 +45,7 @@ async fn pending_of(
     user: UserId,
 ) -> Result<Option<(i64, i64, i64)>, AppError> {
     sqlx::query_as(
-        "SELECT id, started_at, ready_at FROM recoveries WHERE user_id = ? AND ended IS NULL",
+        "SELECT id, started_at, ready_at FROM recoveries WHERE user_id = $1 AND ended IS NULL",
     )
     .bind(user.0)
     .fetch_optional(db)
@@ -64,7 +64,7 @@ pub async fn ready_for(state: &AppState, user: UserId) -> Result<bool, AppError>
 
 async fn email_confirmed(state: &AppState, user: UserId) -> Result<bool, AppError> {
     let confirmed: Option<bool> =
-        sqlx::query_scalar("SELECT email_confirmed_at IS NOT NULL FROM users WHERE id = ?")
+        sqlx::query_scalar("SELECT email_confirmed_at IS NOT NULL FROM users WHERE id = $1")
             .bind(user.0)
             .fetch_optional(&state.pool)
             .await
@@ -171,7 +171,7 @@ pub async fn start(
     }
     let ready_at = now + state.settings.recovery_delay_s;
     let started = sqlx::query(
-        "INSERT INTO recoveries (user_id, started_at, ready_at, address) VALUES (?, ?, ?, ?)
+        "INSERT INTO recoveries (user_id, started_at, ready_at, address) VALUES ($1, $2, $3, $4)
          ON CONFLICT (user_id) WHERE ended IS NULL DO NOTHING",
     )
     .bind(user.0)
@@ -206,7 +206,7 @@ async fn cancel_pending(
     let now = state.clock.now();
     let mut tx = db::begin_write(&state.writer).await?;
     let cancelled = sqlx::query(
-        "UPDATE recoveries SET ended = 'cancelled', ended_at = ? WHERE user_id = ? AND ended IS NULL",
+        "UPDATE recoveries SET ended = 'cancelled', ended_at = $1 WHERE user_id = $2 AND ended IS NULL",
     )
     .bind(now)
     .bind(user.0)
@@ -305,8 +305,8 @@ pub async fn complete(
     // Still pending and ready inside the write lock: a cancel that raced
     // this request wins if it committed first.
     let finished = sqlx::query(
-        "UPDATE recoveries SET ended = 'completed', ended_at = ?1
-         WHERE id = ?2 AND ended IS NULL AND ready_at <= ?1",
+        "UPDATE recoveries SET ended = 'completed', ended_at = $1
+         WHERE id = $2 AND ended IS NULL AND ready_at <= $1",
     )
     .bind(now)
     .bind(recovery)
@@ -323,7 +323,7 @@ pub async fn complete(
     }
     mfa::remove_factors(&mut tx, user).await?;
     if required {
-        sqlx::query("UPDATE users SET mfa_required_by = ? WHERE id = ?")
+        sqlx::query("UPDATE users SET mfa_required_by = $1 WHERE id = $2")
             .bind(now)
             .bind(user.0)
             .execute(&mut *tx)
@@ -372,7 +372,7 @@ pub async fn pending(state: &AppState) -> Result<Vec<PendingRecovery>, AppError>
 
 async fn user_of(state: &AppState, id: i64) -> Result<UserId, AppError> {
     let user: Option<i64> =
-        sqlx::query_scalar("SELECT user_id FROM recoveries WHERE id = ? AND ended IS NULL")
+        sqlx::query_scalar("SELECT user_id FROM recoveries WHERE id = $1 AND ended IS NULL")
             .bind(id)
             .fetch_optional(&state.pool)
             .await
@@ -405,8 +405,8 @@ pub async fn admin_approve(
 ) -> Result<(), AppError> {
     let now = state.clock.now();
     let approved: Option<i64> = sqlx::query_scalar(
-        "UPDATE recoveries SET approved_at = ?1, approved_by = ?2, ready_at = MIN(ready_at, ?1)
-         WHERE id = ?3 AND ended IS NULL RETURNING user_id",
+        "UPDATE recoveries SET approved_at = $1, approved_by = $2, ready_at = MIN(ready_at, $1)
+         WHERE id = $3 AND ended IS NULL RETURNING user_id",
     )
     .bind(now)
     .bind(admin.0)
@@ -446,7 +446,7 @@ pub async fn remind_halfway(state: &AppState, now: UnixTime) -> Result<u64, AppE
             continue;
         }
         let claimed = sqlx::query(
-            "UPDATE recoveries SET reminded_at = ? WHERE id = ? AND reminded_at IS NULL",
+            "UPDATE recoveries SET reminded_at = $1 WHERE id = $2 AND reminded_at IS NULL",
         )
         .bind(now)
         .bind(id)

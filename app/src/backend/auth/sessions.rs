@@ -139,7 +139,7 @@ pub fn create_in(
         .add(
             "INSERT INTO sessions (token_hash, user_id, created_at, expires_at, last_seen_at, ip,
              user_agent, password_at, factor_at, idle_timeout_s, amr)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
         )
         .bind(token.hash())
         .bind(user.0)
@@ -167,7 +167,7 @@ pub fn create_in(
 pub async fn rotate(pool: &SqlitePool, id: i64, now: UnixTime) -> Result<NewSession, AppError> {
     let token = SessionToken::generate();
     let (user, created_at, expires_at): (i64, i64, i64) = sqlx::query_as(
-        "UPDATE sessions SET token_hash = ?, replacement_code_enc = NULL WHERE id = ?
+        "UPDATE sessions SET token_hash = $1, replacement_code_enc = NULL WHERE id = $2
          RETURNING user_id, created_at, expires_at",
     )
     .bind(token.hash())
@@ -183,9 +183,10 @@ pub async fn rotate(pool: &SqlitePool, id: i64, now: UnixTime) -> Result<NewSess
     })
 }
 
-/// SQL condition for "not idle for longer than its timeout" (`?` = now,
-/// then the default idle timeout for sessions made before it was stored).
-const NOT_IDLE: &str = "last_seen_at > ? - COALESCE(idle_timeout_s, ?)";
+/// SQL condition for "not idle for longer than its timeout": parameter 3 is
+/// now, 4 the default idle timeout for sessions made before it was stored
+/// (both queries using it bind two parameters before).
+const NOT_IDLE: &str = "last_seen_at > $3 - COALESCE(idle_timeout_s, $4)";
 
 /// "Last seen" is refreshed at most this often, so reads stay reads.
 const LAST_SEEN_GRANULARITY_S: i64 = 60;
@@ -218,7 +219,7 @@ async fn refresh_last_seen(
     now: UnixTime,
 ) -> Result<(), AppError> {
     if now - last_seen >= LAST_SEEN_GRANULARITY_S {
-        sqlx::query("UPDATE sessions SET last_seen_at = ? WHERE id = ?")
+        sqlx::query("UPDATE sessions SET last_seen_at = $1 WHERE id = $2")
             .bind(now)
             .bind(id)
             .execute(pool)
@@ -240,7 +241,7 @@ pub async fn find_with_identity(
     let row: Option<Row> = sqlx::query_as(&format!(
         "SELECT s.id, s.user_id, s.last_seen_at, s.password_at, s.factor_at, u.email, u.role
          FROM sessions s JOIN users u ON u.id = s.user_id
-         WHERE s.token_hash = ? AND s.expires_at > ? AND s.{NOT_IDLE}"
+         WHERE s.token_hash = $1 AND s.expires_at > $2 AND s.{NOT_IDLE}"
     ))
     .bind(token.hash())
     .bind(now)
@@ -271,7 +272,7 @@ pub async fn mark_factor(
     proof: Proof,
     now: UnixTime,
 ) -> Result<(), AppError> {
-    sqlx::query("UPDATE sessions SET factor_at = ?, amr = ? WHERE id = ?")
+    sqlx::query("UPDATE sessions SET factor_at = $1, amr = $2 WHERE id = $3")
         .bind(now)
         .bind(proof.amr())
         .bind(id)
@@ -290,10 +291,10 @@ pub async fn mark_proven(
 ) -> Result<(), AppError> {
     // A password alone keeps what the session proved before (its factor).
     sqlx::query(
-        "UPDATE sessions SET password_at = ?,
-         factor_at = CASE WHEN ? THEN ? ELSE factor_at END,
-         amr = CASE WHEN ? THEN ? ELSE amr END
-         WHERE id = ?",
+        "UPDATE sessions SET password_at = $1,
+         factor_at = CASE WHEN $2 THEN $3 ELSE factor_at END,
+         amr = CASE WHEN $4 THEN $5 ELSE amr END
+         WHERE id = $6",
     )
     .bind(now)
     .bind(proof.two_factor())
@@ -328,7 +329,7 @@ pub async fn list(
 ) -> Result<Vec<SessionInfo>, AppError> {
     let rows: Vec<SessionRow> = sqlx::query_as(&format!(
         "SELECT id, token_hash, ip, user_agent, created_at, last_seen_at FROM sessions
-         WHERE user_id = ? AND expires_at > ? AND {NOT_IDLE}
+         WHERE user_id = $1 AND expires_at > $2 AND {NOT_IDLE}
          ORDER BY last_seen_at DESC, id DESC"
     ))
     .bind(user.0)
@@ -354,7 +355,7 @@ pub async fn list(
 
 /// Ends one of the user's sessions; `false` if it is not theirs or gone.
 pub async fn revoke(pool: &SqlitePool, user: UserId, id: i64) -> Result<bool, AppError> {
-    let done = sqlx::query("DELETE FROM sessions WHERE id = ? AND user_id = ?")
+    let done = sqlx::query("DELETE FROM sessions WHERE id = $1 AND user_id = $2")
         .bind(id)
         .bind(user.0)
         .execute(pool)
@@ -369,7 +370,7 @@ pub async fn revoke_all(
     user: UserId,
     keep: Option<&SessionToken>,
 ) -> Result<u32, AppError> {
-    let done = sqlx::query("DELETE FROM sessions WHERE user_id = ? AND token_hash IS NOT ?")
+    let done = sqlx::query("DELETE FROM sessions WHERE user_id = $1 AND token_hash IS NOT $2")
         .bind(user.0)
         .bind(keep.map(SessionToken::hash))
         .execute(db)
@@ -391,7 +392,7 @@ pub async fn hold_replacement_code(
     token: &SessionToken,
     code: &str,
 ) -> Result<(), AppError> {
-    sqlx::query("UPDATE sessions SET replacement_code_enc = ? WHERE token_hash = ?")
+    sqlx::query("UPDATE sessions SET replacement_code_enc = $1 WHERE token_hash = $2")
         .bind(key.seal(code.as_bytes(), &replacement_context(token)))
         .bind(token.hash())
         .execute(pool)
@@ -408,7 +409,7 @@ pub async fn take_replacement_code(
     token: &SessionToken,
 ) -> Result<Option<String>, AppError> {
     let sealed: Option<Vec<u8>> =
-        sqlx::query_scalar("SELECT replacement_code_enc FROM sessions WHERE token_hash = ?")
+        sqlx::query_scalar("SELECT replacement_code_enc FROM sessions WHERE token_hash = $1")
             .bind(token.hash())
             .fetch_optional(pool)
             .await
@@ -419,7 +420,7 @@ pub async fn take_replacement_code(
     };
     let cleared = sqlx::query(
         "UPDATE sessions SET replacement_code_enc = NULL
-         WHERE token_hash = ? AND replacement_code_enc = ?",
+         WHERE token_hash = $1 AND replacement_code_enc = $2",
     )
     .bind(token.hash())
     .bind(&sealed)
@@ -438,7 +439,7 @@ pub async fn take_replacement_code(
 /// Deletes the session row; a token that is already gone is fine.
 pub async fn delete(pool: &SqlitePool, token: &SessionToken) -> Result<Option<UserId>, AppError> {
     let row: Option<(i64,)> =
-        sqlx::query_as("DELETE FROM sessions WHERE token_hash = ? RETURNING user_id")
+        sqlx::query_as("DELETE FROM sessions WHERE token_hash = $1 RETURNING user_id")
             .bind(token.hash())
             .fetch_optional(pool)
             .await

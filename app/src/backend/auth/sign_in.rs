@@ -126,7 +126,7 @@ pub async fn login(
     // A password changed while argon2 ran ended every session and challenge;
     // this sign-in must not start one after that with the old password.
     let current: Option<String> =
-        sqlx::query_scalar("SELECT password_hash FROM users WHERE id = ?")
+        sqlx::query_scalar("SELECT password_hash FROM users WHERE id = $1")
             .bind(user.0)
             .fetch_optional(&mut *tx)
             .await
@@ -170,7 +170,7 @@ pub async fn login(
 /// only where the server has a relying party.
 pub async fn methods_of(state: &AppState, user: UserId) -> Result<Vec<SecondFactor>, AppError> {
     let kinds: Vec<String> =
-        sqlx::query_scalar("SELECT DISTINCT kind FROM factors WHERE user_id = ?")
+        sqlx::query_scalar("SELECT DISTINCT kind FROM factors WHERE user_id = $1")
             .bind(user.0)
             .fetch_all(&state.pool)
             .await
@@ -406,7 +406,7 @@ async fn find_credentials(
     pool: &SqlitePool,
     email: &str,
 ) -> Result<Option<(i64, String)>, AppError> {
-    sqlx::query_as("SELECT id, password_hash FROM users WHERE email = ?")
+    sqlx::query_as("SELECT id, password_hash FROM users WHERE email = $1")
         .bind(email)
         .fetch_optional(pool)
         .await

@@ -60,7 +60,7 @@ pub async fn register(
         let session = start(state, user, meta, "").await?;
         return Ok(Registered::SignedIn(user, session));
     }
-    let taken: Option<i64> = sqlx::query_scalar("SELECT id FROM users WHERE email = ?")
+    let taken: Option<i64> = sqlx::query_scalar("SELECT id FROM users WHERE email = $1")
         .bind(&email)
         .fetch_optional(&state.pool)
         .await
@@ -114,13 +114,13 @@ async fn recent_signup_mails(
 ) -> Result<i64, AppError> {
     let query = match taken {
         Some(user) => sqlx::query_scalar(
-            "SELECT COUNT(*) FROM security_events WHERE user_id = ? AND kind = 'AlertSent'
-             AND detail = 'SignUpAttempt' AND at > ?",
+            "SELECT COUNT(*) FROM security_events WHERE user_id = $1 AND kind = 'AlertSent'
+             AND detail = 'SignUpAttempt' AND at > $2",
         )
         .bind(user.0),
         None => sqlx::query_scalar(
-            "SELECT COUNT(*) FROM email_tokens WHERE email = ? AND purpose = 'signup'
-             AND created_at > ?",
+            "SELECT COUNT(*) FROM email_tokens WHERE email = $1 AND purpose = 'signup'
+             AND created_at > $2",
         )
         .bind(email),
     };
@@ -146,7 +146,7 @@ pub async fn confirm_email(
     let hash = link.password_hash.ok_or_else(links::invalid_link)?;
     let inserted: Option<(i64,)> = sqlx::query_as(
         "INSERT INTO users (email, password_hash, created_at, email_confirmed_at)
-         VALUES (?, ?, ?, ?) ON CONFLICT (email) DO NOTHING RETURNING id",
+         VALUES ($1, $2, $3, $4) ON CONFLICT (email) DO NOTHING RETURNING id",
     )
     .bind(&link.email)
     .bind(&hash)
@@ -180,7 +180,7 @@ pub async fn invite(state: &AppState, email: &str, meta: &ClientMeta) -> Result<
         .await?
         .ok_or(AppError::EmailTaken)?;
     // Unconfirmed until the link is used: no email codes before that.
-    sqlx::query("UPDATE users SET email_confirmed_at = NULL WHERE id = ?")
+    sqlx::query("UPDATE users SET email_confirmed_at = NULL WHERE id = $1")
         .bind(user.0)
         .execute(&state.pool)
         .await
@@ -227,8 +227,8 @@ pub async fn set_password(
     let now = state.clock.now();
     // Check the password before using the link, so a weak one can be retried.
     let email: Option<String> = sqlx::query_scalar(
-        "SELECT email FROM email_tokens WHERE token_hash = ? AND purpose = 'invite'
-         AND used_at IS NULL AND expires_at > ?",
+        "SELECT email FROM email_tokens WHERE token_hash = $1 AND purpose = 'invite'
+         AND used_at IS NULL AND expires_at > $2",
     )
     .bind(crate::backend::auth::sessions::SessionToken::from_cookie(token.trim()).hash())
     .bind(now)
@@ -243,7 +243,7 @@ pub async fn set_password(
         .await?
         .ok_or_else(links::invalid_link)?;
     let user = link.user.ok_or_else(links::invalid_link)?;
-    sqlx::query("UPDATE users SET password_hash = ?, email_confirmed_at = ? WHERE id = ?")
+    sqlx::query("UPDATE users SET password_hash = $1, email_confirmed_at = $2 WHERE id = $3")
         .bind(&hash.0)
         .bind(now)
         .bind(user.0)
@@ -263,7 +263,7 @@ async fn insert_user(
 ) -> Result<Option<UserId>, AppError> {
     let inserted: Option<(i64,)> = sqlx::query_as(
         "INSERT INTO users (email, password_hash, created_at, email_confirmed_at)
-         VALUES (?, ?, ?, NULL) ON CONFLICT (email) DO NOTHING RETURNING id",
+         VALUES ($1, $2, $3, NULL) ON CONFLICT (email) DO NOTHING RETURNING id",
     )
     .bind(email)
     .bind(hash)

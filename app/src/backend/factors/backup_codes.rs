@@ -77,7 +77,7 @@ pub async fn replace_set(
     key: &SecretKey,
     user: UserId,
 ) -> Result<Vec<String>, AppError> {
-    sqlx::query("DELETE FROM backup_codes WHERE user_id = ?")
+    sqlx::query("DELETE FROM backup_codes WHERE user_id = $1")
         .bind(user.0)
         .execute(&mut *conn)
         .await
@@ -85,7 +85,7 @@ pub async fn replace_set(
     let mut shown = Vec::with_capacity(CODES_PER_SET);
     for _ in 0..CODES_PER_SET {
         let code = BackupCode::generate();
-        sqlx::query("INSERT INTO backup_codes (user_id, code_hash) VALUES (?, ?)")
+        sqlx::query("INSERT INTO backup_codes (user_id, code_hash) VALUES ($1, $2)")
             .bind(user.0)
             .bind(hash(key, code.normalized()))
             .execute(&mut *conn)
@@ -100,7 +100,7 @@ pub async fn replace_set(
 /// returns it for display.
 pub async fn add_one(pool: &SqlitePool, key: &SecretKey, user: UserId) -> Result<String, AppError> {
     let code = BackupCode::generate();
-    sqlx::query("INSERT INTO backup_codes (user_id, code_hash) VALUES (?, ?)")
+    sqlx::query("INSERT INTO backup_codes (user_id, code_hash) VALUES ($1, $2)")
         .bind(user.0)
         .bind(hash(key, code.normalized()))
         .execute(pool)
@@ -119,7 +119,7 @@ pub async fn consume(
     now: UnixTime,
 ) -> Result<bool, AppError> {
     let done = sqlx::query(
-        "UPDATE backup_codes SET used_at = ? WHERE user_id = ? AND code_hash = ? AND used_at IS NULL",
+        "UPDATE backup_codes SET used_at = $1 WHERE user_id = $2 AND code_hash = $3 AND used_at IS NULL",
     )
     .bind(now)
     .bind(user.0)
@@ -132,7 +132,7 @@ pub async fn consume(
 
 pub async fn remaining(db: impl sqlx::SqliteExecutor<'_>, user: UserId) -> Result<u32, AppError> {
     let n: i64 = sqlx::query_scalar(
-        "SELECT COUNT(*) FROM backup_codes WHERE user_id = ? AND used_at IS NULL",
+        "SELECT COUNT(*) FROM backup_codes WHERE user_id = $1 AND used_at IS NULL",
     )
     .bind(user.0)
     .fetch_one(db)

@@ -25,7 +25,7 @@ pub async fn trust(
     let label = device_label(meta.user_agent.as_deref());
     sqlx::query(
         "INSERT INTO trusted_devices (token_hash, user_id, label, ip, created_at, expires_at, last_used_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?)",
+         VALUES ($1, $2, $3, $4, $5, $6, $7)",
     )
     .bind(token.hash())
     .bind(user.0)
@@ -48,8 +48,8 @@ pub async fn is_trusted(
     now: UnixTime,
 ) -> Result<bool, AppError> {
     let done = sqlx::query(
-        "UPDATE trusted_devices SET last_used_at = ?
-         WHERE token_hash = ? AND user_id = ? AND expires_at > ?",
+        "UPDATE trusted_devices SET last_used_at = $1
+         WHERE token_hash = $2 AND user_id = $3 AND expires_at > $4",
     )
     .bind(now)
     .bind(token.hash())
@@ -70,7 +70,7 @@ pub async fn is_live(
     now: UnixTime,
 ) -> Result<bool, AppError> {
     let found: Option<i64> = sqlx::query_scalar(
-        "SELECT 1 FROM trusted_devices WHERE token_hash = ? AND user_id = ? AND expires_at > ?",
+        "SELECT 1 FROM trusted_devices WHERE token_hash = $1 AND user_id = $2 AND expires_at > $3",
     )
     .bind(token.hash())
     .bind(user.0)
@@ -100,7 +100,7 @@ pub async fn list(
 ) -> Result<Vec<TrustedDevice>, AppError> {
     let rows: Vec<DeviceRow> = sqlx::query_as(
         "SELECT id, token_hash, label, ip, created_at, expires_at, last_used_at FROM trusted_devices
-         WHERE user_id = ? AND expires_at > ? ORDER BY last_used_at DESC, id DESC",
+         WHERE user_id = $1 AND expires_at > $2 ORDER BY last_used_at DESC, id DESC",
     )
     .bind(user.0)
     .bind(now)
@@ -124,7 +124,7 @@ pub async fn list(
 
 pub async fn count(pool: &SqlitePool, user: UserId, now: UnixTime) -> Result<u32, AppError> {
     let n: i64 = sqlx::query_scalar(
-        "SELECT COUNT(*) FROM trusted_devices WHERE user_id = ? AND expires_at > ?",
+        "SELECT COUNT(*) FROM trusted_devices WHERE user_id = $1 AND expires_at > $2",
     )
     .bind(user.0)
     .bind(now)
@@ -141,10 +141,10 @@ pub async fn revoke(
     id: Option<i64>,
 ) -> Result<u32, AppError> {
     let done = match id {
-        Some(id) => sqlx::query("DELETE FROM trusted_devices WHERE user_id = ? AND id = ?")
+        Some(id) => sqlx::query("DELETE FROM trusted_devices WHERE user_id = $1 AND id = $2")
             .bind(user.0)
             .bind(id),
-        None => sqlx::query("DELETE FROM trusted_devices WHERE user_id = ?").bind(user.0),
+        None => sqlx::query("DELETE FROM trusted_devices WHERE user_id = $1").bind(user.0),
     }
     .execute(&mut *conn)
     .await
@@ -152,7 +152,7 @@ pub async fn revoke(
     if id.is_none() {
         // Addresses vouch for the owner like devices do (`owners`): after a
         // password change or a reset, an intruder's address must not.
-        sqlx::query("DELETE FROM known_addresses WHERE user_id = ?")
+        sqlx::query("DELETE FROM known_addresses WHERE user_id = $1")
             .bind(user.0)
             .execute(&mut *conn)
             .await

@@ -30,7 +30,7 @@ pub fn send_wait(recent: &[UnixTime], now: UnixTime) -> Option<u64> {
 pub async fn offered(pool: &SqlitePool, user: UserId) -> Result<bool, AppError> {
     let row: Option<(bool, bool)> = sqlx::query_as(
         "SELECT p.allow_email_codes, u.email_confirmed_at IS NOT NULL
-         FROM users u, mfa_policy p WHERE u.id = ? AND p.id = 1",
+         FROM users u, mfa_policy p WHERE u.id = $1 AND p.id = 1",
     )
     .bind(user.0)
     .fetch_optional(pool)
@@ -58,8 +58,8 @@ pub async fn issue(
     let mut tx = pool.begin().await.map_err(|e| internal("begin", e))?;
     let counted: Option<(i64,)> = sqlx::query_as(
         "INSERT INTO email_code_sends (user_id, at)
-         SELECT ?1, ?2 WHERE (SELECT COUNT(*) FROM email_code_sends
-                              WHERE user_id = ?1 AND at > ?3) < ?4
+         SELECT $1, $2 WHERE (SELECT COUNT(*) FROM email_code_sends
+                              WHERE user_id = $1 AND at > $3) < $4
          RETURNING id",
     )
     .bind(user.0)
@@ -71,7 +71,7 @@ pub async fn issue(
     .map_err(|e| internal("recording an email code send", e))?;
     if counted.is_none() {
         let recent: Vec<i64> = sqlx::query_scalar(
-            "SELECT at FROM email_code_sends WHERE user_id = ? AND at > ? ORDER BY at",
+            "SELECT at FROM email_code_sends WHERE user_id = $1 AND at > $2 ORDER BY at",
         )
         .bind(user.0)
         .bind(now - 3600)

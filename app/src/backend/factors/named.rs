@@ -62,7 +62,7 @@ pub async fn list(pool: &SqlitePool, user: UserId) -> Result<Vec<FactorInfo>, Ap
         "SELECT f.id, f.kind, f.name, f.created_at, f.last_used_at, p.backup_eligible, ph.phone
          FROM factors f LEFT JOIN passkey_factors p ON p.factor_id = f.id
          LEFT JOIN phone_factors ph ON ph.factor_id = f.id
-         WHERE f.user_id = ? ORDER BY f.id",
+         WHERE f.user_id = $1 ORDER BY f.id",
     )
     .bind(user.0)
     .fetch_all(pool)
@@ -103,7 +103,7 @@ pub async fn rename(
     meta: &ClientMeta,
 ) -> Result<FactorInfo, AppError> {
     let name = clean_name(name)?;
-    let done = sqlx::query("UPDATE factors SET name = ? WHERE id = ? AND user_id = ?")
+    let done = sqlx::query("UPDATE factors SET name = $1 WHERE id = $2 AND user_id = $3")
         .bind(&name)
         .bind(id)
         .bind(user.0)
@@ -142,7 +142,7 @@ pub async fn remove(
     let now = state.clock.now();
     let mut tx = db::begin_write(&state.writer).await?;
     let removed: Option<String> =
-        sqlx::query_scalar("DELETE FROM factors WHERE id = ? AND user_id = ? RETURNING name")
+        sqlx::query_scalar("DELETE FROM factors WHERE id = $1 AND user_id = $2 RETURNING name")
             .bind(id)
             .bind(user.0)
             .fetch_optional(&mut *tx)
@@ -151,7 +151,7 @@ pub async fn remove(
     let Some(name) = removed else {
         return Err(AppError::NotFound);
     };
-    let left: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM factors WHERE user_id = ?")
+    let left: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM factors WHERE user_id = $1")
         .bind(user.0)
         .fetch_one(&mut *tx)
         .await

@@ -60,7 +60,7 @@ pub async fn replace(
 ) -> Result<String, AppError> {
     let code = new_code();
     sqlx::query(&format!(
-        "INSERT INTO {} (user_id, code_hash, expires_at, attempts) VALUES (?, ?, ?, 0)
+        "INSERT INTO {} (user_id, code_hash, expires_at, attempts) VALUES ($1, $2, $3, 0)
          ON CONFLICT (user_id) DO UPDATE SET code_hash = excluded.code_hash,
          expires_at = excluded.expires_at, attempts = 0",
         channel.table()
@@ -89,7 +89,7 @@ pub async fn take(
     let table = channel.table();
     let stored: Option<Vec<u8>> = sqlx::query_scalar(&format!(
         "UPDATE {table} SET attempts = attempts + 1
-         WHERE user_id = ? AND attempts < ? AND expires_at > ? RETURNING code_hash"
+         WHERE user_id = $1 AND attempts < $2 AND expires_at > $3 RETURNING code_hash"
     ))
     .bind(user.0)
     .bind(TRIES_PER_CODE)
@@ -104,7 +104,7 @@ pub async fn take(
         return Ok(false);
     }
     let used = sqlx::query(&format!(
-        "DELETE FROM {table} WHERE user_id = ? AND code_hash = ?"
+        "DELETE FROM {table} WHERE user_id = $1 AND code_hash = $2"
     ))
     .bind(user.0)
     .bind(&stored)

@@ -108,7 +108,7 @@ pub fn not_allowed() -> AppError {
 pub async fn phones_of(state: &AppState, user: UserId) -> Result<Vec<String>, AppError> {
     sqlx::query_scalar(
         "SELECT p.phone FROM phone_factors p JOIN factors f ON f.id = p.factor_id
-         WHERE f.user_id = ? ORDER BY COALESCE(f.last_used_at, f.created_at) DESC, f.id",
+         WHERE f.user_id = $1 ORDER BY COALESCE(f.last_used_at, f.created_at) DESC, f.id",
     )
     .bind(user.0)
     .fetch_all(&state.pool)
@@ -136,10 +136,10 @@ async fn reserve_send(
         .unwrap_or_else(|| "unknown".into());
     let mut tx = db::begin_write(&state.writer).await?;
     let id: Option<i64> = sqlx::query_scalar(
-        "INSERT INTO sms_sends (user_id, address, at) SELECT ?1, ?2, ?3
-         WHERE (SELECT COUNT(*) FROM sms_sends WHERE user_id = ?1 AND at > ?3 - 3600) < ?4
-           AND (SELECT COUNT(*) FROM sms_sends WHERE address = ?2 AND at > ?3 - 3600) < ?5
-           AND (SELECT COUNT(*) FROM sms_sends WHERE at > ?3 - 86400) < ?6
+        "INSERT INTO sms_sends (user_id, address, at) SELECT $1, $2, $3
+         WHERE (SELECT COUNT(*) FROM sms_sends WHERE user_id = $1 AND at > $3 - 3600) < $4
+           AND (SELECT COUNT(*) FROM sms_sends WHERE address = $2 AND at > $3 - 3600) < $5
+           AND (SELECT COUNT(*) FROM sms_sends WHERE at > $3 - 86400) < $6
          RETURNING id",
     )
     .bind(user.0)
@@ -159,17 +159,17 @@ async fn reserve_send(
     let mut wait = 1;
     for (sql, max, window) in [
         (
-            "SELECT at FROM sms_sends WHERE user_id = ?1 AND at > ?2 ORDER BY at DESC LIMIT 1 OFFSET ?3",
+            "SELECT at FROM sms_sends WHERE user_id = $1 AND at > $2 ORDER BY at DESC LIMIT 1 OFFSET $3",
             SENDS_PER_HOUR,
             3600,
         ),
         (
-            "SELECT at FROM sms_sends WHERE address = ?1 AND at > ?2 ORDER BY at DESC LIMIT 1 OFFSET ?3",
+            "SELECT at FROM sms_sends WHERE address = $1 AND at > $2 ORDER BY at DESC LIMIT 1 OFFSET $3",
             SENDS_PER_ADDRESS_HOUR,
             3600,
         ),
         (
-            "SELECT at FROM sms_sends WHERE ?1 IS NOT NULL AND at > ?2 ORDER BY at DESC LIMIT 1 OFFSET ?3",
+            "SELECT at FROM sms_sends WHERE $1 IS NOT NULL AND at > $2 ORDER BY at DESC LIMIT 1 OFFSET $3",
             state.settings.sms_daily_cap,
             86_400,
         ),
@@ -198,7 +198,7 @@ async fn reserve_send(
 /// A text that did not go out costs nothing: its count is given back, so a
 /// provider's outage does not use up the person's hourly texts.
 async fn refund(state: &AppState, send: i64) -> Result<(), AppError> {
-    sqlx::query("DELETE FROM sms_sends WHERE id = ?")
+    sqlx::query("DELETE FROM sms_sends WHERE id = $1")
         .bind(send)
         .execute(&state.writer)
         .await
@@ -254,7 +254,7 @@ pub async fn start(
     let code = new_code();
     sqlx::query(
         "INSERT INTO phone_enrolments (user_id, phone, name, code_hash, expires_at, attempts)
-         VALUES (?, ?, ?, ?, ?, 0)
+         VALUES ($1, $2, $3, $4, $5, 0)
          ON CONFLICT (user_id) DO UPDATE SET phone = excluded.phone, name = excluded.name,
          code_hash = excluded.code_hash, expires_at = excluded.expires_at, attempts = 0",
     )
@@ -308,7 +308,7 @@ pub async fn confirm(
     // guesses cannot take more than 5.
     let pending: Option<(Vec<u8>, String, String)> = sqlx::query_as(
         "UPDATE phone_enrolments SET attempts = attempts + 1
-         WHERE user_id = ? AND attempts < ? AND expires_at > ?
+         WHERE user_id = $1 AND attempts < $2 AND expires_at > $3
          RETURNING code_hash, phone, name",
     )
     .bind(user.0)
@@ -338,12 +338,12 @@ pub async fn confirm(
         mfa::announce_failure(state, user, failure, meta).await?;
         return Err(AppError::InvalidCode);
     }
-    sqlx::query("DELETE FROM phone_enrolments WHERE user_id = ?")
+    sqlx::query("DELETE FROM phone_enrolments WHERE user_id = $1")
         .bind(user.0)
         .execute(&mut *tx)
         .await
         .map_err(|e| internal("taking the phone to confirm", e))?;
-    let was: String = sqlx::query_scalar("SELECT mfa_state FROM users WHERE id = ?")
+    let was: String = sqlx::query_scalar("SELECT mfa_state FROM users WHERE id = $1")
         .bind(user.0)
         .fetch_one(&mut *tx)
         .await
@@ -351,7 +351,7 @@ pub async fn confirm(
     let turned_on = was != MfaState::Enabled.as_str();
     let factor: i64 = sqlx::query_scalar(
         "INSERT INTO factors (user_id, kind, name, created_at, last_used_at)
-         VALUES (?, 'Phone', ?, ?, ?) RETURNING id",
+         VALUES ($1, 'Phone', $2, $3, $4) RETURNING id",
     )
     .bind(user.0)
     .bind(&name)
@@ -360,7 +360,7 @@ pub async fn confirm(
     .fetch_one(&mut *tx)
     .await
     .map_err(|e| internal("adding a factor", e))?;
-    sqlx::query("INSERT INTO phone_factors (factor_id, phone) VALUES (?, ?)")
+    sqlx::query("INSERT INTO phone_factors (factor_id, phone) VALUES ($1, $2)")
         .bind(factor)
         .bind(&phone)
         .execute(&mut *tx)
@@ -461,8 +461,8 @@ pub async fn verify(
         return Ok(false);
     }
     sqlx::query(
-        "UPDATE factors SET last_used_at = ? WHERE id = (SELECT f.id FROM factors f
-         JOIN phone_factors p ON p.factor_id = f.id WHERE f.user_id = ?
+        "UPDATE factors SET last_used_at = $1 WHERE id = (SELECT f.id FROM factors f
+         JOIN phone_factors p ON p.factor_id = f.id WHERE f.user_id = $2
          ORDER BY COALESCE(f.last_used_at, f.created_at) DESC, f.id LIMIT 1)",
     )
     .bind(now)

@@ -90,14 +90,18 @@ impl std::ops::DerefMut for WriteTx {
 pub struct Batch {
     sql: String,
     args: SqliteArguments<'static>,
+    /// Values bound so far: a statement's `$N` are numbered from 1 and
+    /// shifted by this when added, since the batch is one call.
+    bound: usize,
     /// The first value that could not be encoded: `run` fails with it.
     error: Option<String>,
 }
 
 impl Batch {
-    /// Adds a statement (without its `;`); bind its `?` parameters next, in order.
+    /// Adds a statement (without its `;`); bind its `$1`, `$2`... next, in
+    /// order.
     pub fn add(&mut self, sql: &str) -> &mut Self {
-        self.sql.push_str(sql);
+        self.sql.push_str(&shift_parameters(sql, self.bound));
         self.sql.push_str(";\n");
         self
     }
@@ -111,6 +115,7 @@ impl Batch {
         {
             self.error = Some(e.to_string());
         }
+        self.bound += 1;
         self
     }
 
@@ -131,12 +136,38 @@ impl Batch {
         }
         let sql = std::mem::take(&mut self.sql);
         let args = std::mem::take(&mut self.args);
+        self.bound = 0;
         sqlx::query_with(&sql, args)
             .execute(conn)
             .await
             .map_err(|e| crate::backend::internal("deferred writes", e))?;
         Ok(())
     }
+}
+
+/// `sql` with each `$N` parameter renumbered `$(N + by)`.
+fn shift_parameters(sql: &str, by: usize) -> String {
+    if by == 0 {
+        return sql.to_string();
+    }
+    let mut out = String::with_capacity(sql.len() + 8);
+    let mut chars = sql.char_indices().peekable();
+    while let Some((_, c)) = chars.next() {
+        out.push(c);
+        if c != '$' {
+            continue;
+        }
+        let mut digits = String::new();
+        while let Some((_, d)) = chars.peek().filter(|(_, d)| d.is_ascii_digit()) {
+            digits.push(*d);
+            chars.next();
+        }
+        match digits.parse::<usize>() {
+            Ok(n) => out.push_str(&(n + by).to_string()),
+            Err(_) => out.push_str(&digits),
+        }
+    }
+    out
 }
 
 async fn open_with(path: &Path, connections: u32) -> Result<SqlitePool, DbError> {
@@ -232,13 +263,13 @@ mod tests {
         let (_dir, pool) = table().await;
         let mut tx = begin_write(&pool).await.expect("begin");
         tx.later
-            .add("INSERT INTO t VALUES (?, ?)")
+            .add("INSERT INTO t VALUES ($1, $2)")
             .bind(1_i64)
             .bind("one".to_string())
-            .add("UPDATE t SET b = ? WHERE a = ?")
+            .add("UPDATE t SET b = $1 WHERE a = $2")
             .bind("uno".to_string())
             .bind(1_i64)
-            .add("INSERT INTO t VALUES (?, ?)")
+            .add("INSERT INTO t VALUES ($1, $2)")
             .bind(2_i64)
             .bind("two".to_string());
         tx.commit().await.expect("commit");
@@ -256,7 +287,7 @@ mod tests {
             .execute(&mut *tx)
             .await
             .expect("insert");
-        tx.later.add("INSERT INTO missing VALUES (?)").bind(1_i64);
+        tx.later.add("INSERT INTO missing VALUES ($1)").bind(1_i64);
         assert!(tx.commit().await.is_err());
         assert!(rows(&pool).await.is_empty());
     }
@@ -266,7 +297,7 @@ mod tests {
         let (_dir, pool) = table().await;
         let mut tx = begin_write(&pool).await.expect("begin");
         tx.later
-            .add("INSERT INTO t VALUES (?, ?)")
+            .add("INSERT INTO t VALUES ($1, $2)")
             .bind(1_i64)
             .bind("never".to_string());
         drop(tx);

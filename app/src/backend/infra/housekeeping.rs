@@ -65,8 +65,8 @@ pub async fn run_once(state: &AppState, now: UnixTime) -> Result<Removed, AppErr
     };
     let idle_default = state.settings.session_idle_s;
     let sessions = sqlx::query(
-        "DELETE FROM sessions WHERE expires_at <= ?1
-         OR last_seen_at <= ?1 - COALESCE(idle_timeout_s, ?2)",
+        "DELETE FROM sessions WHERE expires_at <= $1
+         OR last_seen_at <= $1 - COALESCE(idle_timeout_s, $2)",
     )
     .bind(now)
     .bind(idle_default)
@@ -74,7 +74,7 @@ pub async fn run_once(state: &AppState, now: UnixTime) -> Result<Removed, AppErr
     .await
     .map(|r| r.rows_affected())
     .map_err(|e| internal("housekeeping", e))?;
-    let streaks = sqlx::query("DELETE FROM failure_streaks WHERE updated_at <= ? AND count < ?")
+    let streaks = sqlx::query("DELETE FROM failure_streaks WHERE updated_at <= $1 AND count < $2")
         .bind(now - STREAK_KEPT_S)
         .bind(i64::from(limits.streak_cap))
         .execute(pool)
@@ -83,26 +83,30 @@ pub async fn run_once(state: &AppState, now: UnixTime) -> Result<Removed, AppErr
         .map_err(|e| internal("housekeeping", e))?;
     Ok(Removed {
         sessions,
-        challenges: exec("DELETE FROM login_challenges WHERE expires_at <= ?", now).await?,
+        challenges: exec("DELETE FROM login_challenges WHERE expires_at <= $1", now).await?,
         failures: exec(
-            "DELETE FROM auth_failures WHERE at <= ?",
+            "DELETE FROM auth_failures WHERE at <= $1",
             now - failure_horizon,
         )
         .await?,
         streaks,
-        email_codes: exec("DELETE FROM email_codes WHERE expires_at <= ?", now).await?,
-        code_sends: exec("DELETE FROM email_code_sends WHERE at <= ?", now - 3600).await?,
+        email_codes: exec("DELETE FROM email_codes WHERE expires_at <= $1", now).await?,
+        code_sends: exec("DELETE FROM email_code_sends WHERE at <= $1", now - 3600).await?,
         links: links::purge(pool, now).await?,
         addresses: exec(
-            "DELETE FROM known_addresses WHERE last_success_at <= ?",
+            "DELETE FROM known_addresses WHERE last_success_at <= $1",
             now - KNOWN_FOR_S,
         )
         .await?,
-        ceremonies: exec("DELETE FROM webauthn_ceremonies WHERE expires_at <= ?", now).await?,
-        sms: exec("DELETE FROM sms_codes WHERE expires_at <= ?", now).await?
-            + exec("DELETE FROM phone_enrolments WHERE expires_at <= ?", now).await?
+        ceremonies: exec(
+            "DELETE FROM webauthn_ceremonies WHERE expires_at <= $1",
+            now,
+        )
+        .await?,
+        sms: exec("DELETE FROM sms_codes WHERE expires_at <= $1", now).await?
+            + exec("DELETE FROM phone_enrolments WHERE expires_at <= $1", now).await?
             // The daily cap looks back a day.
-            + exec("DELETE FROM sms_sends WHERE at <= ?", now - 86_400).await?,
+            + exec("DELETE FROM sms_sends WHERE at <= $1", now - 86_400).await?,
     })
 }
 

@@ -259,7 +259,7 @@ pub fn check<'a>(state: &'a AppState, req: &AuthRequest) -> Result<Checked<'a>, 
 /// proven, and how.
 async fn proof_of(state: &AppState, session: i64) -> Result<(UnixTime, String), AppError> {
     let (password_at, created_at, factor_at, amr): (Option<i64>, i64, Option<i64>, Option<String>) =
-        sqlx::query_as("SELECT password_at, created_at, factor_at, amr FROM sessions WHERE id = ?")
+        sqlx::query_as("SELECT password_at, created_at, factor_at, amr FROM sessions WHERE id = $1")
             .bind(session)
             .fetch_one(&state.pool)
             .await
@@ -282,13 +282,14 @@ pub async fn consented(
     client: &str,
     scopes: &[String],
 ) -> Result<bool, AppError> {
-    let given: Option<String> =
-        sqlx::query_scalar("SELECT scopes FROM oidc_consents WHERE user_id = ? AND client_id = ?")
-            .bind(user.0)
-            .bind(client)
-            .fetch_optional(&state.pool)
-            .await
-            .map_err(|e| internal("reading a consent", e))?;
+    let given: Option<String> = sqlx::query_scalar(
+        "SELECT scopes FROM oidc_consents WHERE user_id = $1 AND client_id = $2",
+    )
+    .bind(user.0)
+    .bind(client)
+    .fetch_optional(&state.pool)
+    .await
+    .map_err(|e| internal("reading a consent", e))?;
     let given: Vec<&str> = given
         .as_deref()
         .unwrap_or_default()

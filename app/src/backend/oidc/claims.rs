@@ -31,7 +31,7 @@ pub async fn ensure_subject(db: &mut sqlx::SqliteConnection, user: UserId) -> Re
         base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
     };
     sqlx::query(
-        "INSERT OR IGNORE INTO oidc_subjects (user_id, subject) SELECT id, ? FROM users WHERE id = ?",
+        "INSERT OR IGNORE INTO oidc_subjects (user_id, subject) SELECT id, $1 FROM users WHERE id = $2",
     )
     .bind(&fresh)
     .bind(user.0)
@@ -45,7 +45,7 @@ pub async fn ensure_subject(db: &mut sqlx::SqliteConnection, user: UserId) -> Re
 pub async fn person(pool: &SqlitePool, user: UserId) -> Result<Option<Person>, AppError> {
     let row: Option<(String, String, bool, String)> = sqlx::query_as(
         "SELECT s.subject, u.email, u.email_confirmed_at IS NOT NULL, u.role
-         FROM users u JOIN oidc_subjects s ON s.user_id = u.id WHERE u.id = ?",
+         FROM users u JOIN oidc_subjects s ON s.user_id = u.id WHERE u.id = $1",
     )
     .bind(user.0)
     .fetch_optional(pool)

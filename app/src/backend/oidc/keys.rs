@@ -69,7 +69,7 @@ fn generate() -> Result<(String, Vec<u8>, serde_json::Value), AppError> {
 async fn insert(pool: &SqlitePool, key: &SecretKey, now: UnixTime) -> Result<String, AppError> {
     let (kid, pkcs8, jwk) = generate()?;
     sqlx::query(
-        "INSERT INTO oidc_keys (kid, private_enc, public_jwk, created_at) VALUES (?, ?, ?, ?)",
+        "INSERT INTO oidc_keys (kid, private_enc, public_jwk, created_at) VALUES ($1, $2, $3, $4)",
     )
     .bind(&kid)
     .bind(key.seal(&pkcs8, SEAL_CONTEXT))
@@ -96,12 +96,14 @@ pub async fn ensure(pool: &SqlitePool, key: &SecretKey, now: UnixTime) -> Result
 /// Retires the signing key (still published for as long as an ID token it
 /// signed may live) and makes a new one; answers the new `kid`.
 pub async fn rotate(pool: &SqlitePool, key: &SecretKey, now: UnixTime) -> Result<String, AppError> {
-    sqlx::query("UPDATE oidc_keys SET retired_at = ?, publish_until = ? WHERE retired_at IS NULL")
-        .bind(now)
-        .bind(now + ID_TOKEN_TTL_S)
-        .execute(pool)
-        .await
-        .map_err(|e| internal("retiring a signing key", e))?;
+    sqlx::query(
+        "UPDATE oidc_keys SET retired_at = $1, publish_until = $2 WHERE retired_at IS NULL",
+    )
+    .bind(now)
+    .bind(now + ID_TOKEN_TTL_S)
+    .execute(pool)
+    .await
+    .map_err(|e| internal("retiring a signing key", e))?;
     insert(pool, key, now).await
 }
 
@@ -141,7 +143,7 @@ pub async fn published(
     now: UnixTime,
 ) -> Result<Vec<serde_json::Value>, AppError> {
     let rows: Vec<String> = sqlx::query_scalar(
-        "SELECT public_jwk FROM oidc_keys WHERE retired_at IS NULL OR publish_until > ?
+        "SELECT public_jwk FROM oidc_keys WHERE retired_at IS NULL OR publish_until > $1
          ORDER BY created_at DESC, kid",
     )
     .bind(now)

@@ -391,11 +391,12 @@ pub async fn check_id_token_hint(
 
 /// The account behind a subject.
 pub async fn user_of_subject(state: &AppState, subject: &str) -> Result<Option<UserId>, AppError> {
-    let id: Option<i64> = sqlx::query_scalar("SELECT user_id FROM oidc_subjects WHERE subject = ?")
-        .bind(subject)
-        .fetch_optional(&state.pool)
-        .await
-        .map_err(|e| internal("looking up a subject", e))?;
+    let id: Option<i64> =
+        sqlx::query_scalar("SELECT user_id FROM oidc_subjects WHERE subject = $1")
+            .bind(subject)
+            .fetch_optional(&state.pool)
+            .await
+            .map_err(|e| internal("looking up a subject", e))?;
     Ok(id.map(UserId))
 }
 
@@ -409,13 +410,14 @@ pub async fn consent(
     meta: &ClientMeta,
 ) -> Result<(), AppError> {
     let now = state.clock.now();
-    let before: Option<String> =
-        sqlx::query_scalar("SELECT scopes FROM oidc_consents WHERE user_id = ? AND client_id = ?")
-            .bind(user.0)
-            .bind(&client.id)
-            .fetch_optional(&state.pool)
-            .await
-            .map_err(|e| internal("reading a consent", e))?;
+    let before: Option<String> = sqlx::query_scalar(
+        "SELECT scopes FROM oidc_consents WHERE user_id = $1 AND client_id = $2",
+    )
+    .bind(user.0)
+    .bind(&client.id)
+    .fetch_optional(&state.pool)
+    .await
+    .map_err(|e| internal("reading a consent", e))?;
     let mut all: Vec<String> = before
         .as_deref()
         .unwrap_or_default()
@@ -428,7 +430,7 @@ pub async fn consent(
         }
     }
     sqlx::query(
-        "INSERT INTO oidc_consents (user_id, client_id, scopes, granted_at) VALUES (?, ?, ?, ?)
+        "INSERT INTO oidc_consents (user_id, client_id, scopes, granted_at) VALUES ($1, $2, $3, $4)
          ON CONFLICT (user_id, client_id) DO UPDATE SET scopes = excluded.scopes, granted_at = excluded.granted_at",
     )
     .bind(user.0)
@@ -458,11 +460,11 @@ pub async fn apps_of(state: &AppState, user: UserId) -> Result<Vec<crate::api::A
         "SELECT client_id, MAX(last_at), MAX(live) FROM (
            SELECT client_id, MAX(created_at) AS last_at,
                   MAX(CASE WHEN revoked_at IS NULL AND EXISTS (
-                        SELECT 1 FROM oidc_tokens t WHERE t.grant_id = g.id AND t.expires_at > ?2)
+                        SELECT 1 FROM oidc_tokens t WHERE t.grant_id = g.id AND t.expires_at > $2)
                       THEN 1 ELSE 0 END) AS live
-           FROM oidc_grants g WHERE user_id = ?1 AND revoked_at IS NULL GROUP BY client_id
+           FROM oidc_grants g WHERE user_id = $1 AND revoked_at IS NULL GROUP BY client_id
            UNION ALL
-           SELECT client_id, NULL, 0 FROM oidc_consents WHERE user_id = ?1
+           SELECT client_id, NULL, 0 FROM oidc_consents WHERE user_id = $1
          ) GROUP BY client_id ORDER BY MAX(last_at) DESC",
     )
     .bind(user.0)
@@ -471,7 +473,7 @@ pub async fn apps_of(state: &AppState, user: UserId) -> Result<Vec<crate::api::A
     .await
     .map_err(|e| internal("listing apps", e))?;
     let consents: Vec<(String, String)> =
-        sqlx::query_as("SELECT client_id, scopes FROM oidc_consents WHERE user_id = ?")
+        sqlx::query_as("SELECT client_id, scopes FROM oidc_consents WHERE user_id = $1")
             .bind(user.0)
             .fetch_all(&state.pool)
             .await
@@ -506,7 +508,7 @@ pub async fn forget_app(
     let now = state.clock.now();
     let mut tx = crate::backend::infra::db::begin_write(&state.writer).await?;
     let ended = tokens::revoke_all(&mut tx, user, Some(client_id), now).await?;
-    let forgot = sqlx::query("DELETE FROM oidc_consents WHERE user_id = ? AND client_id = ?")
+    let forgot = sqlx::query("DELETE FROM oidc_consents WHERE user_id = $1 AND client_id = $2")
         .bind(user.0)
         .bind(client_id)
         .execute(&mut *tx)

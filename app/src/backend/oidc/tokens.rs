@@ -105,7 +105,7 @@ pub async fn issue_code(
     super::claims::ensure_subject(&mut tx, new.user).await?;
     let grant: i64 = sqlx::query_scalar(
         "INSERT INTO oidc_grants (client_id, user_id, scopes, nonce, auth_time, amr, acr, created_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id",
     )
     .bind(new.client_id)
     .bind(new.user.0)
@@ -120,7 +120,7 @@ pub async fn issue_code(
     .map_err(|e| internal("recording a grant", e))?;
     sqlx::query(
         "INSERT INTO oidc_codes (code_hash, grant_id, redirect_uri, code_challenge, expires_at)
-         VALUES (?, ?, ?, ?, ?)",
+         VALUES ($1, $2, $3, $4, $5)",
     )
     .bind(hash(&code))
     .bind(grant)
@@ -186,7 +186,7 @@ fn add_tokens(tx: &mut db::WriteTx, grant: &Grant, now: UnixTime) -> (String, Op
     }
     for (token, kind, ttl) in new {
         tx.later
-            .add("INSERT INTO oidc_tokens (token_hash, grant_id, kind, expires_at) VALUES (?, ?, ?, ?)")
+            .add("INSERT INTO oidc_tokens (token_hash, grant_id, kind, expires_at) VALUES ($1, $2, $3, $4)")
             .bind(hash(token))
             .bind(grant.id)
             .bind(kind.to_string())
@@ -196,13 +196,13 @@ fn add_tokens(tx: &mut db::WriteTx, grant: &Grant, now: UnixTime) -> (String, Op
 }
 
 async fn revoke_grant_in(tx: &mut db::WriteTx, grant: i64, now: UnixTime) -> Result<(), AppError> {
-    sqlx::query("UPDATE oidc_grants SET revoked_at = COALESCE(revoked_at, ?) WHERE id = ?")
+    sqlx::query("UPDATE oidc_grants SET revoked_at = COALESCE(revoked_at, $1) WHERE id = $2")
         .bind(now)
         .bind(grant)
         .execute(&mut **tx)
         .await
         .map_err(|e| internal("revoking a grant", e))?;
-    sqlx::query("DELETE FROM oidc_tokens WHERE grant_id = ?")
+    sqlx::query("DELETE FROM oidc_tokens WHERE grant_id = $1")
         .bind(grant)
         .execute(&mut **tx)
         .await
@@ -212,7 +212,7 @@ async fn revoke_grant_in(tx: &mut db::WriteTx, grant: i64, now: UnixTime) -> Res
 
 async fn live_grant(tx: &mut db::WriteTx, grant: i64) -> Result<Option<Grant>, AppError> {
     let row: Option<GrantRow> = sqlx::query_as(&format!(
-        "SELECT {GRANT_COLUMNS} FROM oidc_grants g WHERE g.id = ? AND g.revoked_at IS NULL"
+        "SELECT {GRANT_COLUMNS} FROM oidc_grants g WHERE g.id = $1 AND g.revoked_at IS NULL"
     ))
     .bind(grant)
     .fetch_optional(&mut **tx)
@@ -234,7 +234,7 @@ pub async fn redeem_code(
 ) -> Result<Result<Issued, GrantError>, AppError> {
     let mut tx = db::begin_write(pool).await?;
     let spent: Option<(i64, String, Option<String>)> = sqlx::query_as(
-        "UPDATE oidc_codes SET used_at = ? WHERE code_hash = ? AND used_at IS NULL AND expires_at > ?
+        "UPDATE oidc_codes SET used_at = $1 WHERE code_hash = $2 AND used_at IS NULL AND expires_at > $3
          RETURNING grant_id, redirect_uri, code_challenge",
     )
     .bind(now)
@@ -246,7 +246,7 @@ pub async fn redeem_code(
     let Some((grant_id, bound_uri, challenge)) = spent else {
         let used: Option<(i64, i64)> = sqlx::query_as(
             "SELECT c.grant_id, g.user_id FROM oidc_codes c JOIN oidc_grants g ON g.id = c.grant_id
-             WHERE c.code_hash = ? AND c.used_at IS NOT NULL",
+             WHERE c.code_hash = $1 AND c.used_at IS NOT NULL",
         )
         .bind(hash(code))
         .fetch_optional(&mut *tx)
@@ -301,8 +301,8 @@ pub async fn refresh(
 ) -> Result<Result<Issued, GrantError>, AppError> {
     let mut tx = db::begin_write(pool).await?;
     let spent: Option<i64> = sqlx::query_scalar(
-        "UPDATE oidc_tokens SET used_at = ?
-         WHERE token_hash = ? AND kind = 'refresh' AND used_at IS NULL AND expires_at > ?
+        "UPDATE oidc_tokens SET used_at = $1
+         WHERE token_hash = $2 AND kind = 'refresh' AND used_at IS NULL AND expires_at > $3
          RETURNING grant_id",
     )
     .bind(now)
@@ -315,7 +315,7 @@ pub async fn refresh(
         let used: Option<(i64, i64, String)> = sqlx::query_as(
             "SELECT t.grant_id, g.user_id, g.client_id FROM oidc_tokens t
              JOIN oidc_grants g ON g.id = t.grant_id
-             WHERE t.token_hash = ? AND t.kind = 'refresh' AND t.used_at IS NOT NULL",
+             WHERE t.token_hash = $1 AND t.kind = 'refresh' AND t.used_at IS NOT NULL",
         )
         .bind(hash(refresh_token))
         .fetch_optional(&mut *tx)
@@ -352,7 +352,7 @@ pub async fn grant_of_access_token(
 ) -> Result<Option<Grant>, AppError> {
     let row: Option<GrantRow> = sqlx::query_as(&format!(
         "SELECT {GRANT_COLUMNS} FROM oidc_tokens t JOIN oidc_grants g ON g.id = t.grant_id
-         WHERE t.token_hash = ? AND t.kind = 'access' AND t.expires_at > ? AND g.revoked_at IS NULL"
+         WHERE t.token_hash = $1 AND t.kind = 'access' AND t.expires_at > $2 AND g.revoked_at IS NULL"
     ))
     .bind(hash(token))
     .bind(now)
@@ -374,7 +374,7 @@ pub async fn revoke(
     let mut tx = db::begin_write(pool).await?;
     let found: Option<(i64, String, i64)> = sqlx::query_as(
         "SELECT t.grant_id, t.kind, g.user_id FROM oidc_tokens t JOIN oidc_grants g ON g.id = t.grant_id
-         WHERE t.token_hash = ? AND g.client_id = ?",
+         WHERE t.token_hash = $1 AND g.client_id = $2",
     )
     .bind(hash(token))
     .bind(client_id)
@@ -387,7 +387,7 @@ pub async fn revoke(
     if kind == "refresh" {
         revoke_grant_in(&mut tx, grant, now).await?;
     } else {
-        sqlx::query("DELETE FROM oidc_tokens WHERE token_hash = ?")
+        sqlx::query("DELETE FROM oidc_tokens WHERE token_hash = $1")
             .bind(hash(token))
             .execute(&mut *tx)
             .await
@@ -408,7 +408,7 @@ pub async fn revoke_all(
 ) -> Result<u64, AppError> {
     sqlx::query(
         "DELETE FROM oidc_tokens WHERE grant_id IN
-         (SELECT id FROM oidc_grants WHERE user_id = ?1 AND (?2 IS NULL OR client_id = ?2))",
+         (SELECT id FROM oidc_grants WHERE user_id = $1 AND ($2 IS NULL OR client_id = $2))",
     )
     .bind(user.0)
     .bind(client_id)
@@ -416,8 +416,8 @@ pub async fn revoke_all(
     .await
     .map_err(|e| internal("revoking app tokens", e))?;
     let done = sqlx::query(
-        "UPDATE oidc_grants SET revoked_at = ?3
-         WHERE user_id = ?1 AND (?2 IS NULL OR client_id = ?2) AND revoked_at IS NULL",
+        "UPDATE oidc_grants SET revoked_at = $3
+         WHERE user_id = $1 AND ($2 IS NULL OR client_id = $2) AND revoked_at IS NULL",
     )
     .bind(user.0)
     .bind(client_id)

@@ -37,7 +37,7 @@ pub async fn check_password(
     let now = state.clock.now();
     let scopes = with_address(Scope::SessionPassword(user.0), meta);
     let attempt = rate_limit::reserve(&state.writer, &state.settings.limits, &scopes, now).await?;
-    let hash: String = sqlx::query_scalar("SELECT password_hash FROM users WHERE id = ?")
+    let hash: String = sqlx::query_scalar("SELECT password_hash FROM users WHERE id = $1")
         .bind(user.0)
         .fetch_one(&state.pool)
         .await
@@ -332,7 +332,7 @@ pub async fn check_in(
             // only one can move it.
             Some((factor, step)) => {
                 let moved = sqlx::query(
-                    "UPDATE totp_factors SET last_step = ? WHERE factor_id = ? AND last_step < ?",
+                    "UPDATE totp_factors SET last_step = $1 WHERE factor_id = $2 AND last_step < $3",
                 )
                 .bind(step)
                 .bind(factor)
@@ -342,7 +342,7 @@ pub async fn check_in(
                 .map_err(|e| internal("updating the TOTP step", e))?;
                 if moved.rows_affected() == 1 {
                     tx.later
-                        .add("UPDATE factors SET last_used_at = ? WHERE id = ?")
+                        .add("UPDATE factors SET last_used_at = $1 WHERE id = $2")
                         .bind(now)
                         .bind(factor);
                     Ok(())

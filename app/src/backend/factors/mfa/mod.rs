@@ -50,7 +50,7 @@ pub async fn state_of(
 ) -> Result<MfaState, AppError> {
     let row: Option<(String, Option<i64>)> = sqlx::query_as(
         "SELECT u.mfa_state, t.started_at FROM users u
-         LEFT JOIN totp_enrolments t ON t.user_id = u.id WHERE u.id = ?",
+         LEFT JOIN totp_enrolments t ON t.user_id = u.id WHERE u.id = $1",
     )
     .bind(user.0)
     .fetch_optional(pool)
@@ -106,7 +106,7 @@ pub async fn start(
     let sealed = seal_secret(&state.settings.key, user, &secret);
     let mut tx = state.pool.begin().await.map_err(|e| internal("begin", e))?;
     sqlx::query(
-        "INSERT INTO totp_enrolments (user_id, secret_enc, started_at) VALUES (?, ?, ?)
+        "INSERT INTO totp_enrolments (user_id, secret_enc, started_at) VALUES ($1, $2, $3)
          ON CONFLICT (user_id) DO UPDATE SET secret_enc = excluded.secret_enc,
          started_at = excluded.started_at",
     )
@@ -137,7 +137,7 @@ async fn set_state(
     user: UserId,
     s: MfaState,
 ) -> Result<(), AppError> {
-    sqlx::query("UPDATE users SET mfa_state = ? WHERE id = ?")
+    sqlx::query("UPDATE users SET mfa_state = $1 WHERE id = $2")
         .bind(s.as_str())
         .bind(user.0)
         .execute(conn)
@@ -157,7 +157,7 @@ pub async fn confirm(
     let now = state.clock.now();
     let code = totp::parse_code(code).ok_or_else(code_format_error)?;
     let started: Option<i64> =
-        sqlx::query_scalar("SELECT started_at FROM totp_enrolments WHERE user_id = ?")
+        sqlx::query_scalar("SELECT started_at FROM totp_enrolments WHERE user_id = $1")
             .bind(user.0)
             .fetch_optional(&state.pool)
             .await
@@ -187,7 +187,7 @@ pub async fn confirm(
     let mut tx = state.pool.begin().await.map_err(|e| internal("begin", e))?;
     // The pending secret becomes a factor, its enrolment code's step spent.
     let sealed: Option<Vec<u8>> =
-        sqlx::query_scalar("DELETE FROM totp_enrolments WHERE user_id = ? RETURNING secret_enc")
+        sqlx::query_scalar("DELETE FROM totp_enrolments WHERE user_id = $1 RETURNING secret_enc")
             .bind(user.0)
             .fetch_optional(&mut *tx)
             .await
@@ -249,7 +249,7 @@ pub async fn turn_on_in(
     key: &SecretKey,
     user: UserId,
 ) -> Result<Vec<String>, AppError> {
-    sqlx::query("UPDATE users SET mfa_state = 'Enabled', mfa_required_by = NULL WHERE id = ?")
+    sqlx::query("UPDATE users SET mfa_state = 'Enabled', mfa_required_by = NULL WHERE id = $1")
         .bind(user.0)
         .execute(&mut *tx)
         .await
@@ -268,13 +268,13 @@ pub async fn cancel(
     let now = state.clock.now();
     let mut tx = state.pool.begin().await.map_err(|e| internal("begin", e))?;
     let changed = sqlx::query(
-        "UPDATE users SET mfa_state = 'Disabled' WHERE id = ? AND mfa_state = 'SetupInProgress'",
+        "UPDATE users SET mfa_state = 'Disabled' WHERE id = $1 AND mfa_state = 'SetupInProgress'",
     )
     .bind(user.0)
     .execute(&mut *tx)
     .await
     .map_err(|e| internal("cancelling setup", e))?;
-    sqlx::query("DELETE FROM totp_enrolments WHERE user_id = ?")
+    sqlx::query("DELETE FROM totp_enrolments WHERE user_id = $1")
         .bind(user.0)
         .execute(&mut *tx)
         .await
@@ -356,13 +356,13 @@ pub async fn disable(
 pub async fn remove_factors(tx: &mut sqlx::SqliteConnection, user: UserId) -> Result<(), AppError> {
     for sql in [
         // Each kind's own rows go with their factor (ON DELETE CASCADE).
-        "DELETE FROM factors WHERE user_id = ?",
-        "DELETE FROM totp_enrolments WHERE user_id = ?",
-        "DELETE FROM backup_codes WHERE user_id = ?",
-        "DELETE FROM email_codes WHERE user_id = ?",
-        "DELETE FROM sms_codes WHERE user_id = ?",
-        "DELETE FROM phone_enrolments WHERE user_id = ?",
-        "UPDATE users SET mfa_state = 'Disabled' WHERE id = ?",
+        "DELETE FROM factors WHERE user_id = $1",
+        "DELETE FROM totp_enrolments WHERE user_id = $1",
+        "DELETE FROM backup_codes WHERE user_id = $1",
+        "DELETE FROM email_codes WHERE user_id = $1",
+        "DELETE FROM sms_codes WHERE user_id = $1",
+        "DELETE FROM phone_enrolments WHERE user_id = $1",
+        "UPDATE users SET mfa_state = 'Disabled' WHERE id = $1",
     ] {
         sqlx::query(sql)
             .bind(user.0)
@@ -439,7 +439,7 @@ async fn next_totp_name(
     conn: &mut sqlx::SqliteConnection,
     user: UserId,
 ) -> Result<String, AppError> {
-    let names: Vec<String> = sqlx::query_scalar("SELECT name FROM factors WHERE user_id = ?")
+    let names: Vec<String> = sqlx::query_scalar("SELECT name FROM factors WHERE user_id = $1")
         .bind(user.0)
         .fetch_all(&mut *conn)
         .await
@@ -461,7 +461,7 @@ async fn add_totp_factor(
 ) -> Result<i64, AppError> {
     let id: i64 = sqlx::query_scalar(
         "INSERT INTO factors (user_id, kind, name, created_at, last_used_at)
-         VALUES (?, 'Totp', ?, ?, ?) RETURNING id",
+         VALUES ($1, 'Totp', $2, $3, $4) RETURNING id",
     )
     .bind(user.0)
     .bind(name)
@@ -470,7 +470,7 @@ async fn add_totp_factor(
     .fetch_one(&mut *conn)
     .await
     .map_err(|e| internal("adding a factor", e))?;
-    sqlx::query("INSERT INTO totp_factors (factor_id, secret_enc, last_step) VALUES (?, ?, ?)")
+    sqlx::query("INSERT INTO totp_factors (factor_id, secret_enc, last_step) VALUES ($1, $2, $3)")
         .bind(id)
         .bind(sealed)
         .bind(step)
@@ -492,7 +492,7 @@ fn open_secret(state: &AppState, user: UserId, sealed: &[u8]) -> Result<TotpSecr
 /// The secret of the authenticator app being set up.
 async fn load_pending_secret(state: &AppState, user: UserId) -> Result<TotpSecret, AppError> {
     let sealed: Vec<u8> =
-        sqlx::query_scalar("SELECT secret_enc FROM totp_enrolments WHERE user_id = ?")
+        sqlx::query_scalar("SELECT secret_enc FROM totp_enrolments WHERE user_id = $1")
             .bind(user.0)
             .fetch_optional(&state.pool)
             .await
@@ -508,7 +508,7 @@ async fn load_totp_factors(
 ) -> Result<Vec<(i64, TotpSecret)>, AppError> {
     let rows: Vec<(i64, Vec<u8>)> = sqlx::query_as(
         "SELECT f.id, t.secret_enc FROM factors f JOIN totp_factors t ON t.factor_id = f.id
-         WHERE f.user_id = ? ORDER BY f.id",
+         WHERE f.user_id = $1 ORDER BY f.id",
     )
     .bind(user.0)
     .fetch_all(&state.pool)

@@ -51,9 +51,9 @@ pub async fn open(
     let token = SessionToken::generate();
     let done = sqlx::query(
         "INSERT INTO webauthn_ceremonies (token_hash, purpose, user_id, state, address, expires_at)
-         SELECT ?1, ?2, ?3, ?4, ?5, ?6
-         WHERE ?5 IS NULL OR (SELECT COUNT(*) FROM webauthn_ceremonies
-                              WHERE address = ?5 AND expires_at > ?7) < ?8",
+         SELECT $1, $2, $3, $4, $5, $6
+         WHERE $5 IS NULL OR (SELECT COUNT(*) FROM webauthn_ceremonies
+                              WHERE address = $5 AND expires_at > $7) < $8",
     )
     .bind(token.hash())
     .bind(purpose.as_str())
@@ -90,7 +90,7 @@ pub async fn peek(
 ) -> Result<Option<Ceremony>, AppError> {
     let row: Option<(Option<i64>, String)> = sqlx::query_as(
         "SELECT user_id, state FROM webauthn_ceremonies
-         WHERE token_hash = ? AND purpose = ? AND expires_at > ?",
+         WHERE token_hash = $1 AND purpose = $2 AND expires_at > $3",
     )
     .bind(token.hash())
     .bind(purpose.as_str())
@@ -114,7 +114,7 @@ pub async fn take(
     now: UnixTime,
 ) -> Result<bool, AppError> {
     let done = sqlx::query(
-        "DELETE FROM webauthn_ceremonies WHERE token_hash = ? AND purpose = ? AND expires_at > ?",
+        "DELETE FROM webauthn_ceremonies WHERE token_hash = $1 AND purpose = $2 AND expires_at > $3",
     )
     .bind(token.hash())
     .bind(purpose.as_str())

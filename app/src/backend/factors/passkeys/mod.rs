@@ -104,25 +104,26 @@ fn bad_credential(e: impl std::fmt::Display) -> AppError {
 async fn user_handle(state: &AppState, user: UserId) -> Result<Uuid, AppError> {
     let fresh = Uuid::new_v4();
     sqlx::query(
-        "INSERT INTO webauthn_users (user_id, handle) VALUES (?, ?) ON CONFLICT DO NOTHING",
+        "INSERT INTO webauthn_users (user_id, handle) VALUES ($1, $2) ON CONFLICT DO NOTHING",
     )
     .bind(user.0)
     .bind(fresh.as_bytes().as_slice())
     .execute(&state.writer)
     .await
     .map_err(|e| internal("storing a user handle", e))?;
-    let stored: Vec<u8> = sqlx::query_scalar("SELECT handle FROM webauthn_users WHERE user_id = ?")
-        .bind(user.0)
-        .fetch_one(&state.writer)
-        .await
-        .map_err(|e| internal("reading a user handle", e))?;
+    let stored: Vec<u8> =
+        sqlx::query_scalar("SELECT handle FROM webauthn_users WHERE user_id = $1")
+            .bind(user.0)
+            .fetch_one(&state.writer)
+            .await
+            .map_err(|e| internal("reading a user handle", e))?;
     Uuid::from_slice(&stored).map_err(|e| internal("a stored user handle", e))
 }
 
 /// The account a user handle names, if any.
 async fn user_of_handle(pool: &SqlitePool, handle: &Uuid) -> Result<Option<UserId>, AppError> {
     let user: Option<i64> =
-        sqlx::query_scalar("SELECT user_id FROM webauthn_users WHERE handle = ?")
+        sqlx::query_scalar("SELECT user_id FROM webauthn_users WHERE handle = $1")
             .bind(handle.as_bytes().as_slice())
             .fetch_optional(pool)
             .await
@@ -141,7 +142,7 @@ struct StoredKey {
 async fn keys_of(pool: &SqlitePool, user: UserId) -> Result<Vec<StoredKey>, AppError> {
     let rows: Vec<(i64, String, String)> = sqlx::query_as(
         "SELECT f.id, f.name, p.credential FROM factors f
-         JOIN passkey_factors p ON p.factor_id = f.id WHERE f.user_id = ? ORDER BY f.id",
+         JOIN passkey_factors p ON p.factor_id = f.id WHERE f.user_id = $1 ORDER BY f.id",
     )
     .bind(user.0)
     .fetch_all(pool)
@@ -159,7 +160,7 @@ async fn keys_of(pool: &SqlitePool, user: UserId) -> Result<Vec<StoredKey>, AppE
 /// challenge offers it).
 pub async fn has_any(pool: &SqlitePool, user: UserId) -> Result<bool, AppError> {
     sqlx::query_scalar(
-        "SELECT EXISTS (SELECT 1 FROM factors WHERE user_id = ? AND kind = 'Passkey')",
+        "SELECT EXISTS (SELECT 1 FROM factors WHERE user_id = $1 AND kind = 'Passkey')",
     )
     .bind(user.0)
     .fetch_one(pool)
@@ -297,14 +298,14 @@ pub async fn register_finish(
     };
     let internals = Credential::from(key.clone());
     let stored = serde_json::to_string(&key).map_err(|e| internal("writing a passkey", e))?;
-    let was: String = sqlx::query_scalar("SELECT mfa_state FROM users WHERE id = ?")
+    let was: String = sqlx::query_scalar("SELECT mfa_state FROM users WHERE id = $1")
         .bind(user.0)
         .fetch_one(&mut *tx)
         .await
         .map_err(|e| internal("reading MFA state", e))?;
     let turned_on = was != MfaState::Enabled.as_str();
     let factor: i64 = sqlx::query_scalar(
-        "INSERT INTO factors (user_id, kind, name, created_at) VALUES (?, 'Passkey', ?, ?)
+        "INSERT INTO factors (user_id, kind, name, created_at) VALUES ($1, 'Passkey', $2, $3)
          RETURNING id",
     )
     .bind(user.0)
@@ -316,7 +317,7 @@ pub async fn register_finish(
     let inserted = sqlx::query(
         "INSERT INTO passkey_factors
          (factor_id, credential_id, credential, sign_count, backup_eligible, backed_up)
-         VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (credential_id) DO NOTHING",
+         VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (credential_id) DO NOTHING",
     )
     .bind(factor)
     .bind(key.cred_id().as_ref())
@@ -602,8 +603,8 @@ pub async fn accept_in(
     };
     // A key without a counter always says 0; one with a counter must go up.
     let moved = sqlx::query(
-        "UPDATE passkey_factors SET sign_count = ?1, credential = ?2, backed_up = ?3
-         WHERE factor_id = ?4 AND (sign_count < ?1 OR (sign_count = 0 AND ?1 = 0))",
+        "UPDATE passkey_factors SET sign_count = $1, credential = $2, backed_up = $3
+         WHERE factor_id = $4 AND (sign_count < $1 OR (sign_count = 0 AND $1 = 0))",
     )
     .bind(i64::from(accepted.counter))
     .bind(&accepted.credential)
@@ -617,7 +618,7 @@ pub async fn accept_in(
         return Ok(Err(refused_in(tx, assertion, user, meta, now, error)));
     }
     tx.later
-        .add("UPDATE factors SET last_used_at = ? WHERE id = ?")
+        .add("UPDATE factors SET last_used_at = $1 WHERE id = $2")
         .bind(now)
         .bind(accepted.factor);
     Ok(Ok(accepted.factor))
