@@ -117,7 +117,7 @@ pub async fn run(users: usize, conc: usize) -> Result<(), String> {
     for i in 0..users {
         let (id,): (i64,) = sqlx::query_as(
             "INSERT INTO users (email, password_hash, mfa_state, created_at)
-             VALUES (?, 'unused', 'Enabled', ?) RETURNING id",
+             VALUES ($1, 'unused', 'Enabled', $2) RETURNING id",
         )
         .bind(format!("bench-{i}@example.com"))
         .bind(T0)
@@ -127,14 +127,14 @@ pub async fn run(users: usize, conc: usize) -> Result<(), String> {
         let sealed = mfa::seal_secret(&state.settings.key, UserId(id), &secret);
         let (factor,): (i64,) = sqlx::query_as(
             "INSERT INTO factors (user_id, kind, name, created_at)
-             VALUES (?, 'Totp', 'bench', ?) RETURNING id",
+             VALUES ($1, 'Totp', 'bench', $2) RETURNING id",
         )
         .bind(id)
         .bind(T0)
         .fetch_one(&state.pool)
         .await
         .map_err(|e| e.to_string())?;
-        sqlx::query("INSERT INTO totp_factors (factor_id, secret_enc) VALUES (?, ?)")
+        sqlx::query("INSERT INTO totp_factors (factor_id, secret_enc) VALUES ($1, $2)")
             .bind(factor)
             .bind(sealed)
             .execute(&state.pool)
@@ -220,7 +220,7 @@ pub async fn run_forward(requests: usize, conc: usize) -> Result<(), String> {
         .map_err(|e| e.to_string())?;
     let (user,): (i64,) = sqlx::query_as(
         "INSERT INTO users (email, password_hash, mfa_state, created_at)
-         VALUES ('bench@example.com', 'unused', 'Enabled', ?) RETURNING id",
+         VALUES ('bench@example.com', 'unused', 'Enabled', $1) RETURNING id",
     )
     .bind(T0)
     .fetch_one(&state.pool)
@@ -229,7 +229,7 @@ pub async fn run_forward(requests: usize, conc: usize) -> Result<(), String> {
     let token = app::backend::auth::sessions::SessionToken::generate();
     sqlx::query(
         "INSERT INTO sessions (token_hash, user_id, created_at, expires_at, last_seen_at,
-         password_at, factor_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+         password_at, factor_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
     )
     .bind(token.hash())
     .bind(user)

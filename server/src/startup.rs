@@ -78,7 +78,7 @@ pub fn prepare_data_dir(dir: &Path) -> Result<(), StartupError> {
 }
 
 /// Opens the database and runs migrations; any failure stops startup.
-pub async fn open_database(data_dir: &Path) -> Result<sqlx::SqlitePool, StartupError> {
+pub async fn open_database(data_dir: &Path) -> Result<sqlx::AnyPool, StartupError> {
     prepare_data_dir(data_dir)?;
     let pool = db::open(&data_dir.join(DB_FILE)).await?;
     db::migrate(&pool).await?;

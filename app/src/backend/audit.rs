@@ -1,6 +1,6 @@
 //! The security event trail (SPEC section 4): one row per event.
 
-use sqlx::SqlitePool;
+use sqlx::AnyPool;
 
 use crate::api::display::device_label;
 use crate::api::{AppError, EventsPage, SecurityEvent};
@@ -184,7 +184,7 @@ pub fn record_later(
 }
 
 pub async fn record(
-    db: impl sqlx::SqliteExecutor<'_>,
+    db: impl sqlx::Executor<'_, Database = sqlx::Any>,
     user: Option<UserId>,
     kind: EventKind,
     now: UnixTime,
@@ -221,7 +221,7 @@ struct EventRow {
 /// The user's own events, newest first, `limit` at a time, older than the
 /// event id `before` when given. Other users' events are never selected.
 pub async fn list(
-    pool: &SqlitePool,
+    pool: &AnyPool,
     user: UserId,
     before: Option<i64>,
     limit: u32,

@@ -2,7 +2,7 @@
 //! and by when. Each covered account gets its own deadline, fixed the first
 //! time the requirement applies to it; after that it can only enrol.
 
-use sqlx::SqlitePool;
+use sqlx::AnyPool;
 
 use crate::api::{AppError, MfaPolicy, MfaRequirement, MfaState, Role};
 use crate::backend::audit::{self, EventKind};
@@ -52,27 +52,33 @@ pub fn standing(
 }
 
 /// The policy, from the pool or inside a transaction.
-pub async fn load<'e>(db: impl sqlx::SqliteExecutor<'e>) -> Result<MfaPolicy, AppError> {
-    let (require, grace_days, allow_email_codes, allow_sms): (String, i64, bool, bool) =
-        sqlx::query_as(
-            "SELECT require, grace_days, allow_email_codes, allow_sms FROM mfa_policy WHERE id = 1",
-        )
-        .fetch_one(db)
-        .await
-        .map_err(|e| internal("reading the MFA policy", e))?;
+pub async fn load<'e>(
+    db: impl sqlx::Executor<'e, Database = sqlx::Any>,
+) -> Result<MfaPolicy, AppError> {
+    let (require, grace_days, allow_email_codes, allow_sms): (
+        String,
+        i64,
+        crate::backend::infra::db::Flag,
+        crate::backend::infra::db::Flag,
+    ) = sqlx::query_as(
+        "SELECT require, grace_days, allow_email_codes, allow_sms FROM mfa_policy WHERE id = 1",
+    )
+    .fetch_one(db)
+    .await
+    .map_err(|e| internal("reading the MFA policy", e))?;
     Ok(MfaPolicy {
         require: MfaRequirement::parse(&require)
             .ok_or_else(|| internal("unknown policy in database", &require))?,
         grace_days: u32::try_from(grace_days).unwrap_or(0),
-        allow_email_codes,
-        allow_sms,
+        allow_email_codes: allow_email_codes.0,
+        allow_sms: allow_sms.0,
     })
 }
 
 /// The account's standing now, fixing its deadline if the policy has just
 /// come to cover it (a new account, a promotion).
 pub async fn standing_of(
-    pool: &SqlitePool,
+    pool: &AnyPool,
     user: UserId,
     now: UnixTime,
 ) -> Result<Standing, AppError> {
@@ -123,7 +129,7 @@ pub(super) fn covered_sql(require: MfaRequirement) -> &'static str {
 /// them, enrolment is due at once (they lost their factors, so the next
 /// sign-in leads straight into the wizard); otherwise no deadline.
 pub async fn due_now_if_covered(
-    tx: &mut sqlx::SqliteConnection,
+    tx: &mut sqlx::AnyConnection,
     user: UserId,
     now: UnixTime,
 ) -> Result<(), AppError> {

@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use leptos::config::LeptosOptions;
-use sqlx::SqlitePool;
+use sqlx::AnyPool;
 
 use crate::backend::auth::passwords::{HashPool, PasswordHashString};
 use crate::backend::auth::rate_limit::Limits;
@@ -13,9 +13,9 @@ use crate::backend::infra::crypto::SecretKey;
 #[derive(Clone)]
 pub struct AppState {
     /// Reads, and writes off the hot paths.
-    pub pool: SqlitePool,
+    pub pool: AnyPool,
     /// One connection for the hot write transactions (see `db::open_writer`).
-    pub writer: SqlitePool,
+    pub writer: AnyPool,
     pub clock: Arc<dyn Clock>,
     pub leptos_options: LeptosOptions,
     /// Verified against for unknown emails (see `passwords::dummy_hash`).

@@ -21,7 +21,7 @@ use reqwest::StatusCode;
 /// The last migration before the factors table.
 const BEFORE_FACTORS: i64 = 20261202000007;
 
-async fn insert_user(pool: &sqlx::SqlitePool, email: &str, mfa_state: &str) -> i64 {
+async fn insert_user(pool: &sqlx::AnyPool, email: &str, mfa_state: &str) -> i64 {
     let hash = hash_blocking(&Password::new(PASSWORD.into())).expect("hash");
     sqlx::query_scalar(
         "INSERT INTO users (email, password_hash, mfa_state, created_at, email_confirmed_at)

@@ -2,7 +2,7 @@
 //! sessions, devices and activity.
 
 use http::HeaderMap;
-use sqlx::SqlitePool;
+use sqlx::AnyPool;
 
 use crate::api::{AppError, ChangePasswordRequest, Me, MfaState, Role};
 use crate::backend::alerts::{self, Alert};
@@ -17,7 +17,7 @@ use crate::backend::{
 };
 
 /// The account's email address (where its mail goes).
-pub async fn email_of(pool: &SqlitePool, user: UserId) -> Result<String, AppError> {
+pub async fn email_of(pool: &AnyPool, user: UserId) -> Result<String, AppError> {
     sqlx::query_scalar("SELECT email FROM users WHERE id = $1")
         .bind(user.0)
         .fetch_one(pool)

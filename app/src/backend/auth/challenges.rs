@@ -2,7 +2,7 @@
 //! its own with expiry, single use and an attempt counter, bound to a cookie.
 //! It grants no access by itself.
 
-use sqlx::SqlitePool;
+use sqlx::AnyPool;
 
 use crate::api::AppError;
 use crate::backend::auth::sessions::SessionToken;
@@ -23,7 +23,7 @@ pub struct Challenge {
 /// Creates a challenge; the token (same shape as a session token) goes into
 /// the challenge cookie, its hash into the row.
 pub async fn create(
-    db: impl sqlx::SqliteExecutor<'_>,
+    db: impl sqlx::Executor<'_, Database = sqlx::Any>,
     user: UserId,
     remember_me: bool,
     now: UnixTime,
@@ -46,11 +46,11 @@ pub async fn create(
 
 /// The live, unused challenge for a token.
 pub async fn find(
-    pool: &SqlitePool,
+    pool: &AnyPool,
     token: &SessionToken,
     now: UnixTime,
 ) -> Result<Option<Challenge>, AppError> {
-    let row: Option<(i64, i64, bool, i64)> = sqlx::query_as(
+    let row: Option<(i64, i64, crate::backend::infra::db::Flag, i64)> = sqlx::query_as(
         "SELECT id, user_id, remember_me, expires_at FROM login_challenges
          WHERE token_hash = $1 AND used_at IS NULL AND expires_at > $2",
     )
@@ -62,7 +62,7 @@ pub async fn find(
     Ok(row.map(|(id, user, remember_me, expires_at)| Challenge {
         id,
         user: UserId(user),
-        remember_me,
+        remember_me: remember_me.0,
         expires_at,
     }))
 }
@@ -74,7 +74,7 @@ pub const TRIES_PER_CHALLENGE: i64 = 5;
 /// challenge is gone). Decided in one statement, so racing requests cannot
 /// take more than there are.
 pub async fn take_attempt(
-    db: impl sqlx::SqliteExecutor<'_>,
+    db: impl sqlx::Executor<'_, Database = sqlx::Any>,
     id: i64,
     now: UnixTime,
 ) -> Result<bool, AppError> {
@@ -93,7 +93,7 @@ pub async fn take_attempt(
 
 /// Ends every live challenge of the account: after a password change, MFA
 /// turned off or reset, a half-finished sign-in must not complete.
-pub async fn cancel_all(conn: &mut sqlx::SqliteConnection, user: UserId) -> Result<u64, AppError> {
+pub async fn cancel_all(conn: &mut sqlx::AnyConnection, user: UserId) -> Result<u64, AppError> {
     sqlx::query("DELETE FROM login_challenges WHERE user_id = $1")
         .bind(user.0)
         .execute(conn)
@@ -104,7 +104,7 @@ pub async fn cancel_all(conn: &mut sqlx::SqliteConnection, user: UserId) -> Resu
 
 /// Marks it used; only one caller can ever see `true`.
 pub async fn complete(
-    db: impl sqlx::SqliteExecutor<'_>,
+    db: impl sqlx::Executor<'_, Database = sqlx::Any>,
     id: i64,
     now: UnixTime,
 ) -> Result<bool, AppError> {

@@ -2,7 +2,7 @@
 //! invitation, unlock an account after too many failures in a row. Only the
 //! SHA-256 of a link's token is stored; a link works once, until it expires.
 
-use sqlx::SqlitePool;
+use sqlx::AnyPool;
 
 use crate::api::AppError;
 use crate::backend::audit::{self, EventKind};
@@ -140,7 +140,7 @@ pub async fn create_limited(
 
 /// The account a live link for `purpose` belongs to, without using it.
 pub async fn peek(
-    pool: &SqlitePool,
+    pool: &AnyPool,
     purpose: Purpose,
     token: &str,
     now: UnixTime,
@@ -170,7 +170,7 @@ pub struct Redeemed {
 /// Uses the link `token` for `purpose`: only one caller ever gets it, and
 /// only before it expires. `None` for unknown, used, expired or foreign links.
 pub async fn redeem(
-    conn: &mut sqlx::SqliteConnection,
+    conn: &mut sqlx::AnyConnection,
     purpose: Purpose,
     token: &str,
     now: UnixTime,
@@ -285,7 +285,7 @@ pub async fn unlock(state: &AppState, token: &str, meta: &ClientMeta) -> Result<
 }
 
 /// Removes links that can no longer be used.
-pub async fn purge(pool: &SqlitePool, now: UnixTime) -> Result<u64, AppError> {
+pub async fn purge(pool: &AnyPool, now: UnixTime) -> Result<u64, AppError> {
     sqlx::query("DELETE FROM email_tokens WHERE expires_at <= $1 OR used_at IS NOT NULL")
         .bind(now)
         .execute(pool)

@@ -4,7 +4,7 @@
 //! comes from an address (IPv4, or an IPv6 /64) that signed in to the account
 //! within the last 30 days. The owner then draws from a budget of its own.
 
-use sqlx::SqlitePool;
+use sqlx::AnyPool;
 
 use crate::api::AppError;
 use crate::backend::auth::rate_limit::address_bucket;
@@ -37,7 +37,7 @@ pub fn remember(
 
 /// Whether the request's address signed in to `user` within 30 days.
 pub async fn known_address(
-    pool: &SqlitePool,
+    pool: &AnyPool,
     user: UserId,
     meta: &ClientMeta,
     now: UnixTime,
@@ -60,7 +60,7 @@ pub async fn known_address(
 /// The rule for password sign-in: a trusted device of this account, or a
 /// known address.
 pub async fn is_owner(
-    pool: &SqlitePool,
+    pool: &AnyPool,
     user: UserId,
     device: Option<&SessionToken>,
     meta: &ClientMeta,

@@ -11,7 +11,7 @@
 
 use std::net::IpAddr;
 
-use sqlx::SqlitePool;
+use sqlx::AnyPool;
 
 use crate::api::AppError;
 use crate::backend::infra::clock::UnixTime;
@@ -144,7 +144,7 @@ pub fn retry_after(times: &[UnixTime], max: u32, window_s: i64, now: UnixTime) -
 }
 
 async fn times_in_window(
-    conn: &mut sqlx::SqliteConnection,
+    conn: &mut sqlx::AnyConnection,
     key: &str,
     window_s: i64,
     now: UnixTime,
@@ -184,7 +184,7 @@ pub struct Failure {
 /// with `TooManyAttempts` (a window is full) or `AccountLocked` (a streak is
 /// at the cap); then nothing is counted.
 pub async fn reserve(
-    pool: &SqlitePool,
+    pool: &AnyPool,
     limits: &Limits,
     scopes: &[Scope],
     now: UnixTime,
@@ -198,7 +198,7 @@ pub async fn reserve(
 /// [`reserve`] inside the caller's write transaction (which must hold the
 /// write lock: `db::begin_write`). On refusal the caller must roll back.
 pub async fn reserve_in(
-    tx: &mut sqlx::SqliteConnection,
+    tx: &mut sqlx::AnyConnection,
     limits: &Limits,
     scopes: &[Scope],
     now: UnixTime,
@@ -276,7 +276,7 @@ impl Reservation {
 
     /// The attempt succeeded: it is not a failure, and the account budget it
     /// was counted against starts over (the address's does not).
-    pub async fn succeeded(self, pool: &SqlitePool) -> Result<(), AppError> {
+    pub async fn succeeded(self, pool: &AnyPool) -> Result<(), AppError> {
         let mut tx = crate::backend::infra::db::begin_write(pool).await?;
         self.succeeded_in(&mut tx);
         tx.commit().await
@@ -311,7 +311,7 @@ impl Reservation {
 
     /// Nothing was checked after all (bad input, a gone challenge): the
     /// attempt is taken back.
-    pub async fn release(self, pool: &SqlitePool) -> Result<(), AppError> {
+    pub async fn release(self, pool: &AnyPool) -> Result<(), AppError> {
         let mut tx = crate::backend::infra::db::begin_write(pool).await?;
         delete_rows(&mut tx, &self.rows).await?;
         for key in &self.streaks {
@@ -335,7 +335,7 @@ fn json_ids(rows: &[i64]) -> String {
     format!("[{}]", ids.join(","))
 }
 
-async fn delete_rows(conn: &mut sqlx::SqliteConnection, rows: &[i64]) -> Result<(), AppError> {
+async fn delete_rows(conn: &mut sqlx::AnyConnection, rows: &[i64]) -> Result<(), AppError> {
     sqlx::query("DELETE FROM auth_failures WHERE id IN (SELECT value FROM json_each($1))")
         .bind(json_ids(rows))
         .execute(&mut *conn)
@@ -345,7 +345,7 @@ async fn delete_rows(conn: &mut sqlx::SqliteConnection, rows: &[i64]) -> Result<
 }
 
 /// Clears a scope's window and streak.
-async fn clear(conn: &mut sqlx::SqliteConnection, scope: &Scope) -> Result<(), AppError> {
+async fn clear(conn: &mut sqlx::AnyConnection, scope: &Scope) -> Result<(), AppError> {
     let key = scope.key();
     for sql in [
         "DELETE FROM auth_failures WHERE scope = $1",
@@ -361,7 +361,7 @@ async fn clear(conn: &mut sqlx::SqliteConnection, scope: &Scope) -> Result<(), A
 }
 
 /// Clears the scopes (an admin's or an emailed unlock).
-pub async fn reset(pool: &SqlitePool, scopes: &[Scope]) -> Result<(), AppError> {
+pub async fn reset(pool: &AnyPool, scopes: &[Scope]) -> Result<(), AppError> {
     let mut tx = crate::backend::infra::db::begin_write(pool).await?;
     for scope in scopes {
         clear(&mut tx, scope).await?;
@@ -371,7 +371,7 @@ pub async fn reset(pool: &SqlitePool, scopes: &[Scope]) -> Result<(), AppError> 
 
 /// Whether any of the scopes would refuse an attempt now (read only).
 pub async fn is_locked(
-    pool: &SqlitePool,
+    pool: &AnyPool,
     limits: &Limits,
     scopes: &[Scope],
     now: UnixTime,
@@ -400,7 +400,7 @@ pub async fn is_locked(
 /// Account scopes locked right now (window full, or streak at the cap), as
 /// `(email, user id)` hints: one of the two is set per entry.
 pub async fn locked_accounts(
-    pool: &SqlitePool,
+    pool: &AnyPool,
     limits: &Limits,
     now: UnixTime,
 ) -> Result<Vec<(Option<String>, Option<i64>)>, AppError> {

@@ -41,7 +41,7 @@ async fn live_challenge(state: &AppState, headers: &HeaderMap) -> Result<Challen
 
 /// The account's pending recovery: `(id, started_at, ready_at)`.
 async fn pending_of(
-    db: impl sqlx::SqliteExecutor<'_>,
+    db: impl sqlx::Executor<'_, Database = sqlx::Any>,
     user: UserId,
 ) -> Result<Option<(i64, i64, i64)>, AppError> {
     sqlx::query_as(
@@ -63,13 +63,13 @@ pub async fn ready_for(state: &AppState, user: UserId) -> Result<bool, AppError>
 }
 
 async fn email_confirmed(state: &AppState, user: UserId) -> Result<bool, AppError> {
-    let confirmed: Option<bool> =
+    let confirmed: Option<crate::backend::infra::db::Flag> =
         sqlx::query_scalar("SELECT email_confirmed_at IS NOT NULL FROM users WHERE id = $1")
             .bind(user.0)
             .fetch_optional(&state.pool)
             .await
             .map_err(|e| internal("reading the address", e))?;
-    Ok(confirmed.unwrap_or(false))
+    Ok(confirmed.is_some_and(|c| c.0))
 }
 
 async fn status_of(state: &AppState, user: UserId) -> Result<RecoveryStatus, AppError> {
@@ -346,7 +346,14 @@ pub async fn complete(
 
 /// `GET /api/admin/recoveries`: every recovery waiting, oldest first.
 pub async fn pending(state: &AppState) -> Result<Vec<PendingRecovery>, AppError> {
-    type Row = (i64, String, i64, i64, Option<String>, bool);
+    type Row = (
+        i64,
+        String,
+        i64,
+        i64,
+        Option<String>,
+        crate::backend::infra::db::Flag,
+    );
     let rows: Vec<Row> = sqlx::query_as(
         "SELECT r.id, u.email, r.started_at, r.ready_at, r.address, r.approved_at IS NOT NULL
          FROM recoveries r JOIN users u ON u.id = r.user_id
@@ -364,7 +371,7 @@ pub async fn pending(state: &AppState) -> Result<Vec<PendingRecovery>, AppError>
                 started_at,
                 ready_at,
                 address,
-                approved,
+                approved: approved.0,
             },
         )
         .collect())

@@ -6,7 +6,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use rand::RngCore;
 use rand::rngs::OsRng;
 use sha2::{Digest, Sha256};
-use sqlx::SqlitePool;
+use sqlx::AnyPool;
 
 use crate::api::display::device_label;
 use crate::api::{AppError, SessionInfo};
@@ -164,7 +164,7 @@ pub fn create_in(
 /// A new token for the session (after re-authentication, ASVS 7.2.4): a
 /// token seen before the proof opens nothing after it. The cookie keeps the
 /// session's kind and expiry.
-pub async fn rotate(pool: &SqlitePool, id: i64, now: UnixTime) -> Result<NewSession, AppError> {
+pub async fn rotate(pool: &AnyPool, id: i64, now: UnixTime) -> Result<NewSession, AppError> {
     let token = SessionToken::generate();
     let (user, created_at, expires_at): (i64, i64, i64) = sqlx::query_as(
         "UPDATE sessions SET token_hash = $1, replacement_code_enc = NULL WHERE id = $2
@@ -203,7 +203,7 @@ pub struct Live {
 
 /// The live session holding `token`, or `None` when it is unknown or expired.
 pub async fn find(
-    pool: &SqlitePool,
+    pool: &AnyPool,
     token: &SessionToken,
     now: UnixTime,
     default_idle_s: i64,
@@ -213,7 +213,7 @@ pub async fn find(
 }
 
 async fn refresh_last_seen(
-    pool: &SqlitePool,
+    pool: &AnyPool,
     id: i64,
     last_seen: UnixTime,
     now: UnixTime,
@@ -232,7 +232,7 @@ async fn refresh_last_seen(
 /// [`find`] and who the session is (email, stored role) in one query: the
 /// forward-auth check asks on every request of every protected app.
 pub async fn find_with_identity(
-    pool: &SqlitePool,
+    pool: &AnyPool,
     token: &SessionToken,
     now: UnixTime,
     default_idle_s: i64,
@@ -267,7 +267,7 @@ pub async fn find_with_identity(
 /// again (confirming a new authenticator is such a proof): `proof` says
 /// which (the password was proven when the session began).
 pub async fn mark_factor(
-    pool: &SqlitePool,
+    pool: &AnyPool,
     id: i64,
     proof: Proof,
     now: UnixTime,
@@ -284,7 +284,7 @@ pub async fn mark_factor(
 
 /// Records a fresh proof in the session: the password, and a factor if given.
 pub async fn mark_proven(
-    pool: &SqlitePool,
+    pool: &AnyPool,
     id: i64,
     proof: Proof,
     now: UnixTime,
@@ -321,7 +321,7 @@ struct SessionRow {
 /// The user's live sessions, most recently used first; `current` marks the
 /// one holding `token`.
 pub async fn list(
-    pool: &SqlitePool,
+    pool: &AnyPool,
     user: UserId,
     token: &SessionToken,
     now: UnixTime,
@@ -354,7 +354,7 @@ pub async fn list(
 }
 
 /// Ends one of the user's sessions; `false` if it is not theirs or gone.
-pub async fn revoke(pool: &SqlitePool, user: UserId, id: i64) -> Result<bool, AppError> {
+pub async fn revoke(pool: &AnyPool, user: UserId, id: i64) -> Result<bool, AppError> {
     let done = sqlx::query("DELETE FROM sessions WHERE id = $1 AND user_id = $2")
         .bind(id)
         .bind(user.0)
@@ -366,7 +366,7 @@ pub async fn revoke(pool: &SqlitePool, user: UserId, id: i64) -> Result<bool, Ap
 
 /// Ends every session of the user, except the one holding `keep` if given.
 pub async fn revoke_all(
-    db: &mut sqlx::SqliteConnection,
+    db: &mut sqlx::AnyConnection,
     user: UserId,
     keep: Option<&SessionToken>,
 ) -> Result<u32, AppError> {
@@ -387,7 +387,7 @@ fn replacement_context(session_token: &SessionToken) -> Vec<u8> {
 
 /// Keeps a replacement backup code for the session to show once.
 pub async fn hold_replacement_code(
-    pool: &SqlitePool,
+    pool: &AnyPool,
     key: &SecretKey,
     token: &SessionToken,
     code: &str,
@@ -404,7 +404,7 @@ pub async fn hold_replacement_code(
 /// Hands out the held replacement code, once: only the caller whose UPDATE
 /// clears the very value it read gets it.
 pub async fn take_replacement_code(
-    pool: &SqlitePool,
+    pool: &AnyPool,
     key: &SecretKey,
     token: &SessionToken,
 ) -> Result<Option<String>, AppError> {
@@ -437,7 +437,7 @@ pub async fn take_replacement_code(
 }
 
 /// Deletes the session row; a token that is already gone is fine.
-pub async fn delete(pool: &SqlitePool, token: &SessionToken) -> Result<Option<UserId>, AppError> {
+pub async fn delete(pool: &AnyPool, token: &SessionToken) -> Result<Option<UserId>, AppError> {
     let row: Option<(i64,)> =
         sqlx::query_as("DELETE FROM sessions WHERE token_hash = $1 RETURNING user_id")
             .bind(token.hash())

@@ -2,7 +2,7 @@
 //! session it ends in.
 
 use http::HeaderMap;
-use sqlx::SqlitePool;
+use sqlx::AnyPool;
 
 use crate::api::{
     AppError, LoginOutcome, LoginRequest, MfaState, SecondFactor, SecondFactorRequest,
@@ -402,10 +402,7 @@ fn finish_sign_in(
     session
 }
 
-async fn find_credentials(
-    pool: &SqlitePool,
-    email: &str,
-) -> Result<Option<(i64, String)>, AppError> {
+async fn find_credentials(pool: &AnyPool, email: &str) -> Result<Option<(i64, String)>, AppError> {
     sqlx::query_as("SELECT id, password_hash FROM users WHERE email = $1")
         .bind(email)
         .fetch_optional(pool)

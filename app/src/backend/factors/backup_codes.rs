@@ -3,7 +3,7 @@
 
 use rand::Rng;
 use rand::rngs::OsRng;
-use sqlx::SqlitePool;
+use sqlx::AnyPool;
 
 use crate::api::AppError;
 use crate::backend::infra::clock::UnixTime;
@@ -73,7 +73,7 @@ pub fn hash(key: &SecretKey, normalized: &str) -> Vec<u8> {
 
 /// Replaces the user's whole set with a new one and returns it for display.
 pub async fn replace_set(
-    conn: &mut sqlx::SqliteConnection,
+    conn: &mut sqlx::AnyConnection,
     key: &SecretKey,
     user: UserId,
 ) -> Result<Vec<String>, AppError> {
@@ -98,7 +98,7 @@ pub async fn replace_set(
 
 /// Adds one new code to the user's set (replacing one just used) and
 /// returns it for display.
-pub async fn add_one(pool: &SqlitePool, key: &SecretKey, user: UserId) -> Result<String, AppError> {
+pub async fn add_one(pool: &AnyPool, key: &SecretKey, user: UserId) -> Result<String, AppError> {
     let code = BackupCode::generate();
     sqlx::query("INSERT INTO backup_codes (user_id, code_hash) VALUES ($1, $2)")
         .bind(user.0)
@@ -112,7 +112,7 @@ pub async fn add_one(pool: &SqlitePool, key: &SecretKey, user: UserId) -> Result
 /// Uses up one code. Of any number of racing requests with the same code,
 /// exactly one sees `true`: the UPDATE only matches while `used_at` is NULL.
 pub async fn consume(
-    db: impl sqlx::SqliteExecutor<'_>,
+    db: impl sqlx::Executor<'_, Database = sqlx::Any>,
     key: &SecretKey,
     user: UserId,
     normalized: &str,
@@ -130,7 +130,10 @@ pub async fn consume(
     Ok(done.rows_affected() == 1)
 }
 
-pub async fn remaining(db: impl sqlx::SqliteExecutor<'_>, user: UserId) -> Result<u32, AppError> {
+pub async fn remaining(
+    db: impl sqlx::Executor<'_, Database = sqlx::Any>,
+    user: UserId,
+) -> Result<u32, AppError> {
     let n: i64 = sqlx::query_scalar(
         "SELECT COUNT(*) FROM backup_codes WHERE user_id = $1 AND used_at IS NULL",
     )

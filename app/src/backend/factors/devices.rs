@@ -3,7 +3,7 @@
 //! browser for 30 days. Never enough for step-up checks (disable MFA,
 //! regenerate codes), which always ask for a code.
 
-use sqlx::SqlitePool;
+use sqlx::AnyPool;
 
 use crate::api::display::device_label;
 use crate::api::{AppError, TrustedDevice};
@@ -16,7 +16,7 @@ pub const DEVICE_COOKIE: &str = "twofold_device";
 
 /// Remembers this browser for `user`; the token goes into the device cookie.
 pub async fn trust(
-    pool: &SqlitePool,
+    pool: &AnyPool,
     user: UserId,
     now: UnixTime,
     meta: &ClientMeta,
@@ -42,7 +42,7 @@ pub async fn trust(
 
 /// Whether `token` is a live trusted device of `user`; marks it used.
 pub async fn is_trusted(
-    pool: &SqlitePool,
+    pool: &AnyPool,
     user: UserId,
     token: &SessionToken,
     now: UnixTime,
@@ -64,7 +64,7 @@ pub async fn is_trusted(
 /// Whether `token` is a live trusted device of `user` (a read: see
 /// `owners::is_owner`).
 pub async fn is_live(
-    pool: &SqlitePool,
+    pool: &AnyPool,
     user: UserId,
     token: &SessionToken,
     now: UnixTime,
@@ -93,7 +93,7 @@ struct DeviceRow {
 }
 
 pub async fn list(
-    pool: &SqlitePool,
+    pool: &AnyPool,
     user: UserId,
     current: Option<&SessionToken>,
     now: UnixTime,
@@ -122,7 +122,7 @@ pub async fn list(
         .collect())
 }
 
-pub async fn count(pool: &SqlitePool, user: UserId, now: UnixTime) -> Result<u32, AppError> {
+pub async fn count(pool: &AnyPool, user: UserId, now: UnixTime) -> Result<u32, AppError> {
     let n: i64 = sqlx::query_scalar(
         "SELECT COUNT(*) FROM trusted_devices WHERE user_id = $1 AND expires_at > $2",
     )
@@ -136,7 +136,7 @@ pub async fn count(pool: &SqlitePool, user: UserId, now: UnixTime) -> Result<u32
 
 /// Forgets one device (`Some(id)`) or all of them; returns how many.
 pub async fn revoke(
-    conn: &mut sqlx::SqliteConnection,
+    conn: &mut sqlx::AnyConnection,
     user: UserId,
     id: Option<i64>,
 ) -> Result<u32, AppError> {

@@ -2,7 +2,7 @@
 //! account per hour. The codes themselves (6 digits, 10 minutes, 5 tries,
 //! keyed hashes, single use) follow `one_time_codes`.
 
-use sqlx::SqlitePool;
+use sqlx::AnyPool;
 
 use crate::api::AppError;
 use crate::backend::factors::one_time_codes::{self, Channel};
@@ -27,8 +27,11 @@ pub fn send_wait(recent: &[UnixTime], now: UnixTime) -> Option<u64> {
 /// Whether codes by email may be used by `user`: the operator's policy
 /// allows them and the address is confirmed (an unconfirmed address may not
 /// be the account holder's at all).
-pub async fn offered(pool: &SqlitePool, user: UserId) -> Result<bool, AppError> {
-    let row: Option<(bool, bool)> = sqlx::query_as(
+pub async fn offered(pool: &AnyPool, user: UserId) -> Result<bool, AppError> {
+    let row: Option<(
+        crate::backend::infra::db::Flag,
+        crate::backend::infra::db::Flag,
+    )> = sqlx::query_as(
         "SELECT p.allow_email_codes, u.email_confirmed_at IS NOT NULL
          FROM users u, mfa_policy p WHERE u.id = $1 AND p.id = 1",
     )
@@ -36,7 +39,7 @@ pub async fn offered(pool: &SqlitePool, user: UserId) -> Result<bool, AppError> 
     .fetch_optional(pool)
     .await
     .map_err(|e| internal("reading whether email codes are offered", e))?;
-    Ok(row.is_some_and(|(allowed, confirmed)| allowed && confirmed))
+    Ok(row.is_some_and(|(allowed, confirmed)| allowed.0 && confirmed.0))
 }
 
 pub fn not_offered() -> AppError {
@@ -50,7 +53,7 @@ pub fn not_offered() -> AppError {
 /// the mail. Refused with `TooManyAttempts` after 3 sends in an hour: the send
 /// is counted and refused in one statement, so racing requests cannot all pass.
 pub async fn issue(
-    pool: &SqlitePool,
+    pool: &AnyPool,
     key: &SecretKey,
     user: UserId,
     now: UnixTime,
@@ -90,7 +93,7 @@ pub async fn issue(
 
 /// Checks a typed code (see [`one_time_codes::take`]).
 pub async fn verify(
-    conn: &mut sqlx::SqliteConnection,
+    conn: &mut sqlx::AnyConnection,
     key: &SecretKey,
     user: UserId,
     code: &str,

@@ -3,7 +3,7 @@
 //! re-authentication window). Removing the last one turns MFA off, as
 //! turning it off does.
 
-use sqlx::SqlitePool;
+use sqlx::AnyPool;
 
 use crate::api::{AppError, FactorInfo, FactorKind, MfaState};
 use crate::backend::alerts::{self, Alert};
@@ -48,14 +48,14 @@ pub fn clean_name(name: &str) -> Result<String, AppError> {
 }
 
 /// The user's factors, oldest first.
-pub async fn list(pool: &SqlitePool, user: UserId) -> Result<Vec<FactorInfo>, AppError> {
+pub async fn list(pool: &AnyPool, user: UserId) -> Result<Vec<FactorInfo>, AppError> {
     type Row = (
         i64,
         String,
         String,
         i64,
         Option<i64>,
-        Option<bool>,
+        Option<crate::backend::infra::db::Flag>,
         Option<String>,
     );
     let rows: Vec<Row> = sqlx::query_as(
@@ -77,7 +77,7 @@ pub async fn list(pool: &SqlitePool, user: UserId) -> Result<Vec<FactorInfo>, Ap
                     name,
                     created_at,
                     last_used_at,
-                    synced,
+                    synced: synced.map(|s| s.0),
                     phone: phone.as_deref().map(crate::backend::factors::phones::mask),
                 })
             },

@@ -52,7 +52,7 @@ pub fn hash(key: &SecretKey, channel: Channel, user: UserId, code: &str) -> Vec<
 /// Stores a new code for `user` on `channel`, replacing any live one (and
 /// its count of tries), and returns it for the message.
 pub async fn replace(
-    conn: &mut sqlx::SqliteConnection,
+    conn: &mut sqlx::AnyConnection,
     key: &SecretKey,
     channel: Channel,
     user: UserId,
@@ -79,7 +79,7 @@ pub async fn replace(
 /// racing guesses cannot exceed the tries; a match is consumed atomically
 /// (racing requests with the right code: one wins).
 pub async fn take(
-    conn: &mut sqlx::SqliteConnection,
+    conn: &mut sqlx::AnyConnection,
     key: &SecretKey,
     channel: Channel,
     user: UserId,

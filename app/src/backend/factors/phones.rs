@@ -451,7 +451,7 @@ pub async fn send_sign_in_code(
 /// Checks a texted sign-in code inside the caller's write transaction (see
 /// [`one_time_codes::take`]); the phone it went to is marked used.
 pub async fn verify(
-    conn: &mut sqlx::SqliteConnection,
+    conn: &mut sqlx::AnyConnection,
     key: &SecretKey,
     user: UserId,
     code: &str,

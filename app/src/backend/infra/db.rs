@@ -1,12 +1,11 @@
-//! Opening the SQLite database and running the embedded migrations.
+//! Opening the database and running the embedded migrations. Queries go
+//! through sqlx's `Any` driver, so one set of them (with `$N` parameters)
+//! serves SQLite and, as the port goes on, PostgreSQL.
 
 use std::path::Path;
-use std::str::FromStr;
-use std::time::Duration;
 
-use sqlx::sqlite::SqliteArguments;
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
-use sqlx::{Arguments, SqlitePool};
+use sqlx::any::{AnyArguments, AnyPoolOptions};
+use sqlx::{AnyPool, Arguments};
 
 #[derive(Debug, thiserror::Error)]
 pub enum DbError {
@@ -23,7 +22,7 @@ pub enum DbError {
 /// and more threads than cores only add wake-ups (measured in
 /// docs/BENCHMARKS.md: 8 connections on 2 cores cost a third of the
 /// second-factor rate).
-pub async fn open(path: &Path) -> Result<SqlitePool, DbError> {
+pub async fn open(path: &Path) -> Result<AnyPool, DbError> {
     let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
     open_with(path, cores.clamp(2, 8) as u32).await
 }
@@ -32,14 +31,14 @@ pub async fn open(path: &Path) -> Result<SqlitePool, DbError> {
 /// SQLite takes one writer at a time anyway; queueing in the pool (a wake-up
 /// when the connection is free) replaces the busy handler's sleeps of 1 to
 /// 100 ms that racing connections otherwise take.
-pub async fn open_writer(path: &Path) -> Result<SqlitePool, DbError> {
+pub async fn open_writer(path: &Path) -> Result<AnyPool, DbError> {
     open_with(path, 1).await
 }
 
 /// A write transaction that takes SQLite's write lock at once (`BEGIN
 /// IMMEDIATE`): what it reads cannot change before it writes, and it never
 /// has to upgrade a read lock (which can fail instead of waiting).
-pub async fn begin_write(pool: &SqlitePool) -> Result<WriteTx, crate::api::AppError> {
+pub async fn begin_write(pool: &AnyPool) -> Result<WriteTx, crate::api::AppError> {
     let tx = pool
         .begin_with("BEGIN IMMEDIATE")
         .await
@@ -58,7 +57,7 @@ pub async fn begin_write(pool: &SqlitePool) -> Result<WriteTx, crate::api::AppEr
 /// reservation, the replay guard) run at once through `Deref`. Dropped
 /// without [`WriteTx::commit`], everything rolls back, `later` included.
 pub struct WriteTx {
-    tx: sqlx::Transaction<'static, sqlx::Sqlite>,
+    tx: sqlx::Transaction<'static, sqlx::Any>,
     pub later: Batch,
 }
 
@@ -73,7 +72,7 @@ impl WriteTx {
 }
 
 impl std::ops::Deref for WriteTx {
-    type Target = sqlx::SqliteConnection;
+    type Target = sqlx::AnyConnection;
     fn deref(&self) -> &Self::Target {
         &self.tx
     }
@@ -89,7 +88,7 @@ impl std::ops::DerefMut for WriteTx {
 #[derive(Default)]
 pub struct Batch {
     sql: String,
-    args: SqliteArguments<'static>,
+    args: AnyArguments<'static>,
     /// Values bound so far: a statement's `$N` are numbered from 1 and
     /// shifted by this when added, since the batch is one call.
     bound: usize,
@@ -108,7 +107,7 @@ impl Batch {
 
     pub fn bind<T>(&mut self, value: T) -> &mut Self
     where
-        T: for<'q> sqlx::Encode<'q, sqlx::Sqlite> + sqlx::Type<sqlx::Sqlite> + 'static,
+        T: for<'q> sqlx::Encode<'q, sqlx::Any> + sqlx::Type<sqlx::Any> + 'static,
     {
         if let Err(e) = self.args.add(value)
             && self.error.is_none()
@@ -126,7 +125,7 @@ impl Batch {
     /// Runs the statements and empties the batch.
     pub async fn run(
         &mut self,
-        conn: &mut sqlx::SqliteConnection,
+        conn: &mut sqlx::AnyConnection,
     ) -> Result<(), crate::api::AppError> {
         if let Some(e) = self.error.take() {
             return Err(crate::backend::internal("encoding a deferred write", e));
@@ -170,25 +169,72 @@ fn shift_parameters(sql: &str, by: usize) -> String {
     out
 }
 
-async fn open_with(path: &Path, connections: u32) -> Result<SqlitePool, DbError> {
+/// A yes/no column as read back: PostgreSQL has BOOLEAN, SQLite stores 0/1
+/// (which sqlx's `Any` driver will not decode as `bool`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Flag(pub bool);
+
+impl sqlx::Type<sqlx::Any> for Flag {
+    fn type_info() -> sqlx::any::AnyTypeInfo {
+        <bool as sqlx::Type<sqlx::Any>>::type_info()
+    }
+
+    fn compatible(ty: &sqlx::any::AnyTypeInfo) -> bool {
+        ty.kind() == sqlx::any::AnyTypeInfoKind::Bool || ty.kind().is_integer()
+    }
+}
+
+impl<'r> sqlx::Decode<'r, sqlx::Any> for Flag {
+    fn decode(value: sqlx::any::AnyValueRef<'r>) -> Result<Self, sqlx::error::BoxDynError> {
+        match <bool as sqlx::Decode<sqlx::Any>>::decode(value.clone()) {
+            Ok(b) => Ok(Flag(b)),
+            Err(_) => <i64 as sqlx::Decode<sqlx::Any>>::decode(value).map(|i| Flag(i != 0)),
+        }
+    }
+}
+
+/// The `sqlite://` URL of a database file (percent-encoded, so any path
+/// works), created when missing.
+pub fn sqlite_url(path: &Path) -> String {
+    const KEEP: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+        .remove(b'/')
+        .remove(b'.')
+        .remove(b'-')
+        .remove(b'_');
+    let path = path.to_string_lossy();
+    format!(
+        "sqlite://{}?mode=rwc",
+        percent_encoding::utf8_percent_encode(&path, KEEP)
+    )
+}
+
+async fn open_with(path: &Path, connections: u32) -> Result<AnyPool, DbError> {
+    sqlx::any::install_default_drivers();
     let display = path.display().to_string();
-    let options = SqliteConnectOptions::from_str("sqlite://")
-        .map_err(|source| DbError::Open {
-            path: display.clone(),
-            source,
-        })?
-        .filename(path)
-        .create_if_missing(true)
-        .journal_mode(SqliteJournalMode::Wal)
-        .synchronous(SqliteSynchronous::Normal)
-        .foreign_keys(true)
-        .busy_timeout(Duration::from_secs(5));
-    SqlitePoolOptions::new()
+    AnyPoolOptions::new()
         .max_connections(connections)
         // A file connection does not go stale the way a network one does:
         // pinging it before every use only doubles the round trips.
         .test_before_acquire(false)
-        .connect_with(options)
+        .after_connect(|conn, _| {
+            Box::pin(async move {
+                if conn.backend_name() == "SQLite" {
+                    // WAL: readers never wait for the writer; NORMAL sync
+                    // is durable across crashes of the process; writers
+                    // wait (up to 5 s) instead of failing.
+                    for pragma in [
+                        "PRAGMA journal_mode = WAL",
+                        "PRAGMA synchronous = NORMAL",
+                        "PRAGMA foreign_keys = ON",
+                        "PRAGMA busy_timeout = 5000",
+                    ] {
+                        sqlx::Executor::execute(&mut *conn, pragma).await?;
+                    }
+                }
+                Ok(())
+            })
+        })
+        .connect(&sqlite_url(path))
         .await
         .map_err(|source| DbError::Open {
             path: display,
@@ -197,13 +243,13 @@ async fn open_with(path: &Path, connections: u32) -> Result<SqlitePool, DbError>
 }
 
 /// Applies every migration embedded in the binary.
-pub async fn migrate(pool: &SqlitePool) -> Result<(), DbError> {
+pub async fn migrate(pool: &AnyPool) -> Result<(), DbError> {
     sqlx::migrate!("./migrations").run(pool).await?;
     Ok(())
 }
 
 /// `SELECT 1` through the pool: the health check.
-pub async fn ping(pool: &SqlitePool) -> bool {
+pub async fn ping(pool: &AnyPool) -> bool {
     sqlx::query_scalar::<_, i64>("SELECT 1")
         .fetch_one(pool)
         .await
@@ -221,12 +267,12 @@ pub enum BackupError {
 /// A consistent copy of the live database in one new file, taken while the
 /// server keeps running: `VACUUM INTO` reads one snapshot (WAL lets writers
 /// go on) and writes a compact, self-contained database.
-pub async fn backup_to(pool: &SqlitePool, to: &Path) -> Result<(), BackupError> {
+pub async fn backup_to(pool: &AnyPool, to: &Path) -> Result<(), BackupError> {
     let display = to.display().to_string();
     if to.exists() {
         return Err(BackupError::Exists(display));
     }
-    sqlx::query("VACUUM INTO ?")
+    sqlx::query("VACUUM INTO $1")
         .bind(display.clone())
         .execute(pool)
         .await
@@ -241,7 +287,7 @@ pub async fn backup_to(pool: &SqlitePool, to: &Path) -> Result<(), BackupError> 
 mod tests {
     use super::*;
 
-    async fn table() -> (tempfile::TempDir, SqlitePool) {
+    async fn table() -> (tempfile::TempDir, AnyPool) {
         let dir = tempfile::tempdir().expect("dir");
         let pool = open_writer(&dir.path().join("t.db")).await.expect("open");
         sqlx::query("CREATE TABLE t (a INTEGER, b TEXT)")
@@ -251,7 +297,7 @@ mod tests {
         (dir, pool)
     }
 
-    async fn rows(pool: &SqlitePool) -> Vec<(i64, String)> {
+    async fn rows(pool: &AnyPool) -> Vec<(i64, String)> {
         sqlx::query_as("SELECT a, b FROM t ORDER BY rowid")
             .fetch_all(pool)
             .await

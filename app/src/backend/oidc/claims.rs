@@ -2,7 +2,7 @@
 //! userinfo answer, cut to the scopes granted.
 
 use serde::Serialize;
-use sqlx::SqlitePool;
+use sqlx::AnyPool;
 
 use crate::api::AppError;
 use crate::backend::infra::clock::UnixTime;
@@ -22,7 +22,7 @@ pub struct Person {
 
 /// Gives `user` its `sub` the first time an app signs them in (random,
 /// then stable), inside the caller's transaction.
-pub async fn ensure_subject(db: &mut sqlx::SqliteConnection, user: UserId) -> Result<(), AppError> {
+pub async fn ensure_subject(db: &mut sqlx::AnyConnection, user: UserId) -> Result<(), AppError> {
     let fresh = {
         use base64::Engine;
         use rand::RngCore;
@@ -42,8 +42,8 @@ pub async fn ensure_subject(db: &mut sqlx::SqliteConnection, user: UserId) -> Re
 }
 
 /// The person behind `user` (`None`: the account is gone). Only reads.
-pub async fn person(pool: &SqlitePool, user: UserId) -> Result<Option<Person>, AppError> {
-    let row: Option<(String, String, bool, String)> = sqlx::query_as(
+pub async fn person(pool: &AnyPool, user: UserId) -> Result<Option<Person>, AppError> {
+    let row: Option<(String, String, crate::backend::infra::db::Flag, String)> = sqlx::query_as(
         "SELECT s.subject, u.email, u.email_confirmed_at IS NOT NULL, u.role
          FROM users u JOIN oidc_subjects s ON s.user_id = u.id WHERE u.id = $1",
     )
@@ -54,7 +54,7 @@ pub async fn person(pool: &SqlitePool, user: UserId) -> Result<Option<Person>, A
     Ok(row.map(|(subject, email, email_verified, role)| Person {
         subject,
         email,
-        email_verified,
+        email_verified: email_verified.0,
         role,
     }))
 }

@@ -8,7 +8,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use ring::rand::SystemRandom;
 use ring::signature::{ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair, KeyPair};
 use sha2::{Digest, Sha256};
-use sqlx::SqlitePool;
+use sqlx::AnyPool;
 
 use crate::api::AppError;
 use crate::backend::infra::clock::UnixTime;
@@ -66,7 +66,7 @@ fn generate() -> Result<(String, Vec<u8>, serde_json::Value), AppError> {
     Ok((kid, pkcs8.as_ref().to_vec(), jwk))
 }
 
-async fn insert(pool: &SqlitePool, key: &SecretKey, now: UnixTime) -> Result<String, AppError> {
+async fn insert(pool: &AnyPool, key: &SecretKey, now: UnixTime) -> Result<String, AppError> {
     let (kid, pkcs8, jwk) = generate()?;
     sqlx::query(
         "INSERT INTO oidc_keys (kid, private_enc, public_jwk, created_at) VALUES ($1, $2, $3, $4)",
@@ -82,7 +82,7 @@ async fn insert(pool: &SqlitePool, key: &SecretKey, now: UnixTime) -> Result<Str
 }
 
 /// Makes the first key when there is none (first start).
-pub async fn ensure(pool: &SqlitePool, key: &SecretKey, now: UnixTime) -> Result<(), AppError> {
+pub async fn ensure(pool: &AnyPool, key: &SecretKey, now: UnixTime) -> Result<(), AppError> {
     let live: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM oidc_keys WHERE retired_at IS NULL")
         .fetch_one(pool)
         .await
@@ -95,7 +95,7 @@ pub async fn ensure(pool: &SqlitePool, key: &SecretKey, now: UnixTime) -> Result
 
 /// Retires the signing key (still published for as long as an ID token it
 /// signed may live) and makes a new one; answers the new `kid`.
-pub async fn rotate(pool: &SqlitePool, key: &SecretKey, now: UnixTime) -> Result<String, AppError> {
+pub async fn rotate(pool: &AnyPool, key: &SecretKey, now: UnixTime) -> Result<String, AppError> {
     sqlx::query(
         "UPDATE oidc_keys SET retired_at = $1, publish_until = $2 WHERE retired_at IS NULL",
     )
@@ -109,7 +109,7 @@ pub async fn rotate(pool: &SqlitePool, key: &SecretKey, now: UnixTime) -> Result
 
 /// The newest unretired key (made now if there is none).
 pub async fn current(
-    pool: &SqlitePool,
+    pool: &AnyPool,
     key: &SecretKey,
     now: UnixTime,
 ) -> Result<SigningKey, AppError> {
@@ -138,10 +138,7 @@ pub async fn current(
 
 /// The public keys to publish: every unretired key and every retired one
 /// whose tokens may still be alive.
-pub async fn published(
-    pool: &SqlitePool,
-    now: UnixTime,
-) -> Result<Vec<serde_json::Value>, AppError> {
+pub async fn published(pool: &AnyPool, now: UnixTime) -> Result<Vec<serde_json::Value>, AppError> {
     let rows: Vec<String> = sqlx::query_scalar(
         "SELECT public_jwk FROM oidc_keys WHERE retired_at IS NULL OR publish_until > $1
          ORDER BY created_at DESC, kid",
@@ -158,7 +155,7 @@ pub async fn published(
 /// The published key named `kid`, to check a token Twofold signed (the
 /// `id_token_hint` of a logout).
 pub async fn decoding_key(
-    pool: &SqlitePool,
+    pool: &AnyPool,
     kid: &str,
     now: UnixTime,
 ) -> Result<Option<jsonwebtoken::DecodingKey>, AppError> {

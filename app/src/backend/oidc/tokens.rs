@@ -7,7 +7,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use rand::RngCore;
 use rand::rngs::OsRng;
 use sha2::{Digest, Sha256};
-use sqlx::SqlitePool;
+use sqlx::AnyPool;
 
 use crate::api::AppError;
 use crate::backend::infra::clock::UnixTime;
@@ -96,7 +96,7 @@ pub struct NewCode<'a> {
 
 /// A new grant and its code (one transaction); answers the code.
 pub async fn issue_code(
-    pool: &SqlitePool,
+    pool: &AnyPool,
     new: &NewCode<'_>,
     now: UnixTime,
 ) -> Result<String, AppError> {
@@ -225,7 +225,7 @@ async fn live_grant(tx: &mut db::WriteTx, grant: i64) -> Result<Option<Grant>, A
 /// of many racing requests exactly one gets tokens; a code used twice
 /// revokes what it issued (RFC 9700 4.5.3). A refused check spends it too.
 pub async fn redeem_code(
-    pool: &SqlitePool,
+    pool: &AnyPool,
     client_id: &str,
     code: &str,
     redirect_uri: &str,
@@ -294,7 +294,7 @@ pub async fn redeem_code(
 /// A new access and refresh token for a refresh token, which is spent: a
 /// refresh token used twice has leaked, and its whole grant is revoked.
 pub async fn refresh(
-    pool: &SqlitePool,
+    pool: &AnyPool,
     client_id: &str,
     refresh_token: &str,
     now: UnixTime,
@@ -346,7 +346,7 @@ pub async fn refresh(
 
 /// The grant a live access token belongs to (`userinfo`).
 pub async fn grant_of_access_token(
-    pool: &SqlitePool,
+    pool: &AnyPool,
     token: &str,
     now: UnixTime,
 ) -> Result<Option<Grant>, AppError> {
@@ -366,7 +366,7 @@ pub async fn grant_of_access_token(
 /// whole grant with it; an access token goes alone. Unknown tokens (or
 /// another client's) are not an error: the answer must not tell.
 pub async fn revoke(
-    pool: &SqlitePool,
+    pool: &AnyPool,
     client_id: &str,
     token: &str,
     now: UnixTime,
@@ -401,7 +401,7 @@ pub async fn revoke(
 /// everywhere, a password change, an admin reset, "Apps you signed in to".
 /// Answers how many grants were live.
 pub async fn revoke_all(
-    db: &mut sqlx::SqliteConnection,
+    db: &mut sqlx::AnyConnection,
     user: UserId,
     client_id: Option<&str>,
     now: UnixTime,

@@ -167,7 +167,7 @@ impl TestServer {
         c
     }
 
-    pub async fn db(&self) -> sqlx::SqlitePool {
+    pub async fn db(&self) -> sqlx::AnyPool {
         app::backend::infra::db::open(&self.db_path())
             .await
             .expect("open db")

@@ -11,7 +11,7 @@ pub use check::{
     settle, with_address,
 };
 
-use sqlx::SqlitePool;
+use sqlx::AnyPool;
 
 use crate::api::{AppError, BackupCodes, MfaState, SecondFactor, TotpSetup};
 use crate::backend::alerts::{self, Alert};
@@ -43,11 +43,7 @@ pub fn effective_state(
 }
 
 /// The state of `user` now.
-pub async fn state_of(
-    pool: &SqlitePool,
-    user: UserId,
-    now: UnixTime,
-) -> Result<MfaState, AppError> {
+pub async fn state_of(pool: &AnyPool, user: UserId, now: UnixTime) -> Result<MfaState, AppError> {
     let row: Option<(String, Option<i64>)> = sqlx::query_as(
         "SELECT u.mfa_state, t.started_at FROM users u
          LEFT JOIN totp_enrolments t ON t.user_id = u.id WHERE u.id = $1",
@@ -133,7 +129,7 @@ pub async fn start(
 }
 
 async fn set_state(
-    conn: &mut sqlx::SqliteConnection,
+    conn: &mut sqlx::AnyConnection,
     user: UserId,
     s: MfaState,
 ) -> Result<(), AppError> {
@@ -245,7 +241,7 @@ pub async fn confirm(
 /// is met, browsers trusted before are trusted no more, and a first set of
 /// backup codes is made (returned to show once).
 pub async fn turn_on_in(
-    tx: &mut sqlx::SqliteConnection,
+    tx: &mut sqlx::AnyConnection,
     key: &SecretKey,
     user: UserId,
 ) -> Result<Vec<String>, AppError> {
@@ -353,7 +349,7 @@ pub async fn disable(
 /// phones), backup, email and text codes, trusted devices; the state is
 /// `Disabled`. Used by disable, the last factor's removal, an admin's reset
 /// and a finished recovery.
-pub async fn remove_factors(tx: &mut sqlx::SqliteConnection, user: UserId) -> Result<(), AppError> {
+pub async fn remove_factors(tx: &mut sqlx::AnyConnection, user: UserId) -> Result<(), AppError> {
     for sql in [
         // Each kind's own rows go with their factor (ON DELETE CASCADE).
         "DELETE FROM factors WHERE user_id = $1",
@@ -435,10 +431,7 @@ const DEFAULT_TOTP_NAME: &str = "Authenticator app";
 
 /// "Authenticator app 2", "... 3": a name the account's factors do not
 /// have yet, for an app added beside others (renamed at will).
-async fn next_totp_name(
-    conn: &mut sqlx::SqliteConnection,
-    user: UserId,
-) -> Result<String, AppError> {
+async fn next_totp_name(conn: &mut sqlx::AnyConnection, user: UserId) -> Result<String, AppError> {
     let names: Vec<String> = sqlx::query_scalar("SELECT name FROM factors WHERE user_id = $1")
         .bind(user.0)
         .fetch_all(&mut *conn)
@@ -452,7 +445,7 @@ async fn next_totp_name(
 
 /// A confirmed authenticator app: its sealed secret, `step` spent already.
 async fn add_totp_factor(
-    conn: &mut sqlx::SqliteConnection,
+    conn: &mut sqlx::AnyConnection,
     user: UserId,
     name: &str,
     sealed: &[u8],

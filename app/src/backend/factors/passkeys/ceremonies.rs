@@ -41,7 +41,7 @@ impl Purpose {
 /// when the address already has [`LIVE_PER_ADDRESS`] open, decided in the
 /// insert itself so racing requests cannot open more.
 pub async fn open(
-    db: impl sqlx::SqliteExecutor<'_>,
+    db: impl sqlx::Executor<'_, Database = sqlx::Any>,
     purpose: Purpose,
     user: Option<UserId>,
     state: &str,
@@ -83,7 +83,7 @@ pub struct Ceremony {
 
 /// Reads the live ceremony of `purpose` a token names, without using it up.
 pub async fn peek(
-    db: impl sqlx::SqliteExecutor<'_>,
+    db: impl sqlx::Executor<'_, Database = sqlx::Any>,
     token: &SessionToken,
     purpose: Purpose,
     now: UnixTime,
@@ -108,7 +108,7 @@ pub async fn peek(
 /// Called inside the transaction that acts on the ceremony's answer, so a
 /// refused answer spends the challenge too.
 pub async fn take(
-    db: impl sqlx::SqliteExecutor<'_>,
+    db: impl sqlx::Executor<'_, Database = sqlx::Any>,
     token: &SessionToken,
     purpose: Purpose,
     now: UnixTime,

@@ -12,7 +12,7 @@ pub use ceremonies::{CEREMONY_COOKIE, Purpose};
 pub use relying_party::RelyingParty;
 
 use serde::{Deserialize, Serialize};
-use sqlx::SqlitePool;
+use sqlx::AnyPool;
 use webauthn_rs::prelude::{
     Credential, DiscoverableAuthentication, DiscoverableKey, Passkey, PasskeyAuthentication,
     PasskeyRegistration, PublicKeyCredential, RegisterPublicKeyCredential, Uuid, WebauthnError,
@@ -121,7 +121,7 @@ async fn user_handle(state: &AppState, user: UserId) -> Result<Uuid, AppError> {
 }
 
 /// The account a user handle names, if any.
-async fn user_of_handle(pool: &SqlitePool, handle: &Uuid) -> Result<Option<UserId>, AppError> {
+async fn user_of_handle(pool: &AnyPool, handle: &Uuid) -> Result<Option<UserId>, AppError> {
     let user: Option<i64> =
         sqlx::query_scalar("SELECT user_id FROM webauthn_users WHERE handle = $1")
             .bind(handle.as_bytes().as_slice())
@@ -139,7 +139,7 @@ struct StoredKey {
     key: Passkey,
 }
 
-async fn keys_of(pool: &SqlitePool, user: UserId) -> Result<Vec<StoredKey>, AppError> {
+async fn keys_of(pool: &AnyPool, user: UserId) -> Result<Vec<StoredKey>, AppError> {
     let rows: Vec<(i64, String, String)> = sqlx::query_as(
         "SELECT f.id, f.name, p.credential FROM factors f
          JOIN passkey_factors p ON p.factor_id = f.id WHERE f.user_id = $1 ORDER BY f.id",
@@ -158,7 +158,7 @@ async fn keys_of(pool: &SqlitePool, user: UserId) -> Result<Vec<StoredKey>, AppE
 
 /// Whether the account holds at least one passkey (then the sign-in
 /// challenge offers it).
-pub async fn has_any(pool: &SqlitePool, user: UserId) -> Result<bool, AppError> {
+pub async fn has_any(pool: &AnyPool, user: UserId) -> Result<bool, AppError> {
     sqlx::query_scalar(
         "SELECT EXISTS (SELECT 1 FROM factors WHERE user_id = $1 AND kind = 'Passkey')",
     )
