@@ -1,5 +1,5 @@
 import { expect, test } from "@playwright/test";
-import { signUp, uniqueEmail } from "./setups/accounts";
+import { signUp, uniqueEmail, waitForHydration } from "./setups/accounts";
 import { enrolTotp } from "./setups/totp";
 
 test("the account page lists the authenticator app; rename it, then remove it", async ({ page }) => {
@@ -24,6 +24,8 @@ test("the account page lists the authenticator app; rename it, then remove it", 
   await expect(page.getByTestId("factor-name")).toHaveText("Pixel 8");
   await page.reload();
   await expect(page.getByTestId("factor-name")).toHaveText("Pixel 8");
+  // The buttons answer once the reloaded page is hydrated.
+  await waitForHydration(page);
 
   // A blank name is refused and changes nothing.
   await page.getByRole("button", { name: "Rename Pixel 8" }).click();
