@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what building and testing Twofold needs, skipping what is there:
 # the wasm target, cargo-leptos and wasm-bindgen-cli at pinned versions,
-# Debian's Chromium, and the end2end npm packages (Playwright, wasm-opt).
+# Debian's Chromium, nginx, Caddy and PostgreSQL, and the end2end npm
+# packages (Playwright, wasm-opt).
 # Nothing is downloaded from outside the package registries.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -40,6 +41,9 @@ command -v rsvg-convert >/dev/null || missing+=(librsvg2-bin)
 # by the tests as the test user on free ports, never as services).
 command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || missing+=(nginx-light)
 command -v caddy >/dev/null || missing+=(caddy)
+# PostgreSQL for the second run of the integration tests (a throwaway
+# cluster started by scripts/pg.sh, never the package's service).
+ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing+=(postgresql)
 if [ ${#missing[@]} -gt 0 ]; then
   say "installing Debian packages: ${missing[*]}"
   SUDO=""

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Every test: formatting, clippy (server and wasm builds), unit and
-# integration tests, and the Playwright tests against the release binary.
+# integration tests (the integration suite twice: on SQLite, then on a
+# throwaway PostgreSQL cluster), and the Playwright tests against the
+# release binary.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/setup.sh
@@ -22,8 +24,15 @@ cargo clippy -p frontend -p app --features frontend/hydrate,app/hydrate \
 step "release build (site first, then the binary that embeds it)"
 cargo leptos build --release --precompress --split
 
-step "unit and integration tests"
+step "unit and integration tests (SQLite)"
 cargo test --workspace
+
+step "integration tests again, on PostgreSQL (a throwaway cluster)"
+eval "$(scripts/pg.sh start)"
+trap 'scripts/pg.sh stop "$PG_TEST_DIR"' EXIT
+TWOFOLD_TEST_POSTGRES_URL="$TWOFOLD_TEST_POSTGRES_URL" cargo test -p server --test integration
+scripts/pg.sh stop "$PG_TEST_DIR"
+trap - EXIT
 
 step "browser tests (Playwright, Debian Chromium)"
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')

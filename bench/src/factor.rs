@@ -105,9 +105,14 @@ pub async fn run(users: usize, conc: usize) -> Result<(), String> {
         ip_max_failures: u32::MAX,
         ..SecurityArgs::default()
     };
-    let state = twofold_server::startup::build_state(dir.path(), addr, Arc::new(clock), &security)
-        .await
-        .map_err(|e| e.to_string())?;
+    let state = twofold_server::startup::build_state(
+        &twofold_server::config::DataArgs::dir(dir.path()),
+        addr,
+        Arc::new(clock),
+        &security,
+    )
+    .await
+    .map_err(|e| e.to_string())?;
 
     // Users with TOTP on and a pending challenge each, written directly: the
     // setup is not what is measured.
@@ -215,9 +220,14 @@ pub async fn run_forward(requests: usize, conc: usize) -> Result<(), String> {
         access_rules: Some(rules),
         ..SecurityArgs::default()
     };
-    let state = twofold_server::startup::build_state(dir.path(), addr, Arc::new(clock), &security)
-        .await
-        .map_err(|e| e.to_string())?;
+    let state = twofold_server::startup::build_state(
+        &twofold_server::config::DataArgs::dir(dir.path()),
+        addr,
+        Arc::new(clock),
+        &security,
+    )
+    .await
+    .map_err(|e| e.to_string())?;
     let (user,): (i64,) = sqlx::query_as(
         "INSERT INTO users (email, password_hash, mfa_state, created_at)
          VALUES ('bench@example.com', 'unused', 'Enabled', $1) RETURNING id",

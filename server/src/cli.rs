@@ -41,13 +41,7 @@ pub enum CliError {
 /// The state the commands share with the server: same key, same mailer.
 async fn state(args: &EmailArgs) -> Result<AppState, CliError> {
     let addr = SocketAddr::from(([127, 0, 0, 1], 0));
-    Ok(startup::build_state(
-        &args.data.data_dir,
-        addr,
-        Arc::new(SystemClock),
-        &args.security,
-    )
-    .await?)
+    Ok(startup::build_state(&args.data, addr, Arc::new(SystemClock), &args.security).await?)
 }
 
 /// Alerts go out in the background; a command waits for them before exiting.
@@ -148,20 +142,30 @@ pub async fn user_add(args: &EmailArgs) -> Result<String, CliError> {
     ))
 }
 
-pub async fn backup(args: &BackupArgs) -> Result<String, CliError> {
-    let file = args.data.data_dir.join(startup::DB_FILE);
-    if !file.is_file() {
-        return Err(CliError::NoDatabase(
-            args.data.data_dir.display().to_string(),
-        ));
+/// The existing database, opened as is (never migrated: a command that only
+/// reads must not change the live schema). A missing SQLite file is an error
+/// rather than a new empty database.
+async fn existing_database(data: &crate::config::DataArgs) -> Result<sqlx::AnyPool, CliError> {
+    let target = data.target().map_err(StartupError::from)?;
+    if let db::Target::Sqlite(file) = &target
+        && !file.is_file()
+    {
+        return Err(CliError::NoDatabase(data.data_dir.display().to_string()));
     }
-    // Opened as is: a backup never migrates the live database.
-    let pool = db::open(&file).await.map_err(StartupError::from)?;
+    Ok(db::open(&target).await.map_err(StartupError::from)?)
+}
+
+pub async fn backup(args: &BackupArgs) -> Result<String, CliError> {
+    let target = args.data.target().map_err(StartupError::from)?;
+    if target.is_postgres() {
+        return Err(db::BackupError::Postgres.into());
+    }
+    let pool = existing_database(&args.data).await?;
     db::backup_to(&pool, &args.to).await?;
     pool.close().await;
     Ok(format!(
         "backed up {} to {}; keep the key file ({}) safe separately: without it the TOTP secrets cannot be read",
-        file.display(),
+        target.redacted(),
         args.to.display(),
         key_hint(&args.data.data_dir)
     ))
@@ -181,13 +185,7 @@ pub async fn access_check(args: &crate::config::AccessCheckArgs) -> Result<Strin
     let who = match &args.email {
         Some(email) => {
             let email = app::backend::auth::validation::normalize_email(email)?;
-            let file = args.data.data_dir.join(startup::DB_FILE);
-            if !file.is_file() {
-                return Err(CliError::NoDatabase(
-                    args.data.data_dir.display().to_string(),
-                ));
-            }
-            let pool = db::open(&file).await.map_err(StartupError::from)?;
+            let pool = existing_database(&args.data).await?;
             let role: Option<String> =
                 sqlx::query_scalar("SELECT role FROM users WHERE email = $1")
                     .bind(&email)
@@ -272,18 +270,10 @@ pub async fn oidc_new_secret(args: &crate::config::NewSecretArgs) -> Result<Stri
 /// `twofold oidc rotate-key`: a new ID-token signing key; the old one stays
 /// published until its tokens expire.
 pub async fn oidc_rotate_key(args: &crate::config::RotateKeyArgs) -> Result<String, CliError> {
-    let file = args.data.data_dir.join(startup::DB_FILE);
-    if !file.is_file() {
-        return Err(CliError::NoDatabase(
-            args.data.data_dir.display().to_string(),
-        ));
-    }
-    let pool = startup::open_database(&args.data.data_dir).await?;
-    let key = app::backend::infra::crypto::SecretKey::load_or_create(
-        args.security.secret_key_file.as_deref(),
-        &args.data.data_dir,
-    )
-    .map_err(StartupError::from)?;
+    let target = args.data.target().map_err(StartupError::from)?;
+    existing_database(&args.data).await?.close().await;
+    let key = startup::secret_key(&args.security, &target, &args.data.data_dir)?;
+    let pool = startup::open_database(&args.data).await?;
     let now = app::backend::infra::clock::Clock::now(&SystemClock);
     let kid = app::backend::oidc::keys::rotate(&pool, &key, now).await?;
     Ok(format!(

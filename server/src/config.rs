@@ -188,6 +188,30 @@ pub struct DataArgs {
         value_name = "DIR"
     )]
     pub data_dir: PathBuf,
+
+    /// The database: `sqlite://PATH` (default DIR/twofold.db) or
+    /// `postgres://USER:PASSWORD@HOST[:PORT]/DATABASE` for several instances
+    /// sharing one (`?sslmode=require` for TLS). The password is never
+    /// logged. With PostgreSQL, --secret-key-file (or TWOFOLD_SECRET_KEY) is
+    /// required, so every instance has the same key.
+    #[arg(long, env = "TWOFOLD_DATABASE_URL", value_name = "URL")]
+    pub database_url: Option<String>,
+}
+
+impl DataArgs {
+    /// The data directory with its SQLite file (tests, benchmarks).
+    pub fn dir(data_dir: &std::path::Path) -> Self {
+        DataArgs {
+            data_dir: data_dir.to_path_buf(),
+            database_url: None,
+        }
+    }
+
+    pub fn target(
+        &self,
+    ) -> Result<app::backend::infra::db::Target, app::backend::infra::db::DbError> {
+        app::backend::infra::db::Target::parse(self.database_url.as_deref(), &self.data_dir)
+    }
 }
 
 #[derive(Debug, Clone, Args)]
@@ -241,6 +265,12 @@ pub struct SecurityArgs {
     /// characters). Default: DIR/secret.key, generated (mode 0600) on first start.
     #[arg(long, env = "TWOFOLD_SECRET_KEY_FILE", value_name = "FILE")]
     pub secret_key_file: Option<PathBuf>,
+
+    /// The key as 64 hex characters, from TWOFOLD_SECRET_KEY only (a flag
+    /// would show it in the process list); read at start-up when this is
+    /// unset.
+    #[arg(skip)]
+    pub secret_key_hex: Option<String>,
 
     /// Issuer name shown in authenticator apps.
     #[arg(
@@ -470,6 +500,7 @@ impl Default for SecurityArgs {
     fn default() -> Self {
         SecurityArgs {
             secret_key_file: None,
+            secret_key_hex: None,
             issuer: "Twofold".into(),
             max_failures: 5,
             max_failures_in_a_row: 100,
@@ -549,9 +580,7 @@ mod tests {
     fn bad_addr_is_a_clear_error() {
         let args = ServeArgs {
             addr: "localhost".into(),
-            data: DataArgs {
-                data_dir: "x".into(),
-            },
+            data: DataArgs::dir(std::path::Path::new("x")),
             security: SecurityArgs::default(),
             ops: OpsArgs::default(),
         };

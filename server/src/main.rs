@@ -34,8 +34,9 @@ fn main() -> ExitCode {
 async fn run(cli: Cli) -> Result<(), CliError> {
     let done = match cli.command {
         Command::Migrate(args) => {
-            startup::open_database(&args.data_dir).await?;
-            format!("migrations applied in {}", args.data_dir.display())
+            startup::open_database(&args).await?;
+            let target = args.target().map_err(StartupError::from)?;
+            format!("migrations applied to {}", target.redacted())
         }
         Command::Admin(AdminCommand::Create(args)) => cli::admin_create(&args).await?,
         Command::User(UserCommand::ResetMfa(args)) => cli::reset_mfa(&args).await?,
@@ -59,19 +60,16 @@ async fn run(cli: Cli) -> Result<(), CliError> {
                 trusted_proxies: TrustedProxies::parse(&args.ops.trusted_proxies)
                     .map_err(StartupError::from)?,
             };
-            let state = startup::build_state(
-                &args.data.data_dir,
-                addr,
-                Arc::new(SystemClock),
-                &args.security,
-            )
-            .await?;
+            let state =
+                startup::build_state(&args.data, addr, Arc::new(SystemClock), &args.security)
+                    .await?;
             let listener = startup::bind(addr).await?;
             let metrics = match metrics_addr {
                 Some(m) => Some(startup::bind(m).await?),
                 None => None,
             };
-            tracing::info!("listening on http://{addr}");
+            let database = args.data.target().map_err(StartupError::from)?;
+            tracing::info!(database = %database.redacted(), "listening on http://{addr}");
             if let Some(m) = metrics_addr {
                 tracing::info!("metrics on http://{m}/metrics");
             }

@@ -17,7 +17,7 @@ use app::backend::authz::AccessRules;
 use app::backend::factors::passkeys::RelyingParty;
 use app::backend::oidc::Clients;
 
-use crate::config::{SecurityArgs, SignupArg};
+use crate::config::{DataArgs, SecurityArgs, SignupArg};
 use leptos::config::LeptosOptions;
 use tokio::net::TcpListener;
 
@@ -78,11 +78,35 @@ pub fn prepare_data_dir(dir: &Path) -> Result<(), StartupError> {
 }
 
 /// Opens the database and runs migrations; any failure stops startup.
-pub async fn open_database(data_dir: &Path) -> Result<sqlx::AnyPool, StartupError> {
-    prepare_data_dir(data_dir)?;
-    let pool = db::open(&data_dir.join(DB_FILE)).await?;
+pub async fn open_database(data: &DataArgs) -> Result<sqlx::AnyPool, StartupError> {
+    let target = data.target()?;
+    prepare_data_dir(&data.data_dir)?;
+    let pool = db::open(&target).await?;
     db::migrate(&pool).await?;
     Ok(pool)
+}
+
+/// The key that seals TOTP secrets and keys the code hashes. On SQLite it
+/// may live beside the database (made on first start); instances sharing a
+/// PostgreSQL database must share it, so there it must be given.
+pub fn secret_key(
+    security: &SecurityArgs,
+    target: &db::Target,
+    data_dir: &Path,
+) -> Result<SecretKey, StartupError> {
+    use app::backend::infra::crypto::KeyError;
+    let hex = security
+        .secret_key_hex
+        .clone()
+        .or_else(|| std::env::var("TWOFOLD_SECRET_KEY").ok())
+        .filter(|h| !h.trim().is_empty());
+    let key = match (&security.secret_key_file, hex) {
+        (Some(file), _) => SecretKey::load_or_create(Some(file), data_dir)?,
+        (None, Some(hex)) => SecretKey::from_hex(&hex)?,
+        (None, None) if target.is_postgres() => return Err(KeyError::SharedKeyRequired.into()),
+        (None, None) => SecretKey::load_or_create(None, data_dir)?,
+    };
+    Ok(key)
 }
 
 /// Leptos settings fixed at build time, so the binary needs no Cargo.toml or
@@ -97,7 +121,7 @@ pub fn leptos_options(addr: SocketAddr) -> LeptosOptions {
 }
 
 pub async fn build_state(
-    data_dir: &Path,
+    data: &DataArgs,
     addr: SocketAddr,
     clock: Arc<dyn Clock>,
     security: &SecurityArgs,
@@ -106,9 +130,11 @@ pub async fn build_state(
     if issuer.is_empty() || issuer.len() > 64 || issuer.contains(':') {
         return Err(StartupError::BadIssuer);
     }
-    let pool = open_database(data_dir).await?;
-    let writer = db::open_writer(&data_dir.join(DB_FILE)).await?;
-    let key = SecretKey::load_or_create(security.secret_key_file.as_deref(), data_dir)?;
+    let data_dir = data.data_dir.as_path();
+    let target = data.target()?;
+    let key = secret_key(security, &target, data_dir)?;
+    let pool = open_database(data).await?;
+    let writer = db::open_writer(&target).await?;
     let mailer = match &security.smtp_url {
         Some(url) => {
             let ca = match &security.smtp_ca_file {

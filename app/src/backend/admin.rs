@@ -176,7 +176,7 @@ pub async fn reset_mfa(
     let (_, role) = find_by_id(state, user).await?;
     let now = state.clock.now();
     let before = mfa::state_of(&state.pool, user, now).await?;
-    let mut tx = state.pool.begin().await.map_err(|e| internal("begin", e))?;
+    let mut tx = crate::backend::infra::db::begin_write(&state.writer).await?;
     mfa::remove_factors(&mut tx, user).await?;
     policy::due_now_if_covered(&mut tx, user, now).await?;
     // Whoever holds a session may be the one who took the factors: all end.
@@ -188,7 +188,7 @@ pub async fn reset_mfa(
         .await
         .map_err(|e| internal("ending sessions", e))?
         .rows_affected();
-    tx.commit().await.map_err(|e| internal("commit", e))?;
+    tx.commit().await?;
     audit::record(
         &state.pool,
         Some(user),

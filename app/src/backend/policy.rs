@@ -119,9 +119,9 @@ pub async fn standing_of(
 /// SQL condition on `users` for the accounts a requirement covers.
 pub(super) fn covered_sql(require: MfaRequirement) -> &'static str {
     match require {
-        MfaRequirement::Nobody => "0",
+        MfaRequirement::Nobody => "FALSE",
         MfaRequirement::Admins => "role = 'Admin'",
-        MfaRequirement::Everyone => "1",
+        MfaRequirement::Everyone => "TRUE",
     }
 }
 
@@ -163,7 +163,7 @@ pub async fn save(
     }
     let now = state.clock.now();
     let covered = covered_sql(policy.require);
-    let mut tx = state.pool.begin().await.map_err(|e| internal("begin", e))?;
+    let mut tx = crate::backend::infra::db::begin_write(&state.writer).await?;
     sqlx::query(
         "UPDATE mfa_policy SET require = $1, grace_days = $2, allow_email_codes = $3, allow_sms = $4,
          updated_at = $5 WHERE id = 1",
@@ -190,7 +190,7 @@ pub async fn save(
     .execute(&mut *tx)
     .await
     .map_err(|e| internal("fixing deadlines", e))?;
-    tx.commit().await.map_err(|e| internal("commit", e))?;
+    tx.commit().await?;
     audit::record(
         &state.pool,
         admin,

@@ -15,13 +15,27 @@ use common::{PASSWORD, TestServer, json_of};
 use reqwest::StatusCode;
 
 /// Runs `twofold ARGS --data-dir DIR` with `stdin` piped in.
+/// Runs the binary on the data directory, and on the PostgreSQL database a
+/// test server made for it, if any (see `common::data_args`).
 fn twofold(dir: &Path, args: &[&str], stdin: &str) -> (i32, String, String) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_twofold"))
+    let mut command = Command::new(env!("CARGO_BIN_EXE_twofold"));
+    command
         .args(args)
         .arg("--data-dir")
         .arg(dir)
         .env_remove("TWOFOLD_DATA_DIR")
         .env_remove("TWOFOLD_SMTP_URL")
+        .env_remove("TWOFOLD_DATABASE_URL")
+        .env_remove("TWOFOLD_SECRET_KEY");
+    if let (Some(server), Ok(name)) = (
+        common::postgres_server(),
+        std::fs::read_to_string(dir.join("postgres-database")),
+    ) {
+        command
+            .env("TWOFOLD_DATABASE_URL", format!("{server}/{name}"))
+            .env("TWOFOLD_SECRET_KEY", common::shared_key(dir));
+    }
+    let mut child = command
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -193,7 +207,7 @@ async fn reset_mfa_and_unlock_from_the_command_line() {
 
 #[tokio::test]
 async fn backup_command_writes_a_database_that_opens() {
-    let s = TestServer::start().await;
+    let s = TestServer::start_on_sqlite().await;
     s.register(&s.client(), "a@example.com").await;
     let out = tempfile::tempdir().expect("temp");
     let to = out.path().join("copy.db");
@@ -204,7 +218,9 @@ async fn backup_command_writes_a_database_that_opens() {
         stdout.contains("secret.key"),
         "reminds of the key file: {stdout}"
     );
-    let pool = app::backend::infra::db::open(&to).await.expect("open");
+    let pool = app::backend::infra::db::open(&app::backend::infra::db::Target::Sqlite(to.clone()))
+        .await
+        .expect("open");
     let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM users")
         .fetch_one(&pool)
         .await

@@ -6,7 +6,6 @@ use crate::common;
 use app::backend::UserId;
 use app::backend::factors::{mfa, totp::TotpSecret};
 use app::backend::infra::clock::FixedClock;
-use app::backend::infra::crypto::SecretKey;
 use common::twofactor::{Enrolled, T0, answer, challenge, clock_now, enrol};
 use common::{PASSWORD, TestServer, json_of, wait_for_outbox};
 use reqwest::{Client, StatusCode};
@@ -31,14 +30,14 @@ async fn factors(s: &TestServer, c: &Client) -> Vec<Value> {
 /// account page cannot add one yet).
 async fn add_second_app(s: &TestServer, email: &str, name: &str) -> i64 {
     let db = s.db().await;
-    let user: i64 = sqlx::query_scalar("SELECT id FROM users WHERE email = ?")
+    let user: i64 = sqlx::query_scalar("SELECT id FROM users WHERE email = $1")
         .bind(email)
         .fetch_one(&db)
         .await
         .expect("user");
-    let key = SecretKey::load_or_create(None, s.dir.path()).expect("key");
+    let key = s.secret_key();
     let id: i64 = sqlx::query_scalar(
-        "INSERT INTO factors (user_id, kind, name, created_at) VALUES (?, 'Totp', ?, ?)
+        "INSERT INTO factors (user_id, kind, name, created_at) VALUES ($1, 'Totp', $2, $3)
          RETURNING id",
     )
     .bind(user)
@@ -47,7 +46,7 @@ async fn add_second_app(s: &TestServer, email: &str, name: &str) -> i64 {
     .fetch_one(&db)
     .await
     .expect("factor");
-    sqlx::query("INSERT INTO totp_factors (factor_id, secret_enc) VALUES (?, ?)")
+    sqlx::query("INSERT INTO totp_factors (factor_id, secret_enc) VALUES ($1, $2)")
         .bind(id)
         .bind(mfa::seal_secret(
             &key,

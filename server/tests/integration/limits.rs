@@ -40,7 +40,7 @@ async fn login_from(
 }
 
 async fn count_events(s: &TestServer, kind: &str, detail: &str) -> i64 {
-    sqlx::query_scalar("SELECT COUNT(*) FROM security_events WHERE kind = ? AND detail = ?")
+    sqlx::query_scalar("SELECT COUNT(*) FROM security_events WHERE kind = $1 AND detail = $2")
         .bind(kind)
         .bind(detail)
         .fetch_one(&s.db().await)

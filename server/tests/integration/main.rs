@@ -12,6 +12,7 @@ mod commands;
 mod devices;
 mod email;
 mod factors;
+mod instances;
 mod limits;
 mod mail_tls;
 mod mfa;

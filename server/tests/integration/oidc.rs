@@ -923,8 +923,7 @@ async fn a_rotated_key_stays_published_until_its_tokens_expire() {
     let clock = FixedClock::new(T0);
     let s = server(&clock).await;
     let pool = s.db().await;
-    let key =
-        app::backend::infra::crypto::SecretKey::load_or_create(None, s.dir.path()).expect("key");
+    let key = s.secret_key();
     let old = json_of(s.get(&s.client(), "/oauth2/jwks").await).await["keys"][0]["kid"].clone();
     let new = app::backend::oidc::keys::rotate(&pool, &key, clock_now(&clock))
         .await

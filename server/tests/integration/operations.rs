@@ -194,7 +194,7 @@ async fn forwarded_for_is_believed_only_from_trusted_proxies() {
 
 #[tokio::test]
 async fn backup_while_writes_go_on_is_consistent() {
-    let s = TestServer::start().await;
+    let s = TestServer::start_on_sqlite().await;
     let c = s.client();
     s.register(&c, "first@example.com").await;
     // A steady write load: security events through the API, and direct rows.
@@ -205,7 +205,7 @@ async fn backup_while_writes_go_on_is_consistent() {
         tokio::spawn(async move {
             let mut n = 0u32;
             while !stop.load(Ordering::SeqCst) {
-                sqlx::query("INSERT INTO security_events (user_id, kind, at, detail) VALUES (NULL, 'LoadTest', ?, 'x')")
+                sqlx::query("INSERT INTO security_events (user_id, kind, at, detail) VALUES (NULL, 'LoadTest', $1, 'x')")
                     .bind(i64::from(n))
                     .execute(&pool)
                     .await
@@ -234,9 +234,7 @@ async fn backup_while_writes_go_on_is_consistent() {
         let to = out.path().join(format!("backup-{i}.db"));
         let args = BackupArgs {
             to: to.clone(),
-            data: DataArgs {
-                data_dir: s.dir.path().to_path_buf(),
-            },
+            data: DataArgs::dir(s.dir.path()),
         };
         twofold_server::cli::backup(&args).await.expect("backup");
         backups.push(to);
@@ -247,9 +245,10 @@ async fn backup_while_writes_go_on_is_consistent() {
     assert!(written > 0);
 
     for file in &backups {
-        let pool = app::backend::infra::db::open(file)
-            .await
-            .expect("open backup");
+        let pool =
+            app::backend::infra::db::open(&app::backend::infra::db::Target::Sqlite(file.clone()))
+                .await
+                .expect("open backup");
         let check: String = sqlx::query_scalar("PRAGMA integrity_check")
             .fetch_one(&pool)
             .await
@@ -264,9 +263,7 @@ async fn backup_while_writes_go_on_is_consistent() {
     // A backup never overwrites.
     let args = BackupArgs {
         to: backups[0].clone(),
-        data: DataArgs {
-            data_dir: s.dir.path().to_path_buf(),
-        },
+        data: DataArgs::dir(s.dir.path()),
     };
     let err = twofold_server::cli::backup(&args)
         .await

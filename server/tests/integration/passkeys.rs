@@ -168,7 +168,7 @@ async fn error_of(r: reqwest::Response) -> String {
 }
 
 async fn count_events(s: &TestServer, kind: &str) -> i64 {
-    sqlx::query_scalar("SELECT COUNT(*) FROM security_events WHERE kind = ?")
+    sqlx::query_scalar("SELECT COUNT(*) FROM security_events WHERE kind = $1")
         .bind(kind)
         .fetch_one(&s.db().await)
         .await

@@ -45,7 +45,7 @@ async fn finish(s: &TestServer, c: &Client) -> reqwest::Response {
 
 async fn factors(s: &TestServer, email: &str) -> i64 {
     sqlx::query_scalar(
-        "SELECT COUNT(*) FROM factors f JOIN users u ON u.id = f.user_id WHERE u.email = ?",
+        "SELECT COUNT(*) FROM factors f JOIN users u ON u.id = f.user_id WHERE u.email = $1",
     )
     .bind(email)
     .fetch_one(&s.db().await)
@@ -221,14 +221,7 @@ async fn a_reminder_goes_halfway_and_a_covering_policy_makes_enrolment_due() {
         .await;
     assert_eq!(r.status(), StatusCode::OK);
     start_recovery(&s, &e.email).await;
-    let state = twofold_server::startup::build_state(
-        s.dir.path(),
-        "127.0.0.1:0".parse().expect("addr"),
-        Arc::new(clock.clone()),
-        &common::security(),
-    )
-    .await
-    .expect("state");
+    let state = s.state(Arc::new(clock.clone()), &common::security()).await;
     let remind = app::backend::auth::recovery::remind_halfway;
     clock.advance(DELAY_S / 2 - 60);
     assert_eq!(remind(&state, clock.now()).await.expect("pass"), 0);

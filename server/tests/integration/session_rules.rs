@@ -196,7 +196,7 @@ async fn an_admin_reset_ends_sessions_and_challenges_and_tells_every_admin() {
     let s = TestServer::start_with_clock(clock.clone()).await;
     let root = s.admin("root@example.com").await;
     let e = enrol(&s, &clock, "second@example.com").await;
-    sqlx::query("UPDATE users SET role = 'Admin' WHERE email = ?")
+    sqlx::query("UPDATE users SET role = 'Admin' WHERE email = $1")
         .bind(&e.email)
         .execute(&s.db().await)
         .await
@@ -270,14 +270,7 @@ async fn housekeeping_removes_expired_rows() {
     ] {
         assert!(count(table).await > 0, "{table} has rows to expire");
     }
-    let state = twofold_server::startup::build_state(
-        s.dir.path(),
-        "127.0.0.1:0".parse().expect("addr"),
-        Arc::new(clock.clone()),
-        &common::security(),
-    )
-    .await
-    .expect("state");
+    let state = s.state(Arc::new(clock.clone()), &common::security()).await;
     // Nothing has expired yet: nothing goes.
     let tables = [
         "sessions",

@@ -209,14 +209,9 @@ async fn an_admin_invites_and_the_link_sets_the_password() {
     let clock = FixedClock::new(T0);
     let s = server(&clock, SignupArg::Closed).await;
     // The first admin comes from the command line (here: straight into the db).
-    let state = twofold_server::startup::build_state(
-        s.dir.path(),
-        "127.0.0.1:0".parse().expect("addr"),
-        Arc::new(clock.clone()),
-        &SecurityArgs::default(),
-    )
-    .await
-    .expect("state");
+    let state = s
+        .state(Arc::new(clock.clone()), &SecurityArgs::default())
+        .await;
     app::backend::admin::create_admin(&state, "boss@example.com", Some(PASSWORD.into()), false)
         .await
         .expect("admin");
@@ -334,7 +329,7 @@ async fn email_codes_follow_the_policy_switch_and_need_a_confirmed_address() {
         )
         .await;
     assert_eq!(json_of(r).await["allow_email_codes"], true);
-    sqlx::query("UPDATE users SET email_confirmed_at = NULL WHERE email = ?")
+    sqlx::query("UPDATE users SET email_confirmed_at = NULL WHERE email = $1")
         .bind(&e.email)
         .execute(&s.db().await)
         .await

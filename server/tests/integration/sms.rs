@@ -544,11 +544,16 @@ async fn a_bad_provider_setting_stops_the_start_with_a_clear_reason() {
         ),
     ] {
         let clock: Arc<dyn app::backend::infra::clock::Clock> = Arc::new(FixedClock::new(T0));
-        let err = twofold_server::startup::build_state(dir.path(), addr, clock, &security)
-            .await
-            .err()
-            .map(|e| e.to_string())
-            .unwrap_or_default();
+        let err = twofold_server::startup::build_state(
+            &twofold_server::config::DataArgs::dir(dir.path()),
+            addr,
+            clock,
+            &security,
+        )
+        .await
+        .err()
+        .map(|e| e.to_string())
+        .unwrap_or_default();
         assert!(err.contains(says), "{err}");
     }
 }

@@ -25,7 +25,7 @@ async fn insert_user(pool: &sqlx::AnyPool, email: &str, mfa_state: &str) -> i64 
     let hash = hash_blocking(&Password::new(PASSWORD.into())).expect("hash");
     sqlx::query_scalar(
         "INSERT INTO users (email, password_hash, mfa_state, created_at, email_confirmed_at)
-         VALUES (?, ?, ?, ?, ?) RETURNING id",
+         VALUES ($1, $2, $3, $4, $5) RETURNING id",
     )
     .bind(email)
     .bind(hash.0)
@@ -40,9 +40,11 @@ async fn insert_user(pool: &sqlx::AnyPool, email: &str, mfa_state: &str) -> i64 
 #[tokio::test]
 async fn an_authenticator_app_enrolled_before_the_factors_table_still_signs_in() {
     let dir = tempfile::tempdir().expect("dir");
-    let pool = app::backend::infra::db::open(&dir.path().join("twofold.db"))
-        .await
-        .expect("open");
+    let pool = app::backend::infra::db::open(&app::backend::infra::db::Target::Sqlite(
+        dir.path().join("twofold.db"),
+    ))
+    .await
+    .expect("open");
     let mut old = sqlx::migrate!("../app/migrations");
     old.migrations = Cow::Owned(
         old.migrations
@@ -57,18 +59,20 @@ async fn an_authenticator_app_enrolled_before_the_factors_table_still_signs_in()
     // Enrolled, with the code of T0 used already.
     let enrolled = insert_user(&pool, "enrolled@example.com", "Enabled").await;
     let secret = TotpSecret::generate();
-    sqlx::query("INSERT INTO totp_credentials (user_id, secret_enc, last_step) VALUES (?, ?, ?)")
-        .bind(enrolled)
-        .bind(mfa::seal_secret(&key, UserId(enrolled), &secret))
-        .bind(step_of(T0))
-        .execute(&pool)
-        .await
-        .expect("totp row");
+    sqlx::query(
+        "INSERT INTO totp_credentials (user_id, secret_enc, last_step) VALUES ($1, $2, $3)",
+    )
+    .bind(enrolled)
+    .bind(mfa::seal_secret(&key, UserId(enrolled), &secret))
+    .bind(step_of(T0))
+    .execute(&pool)
+    .await
+    .expect("totp row");
     // Halfway through a setup.
     let halfway = insert_user(&pool, "halfway@example.com", "SetupInProgress").await;
     let pending = TotpSecret::generate();
     sqlx::query(
-        "INSERT INTO totp_credentials (user_id, pending_enc, pending_since) VALUES (?, ?, ?)",
+        "INSERT INTO totp_credentials (user_id, pending_enc, pending_since) VALUES ($1, $2, $3)",
     )
     .bind(halfway)
     .bind(mfa::seal_secret(&key, UserId(halfway), &pending))

@@ -141,7 +141,7 @@ pub async fn change_password(
         code_checked = true;
     }
     let hash = passwords::hash(&state.hash_pool, Password::new(req.new_password)).await?;
-    let mut tx = state.pool.begin().await.map_err(|e| internal("begin", e))?;
+    let mut tx = crate::backend::infra::db::begin_write(&state.writer).await?;
     sqlx::query("UPDATE users SET password_hash = $1 WHERE id = $2")
         .bind(&hash.0)
         .bind(user.0)
@@ -158,7 +158,7 @@ pub async fn change_password(
     let forgotten = devices::revoke(&mut tx, user, None).await?;
     crate::backend::oidc::tokens::revoke_all(&mut tx, user, None, now).await?;
     challenges::cancel_all(&mut tx, user).await?;
-    tx.commit().await.map_err(|e| internal("commit", e))?;
+    tx.commit().await?;
     let proof = if code_checked {
         sessions::Proof::PasswordAndCode
     } else {

@@ -100,8 +100,8 @@ pub async fn create(
 }
 
 /// [`create`], unless `max` links for this purpose went to the account in
-/// the last hour (`None` then). One statement decides, so racing requests
-/// cannot make more.
+/// the last hour (`None` then). One statement decides, in a write
+/// transaction, so racing requests (on any instance) cannot make more.
 pub async fn create_limited(
     state: &AppState,
     link: NewLink<'_>,
@@ -109,6 +109,7 @@ pub async fn create_limited(
     now: UnixTime,
 ) -> Result<Option<String>, AppError> {
     let token = SessionToken::generate();
+    let mut tx = crate::backend::infra::db::begin_write(&state.writer).await?;
     let made = sqlx::query(
         "INSERT INTO email_tokens (token_hash, purpose, user_id, email, password_hash,
          created_at, expires_at)
@@ -124,12 +125,13 @@ pub async fn create_limited(
     .bind(now)
     .bind(now + link.purpose.ttl_s())
     .bind(max)
-    .execute(&state.writer)
+    .execute(&mut *tx)
     .await
     .map_err(|e| internal("storing a link", e))?;
     if made.rows_affected() == 0 {
         return Ok(None);
     }
+    tx.commit().await?;
     Ok(Some(format!(
         "{}{}?token={}",
         state.settings.public_url,

@@ -15,6 +15,7 @@ use sqlx::AnyPool;
 
 use crate::api::AppError;
 use crate::backend::infra::clock::UnixTime;
+use crate::backend::infra::db;
 use crate::backend::internal;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -214,22 +215,29 @@ pub async fn reserve_in(
         let key = scope.key();
         let (max, window_s) = scope.budget(limits);
         let max = max.max(1);
-        // The transaction holds SQLite's write lock (BEGIN IMMEDIATE): the
-        // count below cannot be raced. RETURNING's subquery sees the new row,
-        // so `count` is this attempt's place in the window.
-        let row: Option<(i64, i64)> = sqlx::query_as(
+        // The transaction holds the write lock (`db::begin_write`): the
+        // count below cannot be raced. `count` is this attempt's place in
+        // the window: SQLite's RETURNING subquery sees the new row,
+        // PostgreSQL's sees the table as the statement found it.
+        let sql = if db::conn_is_postgres(tx) {
             "INSERT INTO auth_failures (scope, at)
              SELECT $1, $2 WHERE (SELECT COUNT(*) FROM auth_failures
                                   WHERE scope = $1 AND at > $3) < $4
-             RETURNING id, (SELECT COUNT(*) FROM auth_failures WHERE scope = $1 AND at > $3)",
-        )
-        .bind(&key)
-        .bind(now)
-        .bind(now - window_s)
-        .bind(i64::from(max))
-        .fetch_optional(&mut *tx)
-        .await
-        .map_err(|e| internal("reserving an attempt", e))?;
+             RETURNING id, (SELECT COUNT(*) FROM auth_failures WHERE scope = $1 AND at > $3) + 1"
+        } else {
+            "INSERT INTO auth_failures (scope, at)
+             SELECT $1, $2 WHERE (SELECT COUNT(*) FROM auth_failures
+                                  WHERE scope = $1 AND at > $3) < $4
+             RETURNING id, (SELECT COUNT(*) FROM auth_failures WHERE scope = $1 AND at > $3)"
+        };
+        let row: Option<(i64, i64)> = sqlx::query_as(sql)
+            .bind(&key)
+            .bind(now)
+            .bind(now - window_s)
+            .bind(i64::from(max))
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(|e| internal("reserving an attempt", e))?;
         let Some((id, count)) = row else {
             let times = times_in_window(tx, &key, window_s, now).await?;
             let retry_after_s = retry_after(&times, max, window_s, now).unwrap_or(1);
@@ -242,8 +250,9 @@ pub async fn reserve_in(
         let cap = i64::from(limits.streak_cap.max(1));
         let streak: Option<(i64,)> = sqlx::query_as(
             "INSERT INTO failure_streaks (scope, count, updated_at) VALUES ($1, 1, $2)
-             ON CONFLICT (scope) DO UPDATE SET count = count + 1, updated_at = excluded.updated_at
-             WHERE count < $3
+             ON CONFLICT (scope) DO UPDATE
+             SET count = failure_streaks.count + 1, updated_at = excluded.updated_at
+             WHERE failure_streaks.count < $3
              RETURNING count",
         )
         .bind(&key)
@@ -286,25 +295,32 @@ impl Reservation {
     /// Nothing later in the transaction reads these rows, so the deletes
     /// wait with its other deferred writes.
     pub fn succeeded_in(self, tx: &mut crate::backend::infra::db::WriteTx) {
-        // The ids go as one JSON array so the statement text stays the same
-        // (and stays prepared) whatever their number.
-        let ids = json_ids(&self.rows);
         let Some(scope) = &self.account else {
-            tx.later
-                .add("DELETE FROM auth_failures WHERE id IN (SELECT value FROM json_each($1))")
-                .bind(ids);
+            if !self.rows.is_empty() {
+                let delete = format!(
+                    "DELETE FROM auth_failures WHERE id IN ({})",
+                    parameters(1, self.rows.len())
+                );
+                let batch = tx.later.add(&delete);
+                for id in self.rows {
+                    batch.bind(id);
+                }
+            }
             return;
         };
         // The account's window and streak go; of the other scopes only this
         // attempt's rows.
         let key = scope.key();
-        tx.later
-            .add(
-                "DELETE FROM auth_failures
-                 WHERE scope = $1 OR id IN (SELECT value FROM json_each($2))",
-            )
-            .bind(key.clone())
-            .bind(ids)
+        let delete = format!(
+            "DELETE FROM auth_failures WHERE scope = $1 OR id IN ({})",
+            parameters(2, self.rows.len())
+        );
+        let batch = tx.later.add(&delete);
+        batch.bind(key.clone());
+        for id in self.rows {
+            batch.bind(id);
+        }
+        batch
             .add("DELETE FROM failure_streaks WHERE scope = $1")
             .bind(key);
     }
@@ -315,7 +331,7 @@ impl Reservation {
         let mut tx = crate::backend::infra::db::begin_write(pool).await?;
         delete_rows(&mut tx, &self.rows).await?;
         for key in &self.streaks {
-            sqlx::query("UPDATE failure_streaks SET count = MAX(count - 1, 0) WHERE scope = $1")
+            sqlx::query("UPDATE failure_streaks SET count = CASE WHEN count > 0 THEN count - 1 ELSE 0 END WHERE scope = $1")
                 .bind(key)
                 .execute(&mut *tx)
                 .await
@@ -329,15 +345,32 @@ impl Reservation {
     pub fn keep(self) {}
 }
 
-/// `[1,2,3]`: row ids for `json_each`.
-fn json_ids(rows: &[i64]) -> String {
-    let ids: Vec<String> = rows.iter().map(i64::to_string).collect();
-    format!("[{}]", ids.join(","))
+/// `$first, $first+1, ...`: `n` parameters for an `IN (...)` list (never
+/// empty: `NULL` when `n` is 0, which matches nothing). The text changes only
+/// with the number of scopes, so the statements stay few and prepared.
+fn parameters(first: usize, n: usize) -> String {
+    if n == 0 {
+        return "NULL".into();
+    }
+    (first..first + n)
+        .map(|i| format!("${i}"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 async fn delete_rows(conn: &mut sqlx::AnyConnection, rows: &[i64]) -> Result<(), AppError> {
-    sqlx::query("DELETE FROM auth_failures WHERE id IN (SELECT value FROM json_each($1))")
-        .bind(json_ids(rows))
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let sql = format!(
+        "DELETE FROM auth_failures WHERE id IN ({})",
+        parameters(1, rows.len())
+    );
+    let mut query = sqlx::query(&sql);
+    for id in rows {
+        query = query.bind(*id);
+    }
+    query
         .execute(&mut *conn)
         .await
         .map_err(|e| internal("releasing an attempt", e))?;

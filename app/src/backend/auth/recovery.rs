@@ -412,7 +412,7 @@ pub async fn admin_approve(
 ) -> Result<(), AppError> {
     let now = state.clock.now();
     let approved: Option<i64> = sqlx::query_scalar(
-        "UPDATE recoveries SET approved_at = $1, approved_by = $2, ready_at = MIN(ready_at, $1)
+        "UPDATE recoveries SET approved_at = $1, approved_by = $2, ready_at = CASE WHEN ready_at < $1 THEN ready_at ELSE $1 END
          WHERE id = $3 AND ended IS NULL RETURNING user_id",
     )
     .bind(now)

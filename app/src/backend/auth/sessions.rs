@@ -370,12 +370,13 @@ pub async fn revoke_all(
     user: UserId,
     keep: Option<&SessionToken>,
 ) -> Result<u32, AppError> {
-    let done = sqlx::query("DELETE FROM sessions WHERE user_id = $1 AND token_hash IS NOT $2")
-        .bind(user.0)
-        .bind(keep.map(SessionToken::hash))
-        .execute(db)
-        .await
-        .map_err(|e| internal("revoking sessions", e))?;
+    let done =
+        sqlx::query("DELETE FROM sessions WHERE user_id = $1 AND token_hash IS DISTINCT FROM $2")
+            .bind(user.0)
+            .bind(keep.map(SessionToken::hash))
+            .execute(db)
+            .await
+            .map_err(|e| internal("revoking sessions", e))?;
     Ok(u32::try_from(done.rows_affected()).unwrap_or(u32::MAX))
 }
 

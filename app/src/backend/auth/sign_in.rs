@@ -214,7 +214,7 @@ pub async fn send_email_code(
         return Err(email_codes::not_offered());
     }
     let email = email_of(&state.pool, challenge.user).await?;
-    let code = email_codes::issue(&state.pool, &state.settings.key, challenge.user, now).await?;
+    let code = email_codes::issue(&state.writer, &state.settings.key, challenge.user, now).await?;
     let text = format!(
         "Your Twofold sign-in code is:\n\n{code}\n\nIt works once, for 10 minutes.\n\n\
          Requested {} from {} ({}). If this was not you, someone knows your password: \

@@ -139,7 +139,7 @@ pub async fn confirm_email(
     meta: &ClientMeta,
 ) -> Result<(UserId, NewSession), AppError> {
     let now = state.clock.now();
-    let mut tx = state.pool.begin().await.map_err(|e| internal("begin", e))?;
+    let mut tx = crate::backend::infra::db::begin_write(&state.writer).await?;
     let link = links::redeem(&mut tx, Purpose::Signup, token, now)
         .await?
         .ok_or_else(links::invalid_link)?;
@@ -157,7 +157,7 @@ pub async fn confirm_email(
     .map_err(|e| internal("inserting a user", e))?;
     // Two links for one address: the first one used made the account.
     let (id,) = inserted.ok_or_else(links::invalid_link)?;
-    tx.commit().await.map_err(|e| internal("commit", e))?;
+    tx.commit().await?;
     let user = UserId(id);
     let session = start(state, user, meta, "address confirmed").await?;
     Ok((user, session))
@@ -238,7 +238,7 @@ pub async fn set_password(
     let email = email.ok_or_else(links::invalid_link)?;
     validation::check_password(&password, &email)?;
     let hash = passwords::hash(&state.hash_pool, Password::new(password)).await?;
-    let mut tx = state.pool.begin().await.map_err(|e| internal("begin", e))?;
+    let mut tx = crate::backend::infra::db::begin_write(&state.writer).await?;
     let link = links::redeem(&mut tx, Purpose::Invite, token, now)
         .await?
         .ok_or_else(links::invalid_link)?;
@@ -250,7 +250,7 @@ pub async fn set_password(
         .execute(&mut *tx)
         .await
         .map_err(|e| internal("setting a password", e))?;
-    tx.commit().await.map_err(|e| internal("commit", e))?;
+    tx.commit().await?;
     let session = start(state, user, meta, "password set from an invitation").await?;
     Ok((user, session))
 }

@@ -58,7 +58,7 @@ pub async fn issue(
     user: UserId,
     now: UnixTime,
 ) -> Result<String, AppError> {
-    let mut tx = pool.begin().await.map_err(|e| internal("begin", e))?;
+    let mut tx = crate::backend::infra::db::begin_write(pool).await?;
     let counted: Option<(i64,)> = sqlx::query_as(
         "INSERT INTO email_code_sends (user_id, at)
          SELECT $1, $2 WHERE (SELECT COUNT(*) FROM email_code_sends
@@ -81,13 +81,13 @@ pub async fn issue(
         .fetch_all(&mut *tx)
         .await
         .map_err(|e| internal("counting email code sends", e))?;
-        tx.rollback().await.map_err(|e| internal("rollback", e))?;
+        drop(tx);
         return Err(AppError::TooManyAttempts {
             retry_after_s: send_wait(&recent, now).unwrap_or(1),
         });
     }
     let code = one_time_codes::replace(&mut tx, key, Channel::Email, user, now).await?;
-    tx.commit().await.map_err(|e| internal("commit", e))?;
+    tx.commit().await?;
     Ok(code)
 }
 

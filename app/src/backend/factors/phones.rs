@@ -157,30 +157,35 @@ async fn reserve_send(
     }
     // Refused: wait until the oldest send of each full budget leaves it.
     let mut wait = 1;
-    for (sql, max, window) in [
+    for (query, max, window) in [
         (
-            "SELECT at FROM sms_sends WHERE user_id = $1 AND at > $2 ORDER BY at DESC LIMIT 1 OFFSET $3",
+            sqlx::query_scalar(
+                "SELECT at FROM sms_sends WHERE user_id = $1 AND at > $2
+                 ORDER BY at DESC LIMIT 1 OFFSET $3",
+            )
+            .bind(user.0),
             SENDS_PER_HOUR,
             3600,
         ),
         (
-            "SELECT at FROM sms_sends WHERE address = $1 AND at > $2 ORDER BY at DESC LIMIT 1 OFFSET $3",
+            sqlx::query_scalar(
+                "SELECT at FROM sms_sends WHERE address = $1 AND at > $2
+                 ORDER BY at DESC LIMIT 1 OFFSET $3",
+            )
+            .bind(address.clone()),
             SENDS_PER_ADDRESS_HOUR,
             3600,
         ),
         (
-            "SELECT at FROM sms_sends WHERE $1 IS NOT NULL AND at > $2 ORDER BY at DESC LIMIT 1 OFFSET $3",
+            sqlx::query_scalar(
+                "SELECT at FROM sms_sends WHERE $1 AND at > $2 ORDER BY at DESC LIMIT 1 OFFSET $3",
+            )
+            .bind(true),
             state.settings.sms_daily_cap,
             86_400,
         ),
     ] {
-        let key = if sql.contains("user_id") {
-            user.0.to_string()
-        } else {
-            address.clone()
-        };
-        let oldest_counted: Option<i64> = sqlx::query_scalar(sql)
-            .bind(key)
+        let oldest_counted: Option<i64> = query
             .bind(now - window)
             .bind((max - 1).max(0))
             .fetch_optional(&mut *tx)

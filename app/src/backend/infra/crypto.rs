@@ -30,6 +30,12 @@ pub enum KeyError {
     },
     #[error("secret key file {path} must hold 32 bytes (raw) or 64 hex characters")]
     Format { path: PathBuf },
+    #[error("TWOFOLD_SECRET_KEY must be 64 hex characters (32 bytes)")]
+    EnvFormat,
+    #[error(
+        "with PostgreSQL every instance must use the same secret key: give --secret-key-file FILE or TWOFOLD_SECRET_KEY (64 hex characters); `openssl rand -hex 32` makes one"
+    )]
+    SharedKeyRequired,
 }
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -80,6 +86,16 @@ impl SecretKey {
                 }
             }
         }
+    }
+
+    /// The key from `TWOFOLD_SECRET_KEY`: 64 hex characters.
+    pub fn from_hex(text: &str) -> Result<Self, KeyError> {
+        let decoded = Zeroizing::new(hex::decode(text.trim()).map_err(|_| KeyError::EnvFormat)?);
+        let bytes: [u8; 32] = decoded
+            .as_slice()
+            .try_into()
+            .map_err(|_| KeyError::EnvFormat)?;
+        Ok(SecretKey::from_bytes(bytes))
     }
 
     fn read(path: &Path) -> Result<Self, KeyError> {

@@ -13,36 +13,169 @@ pub enum DbError {
     Open { path: String, source: sqlx::Error },
     #[error("database migration failed: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error(
+        "--database-url must be sqlite://PATH or postgres://USER:PASSWORD@HOST[:PORT]/DATABASE, got {0}"
+    )]
+    BadUrl(String),
 }
 
-/// Opens (creating if missing) the database file with WAL, foreign keys and a
-/// busy timeout, so concurrent writers wait instead of failing.
+/// Which database a Twofold installation keeps its data in.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Target {
+    /// One file, the default: `DATA_DIR/twofold.db`.
+    Sqlite(std::path::PathBuf),
+    /// A PostgreSQL database that several instances may share.
+    Postgres(String),
+}
+
+impl Target {
+    /// `--database-url`: `sqlite://PATH` or `postgres://...` (also
+    /// `postgresql://`). No URL means the file in the data directory.
+    pub fn parse(url: Option<&str>, data_dir: &Path) -> Result<Self, DbError> {
+        let Some(url) = url.map(str::trim).filter(|u| !u.is_empty()) else {
+            return Ok(Target::Sqlite(data_dir.join("twofold.db")));
+        };
+        if let Some(path) = url.strip_prefix("sqlite://") {
+            let path = path.split('?').next().unwrap_or_default();
+            if path.is_empty() {
+                return Err(DbError::BadUrl(redact(url)));
+            }
+            let decoded = percent_encoding::percent_decode_str(path).decode_utf8_lossy();
+            return Ok(Target::Sqlite(decoded.into_owned().into()));
+        }
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            return match url::Url::parse(url) {
+                Ok(parsed) if parsed.host_str().is_some_and(|h| !h.is_empty()) => {
+                    Ok(Target::Postgres(url.to_string()))
+                }
+                _ => Err(DbError::BadUrl(redact(url))),
+            };
+        }
+        Err(DbError::BadUrl(redact(url)))
+    }
+
+    pub fn is_postgres(&self) -> bool {
+        matches!(self, Target::Postgres(_))
+    }
+
+    /// What the logs and errors may show: the URL without its password.
+    pub fn redacted(&self) -> String {
+        match self {
+            Target::Sqlite(path) => format!("sqlite://{}", path.display()),
+            Target::Postgres(url) => redact(url),
+        }
+    }
+
+    fn url(&self) -> String {
+        match self {
+            Target::Sqlite(path) => sqlite_url(path),
+            Target::Postgres(url) => url.clone(),
+        }
+    }
+}
+
+/// `url` with any password replaced by `***` (and any that cannot be parsed
+/// shown only by its scheme, since it might hold one anywhere).
+pub fn redact(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut parsed) => {
+            if parsed.password().is_some() {
+                let _ = parsed.set_password(Some("***"));
+            }
+            let pairs: Vec<(String, String)> = parsed
+                .query_pairs()
+                .map(|(k, v)| {
+                    let v = if k.eq_ignore_ascii_case("password") {
+                        "***".to_string()
+                    } else {
+                        v.into_owned()
+                    };
+                    (k.into_owned(), v)
+                })
+                .collect();
+            if !pairs.is_empty() {
+                parsed.query_pairs_mut().clear().extend_pairs(pairs);
+            }
+            parsed.to_string()
+        }
+        Err(_) => match url.split_once("://") {
+            Some((scheme, _)) => format!("{scheme}://…"),
+            None => "(not a URL)".to_string(),
+        },
+    }
+}
+
+/// Whether a pool talks to PostgreSQL (the SQL differs in a few places).
+pub fn is_postgres(pool: &AnyPool) -> bool {
+    pool.connect_options()
+        .database_url
+        .scheme()
+        .starts_with("postgres")
+}
+
+/// Whether a connection talks to PostgreSQL.
+pub fn conn_is_postgres(conn: &sqlx::AnyConnection) -> bool {
+    conn.backend_name() == "PostgreSQL"
+}
+
+/// Opens the database the readers use.
 ///
-/// One connection per core: each connection has its own sqlx worker thread,
-/// and more threads than cores only add wake-ups (measured in
+/// SQLite: one connection per core: each connection has its own sqlx worker
+/// thread, and more threads than cores only add wake-ups (measured in
 /// docs/BENCHMARKS.md: 8 connections on 2 cores cost a third of the
-/// second-factor rate).
-pub async fn open(path: &Path) -> Result<AnyPool, DbError> {
+/// second-factor rate). PostgreSQL: a few more, since a query there waits on
+/// the network rather than on a thread.
+pub async fn open(target: &Target) -> Result<AnyPool, DbError> {
     let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
-    open_with(path, cores.clamp(2, 8) as u32).await
+    let connections = match target {
+        Target::Sqlite(_) => cores.clamp(2, 8),
+        Target::Postgres(_) => (cores * 2).clamp(4, 16),
+    };
+    open_with(target, connections as u32).await
 }
 
-/// The writer: one connection that every hot write transaction queues for.
-/// SQLite takes one writer at a time anyway; queueing in the pool (a wake-up
-/// when the connection is free) replaces the busy handler's sleeps of 1 to
-/// 100 ms that racing connections otherwise take.
-pub async fn open_writer(path: &Path) -> Result<AnyPool, DbError> {
-    open_with(path, 1).await
+/// The writer. SQLite: one connection that every write transaction queues
+/// for. SQLite takes one writer at a time anyway; queueing in the pool (a
+/// wake-up when the connection is free) replaces the busy handler's sleeps
+/// of 1 to 100 ms that racing connections otherwise take. PostgreSQL: a
+/// small pool, since write transactions are serialised by a lock in the
+/// database instead (see [`begin_write`]), across every instance.
+pub async fn open_writer(target: &Target) -> Result<AnyPool, DbError> {
+    let connections = match target {
+        Target::Sqlite(_) => 1,
+        Target::Postgres(_) => 4,
+    };
+    open_with(target, connections).await
 }
 
-/// A write transaction that takes SQLite's write lock at once (`BEGIN
-/// IMMEDIATE`): what it reads cannot change before it writes, and it never
+/// The key of the PostgreSQL advisory lock that write transactions take.
+const WRITE_LOCK: i64 = 0x0074_776f_666f_6c64; // "twofold" in ASCII
+
+/// A write transaction that holds the database's one write lock from its
+/// start: what it reads cannot change before it writes. Every limit, replay
+/// guard and single-use code rests on this (a count and the insert it
+/// allows, a read and the update it decides), so it holds for every
+/// instance sharing the database.
+///
+/// SQLite: `BEGIN IMMEDIATE` takes the file's write lock at once, and never
 /// has to upgrade a read lock (which can fail instead of waiting).
+/// PostgreSQL: a transaction-scoped advisory lock that every write
+/// transaction of every instance takes first; PostgreSQL lets it go at
+/// commit or rollback, so a crashed instance never leaves it held. Reads
+/// outside write transactions never wait for it.
 pub async fn begin_write(pool: &AnyPool) -> Result<WriteTx, crate::api::AppError> {
-    let tx = pool
-        .begin_with("BEGIN IMMEDIATE")
+    let postgres = is_postgres(pool);
+    let mut tx = pool
+        .begin_with(if postgres { "BEGIN" } else { "BEGIN IMMEDIATE" })
         .await
         .map_err(|e| crate::backend::internal("begin", e))?;
+    if postgres {
+        sqlx::query("SELECT 1 FROM pg_advisory_xact_lock($1)")
+            .bind(WRITE_LOCK)
+            .execute(&mut *tx)
+            .await
+            .map_err(|e| crate::backend::internal("taking the write lock", e))?;
+    }
     Ok(WriteTx {
         tx,
         later: Batch::default(),
@@ -84,7 +217,10 @@ impl std::ops::DerefMut for WriteTx {
     }
 }
 
-/// Statements run later in one call, in the order they were added.
+/// Statements run later, in the order they were added. SQLite gets them as
+/// one multi-statement call; PostgreSQL takes one statement per call when it
+/// has parameters, so there each goes on its own (on one connection whose
+/// round trips are cheap next to SQLite's worker-thread hand-offs).
 #[derive(Default)]
 pub struct Batch {
     sql: String,
@@ -92,6 +228,8 @@ pub struct Batch {
     /// Values bound so far: a statement's `$N` are numbered from 1 and
     /// shifted by this when added, since the batch is one call.
     bound: usize,
+    /// The same statements one by one, each with its own values.
+    each: Vec<(String, AnyArguments<'static>)>,
     /// The first value that could not be encoded: `run` fails with it.
     error: Option<String>,
 }
@@ -102,17 +240,25 @@ impl Batch {
     pub fn add(&mut self, sql: &str) -> &mut Self {
         self.sql.push_str(&shift_parameters(sql, self.bound));
         self.sql.push_str(";\n");
+        self.each.push((sql.to_string(), AnyArguments::default()));
         self
     }
 
     pub fn bind<T>(&mut self, value: T) -> &mut Self
     where
-        T: for<'q> sqlx::Encode<'q, sqlx::Any> + sqlx::Type<sqlx::Any> + 'static,
+        T: for<'q> sqlx::Encode<'q, sqlx::Any> + sqlx::Type<sqlx::Any> + Clone + 'static,
     {
-        if let Err(e) = self.args.add(value)
-            && self.error.is_none()
-        {
-            self.error = Some(e.to_string());
+        let mut note = |r: Result<(), sqlx::error::BoxDynError>| {
+            if let Err(e) = r
+                && self.error.is_none()
+            {
+                self.error = Some(e.to_string());
+            }
+        };
+        note(self.args.add(value.clone()));
+        match self.each.last_mut() {
+            Some((_, args)) => note(args.add(value)),
+            None => note(Err("a value bound before any statement".into())),
         }
         self.bound += 1;
         self
@@ -135,7 +281,17 @@ impl Batch {
         }
         let sql = std::mem::take(&mut self.sql);
         let args = std::mem::take(&mut self.args);
+        let each = std::mem::take(&mut self.each);
         self.bound = 0;
+        if conn_is_postgres(conn) {
+            for (sql, args) in each {
+                sqlx::query_with(&sql, args)
+                    .execute(&mut *conn)
+                    .await
+                    .map_err(|e| crate::backend::internal("deferred writes", e))?;
+            }
+            return Ok(());
+        }
         sqlx::query_with(&sql, args)
             .execute(conn)
             .await
@@ -208,14 +364,14 @@ pub fn sqlite_url(path: &Path) -> String {
     )
 }
 
-async fn open_with(path: &Path, connections: u32) -> Result<AnyPool, DbError> {
+async fn open_with(target: &Target, connections: u32) -> Result<AnyPool, DbError> {
     sqlx::any::install_default_drivers();
-    let display = path.display().to_string();
+    let sqlite = !target.is_postgres();
     AnyPoolOptions::new()
         .max_connections(connections)
         // A file connection does not go stale the way a network one does:
         // pinging it before every use only doubles the round trips.
-        .test_before_acquire(false)
+        .test_before_acquire(!sqlite)
         .after_connect(|conn, _| {
             Box::pin(async move {
                 if conn.backend_name() == "SQLite" {
@@ -234,17 +390,25 @@ async fn open_with(path: &Path, connections: u32) -> Result<AnyPool, DbError> {
                 Ok(())
             })
         })
-        .connect(&sqlite_url(path))
+        .connect(&target.url())
         .await
         .map_err(|source| DbError::Open {
-            path: display,
+            path: target.redacted(),
             source,
         })
 }
 
-/// Applies every migration embedded in the binary.
+/// Applies every migration embedded in the binary for the pool's engine.
+/// The two sets keep the same versions in the same order; PostgreSQL's
+/// starts from a baseline equal to SQLite's schema at its version. sqlx
+/// holds PostgreSQL's migration lock while it runs them, so instances that
+/// start together migrate once.
 pub async fn migrate(pool: &AnyPool) -> Result<(), DbError> {
-    sqlx::migrate!("./migrations").run(pool).await?;
+    if is_postgres(pool) {
+        sqlx::migrate!("./migrations-postgres").run(pool).await?;
+    } else {
+        sqlx::migrate!("./migrations").run(pool).await?;
+    }
     Ok(())
 }
 
@@ -262,12 +426,19 @@ pub enum BackupError {
     Exists(String),
     #[error("cannot write the backup to {path}: {source}")]
     Write { path: String, source: sqlx::Error },
+    #[error(
+        "twofold backup copies the SQLite file; this installation is on PostgreSQL: back it up with pg_dump (see docs/OPERATIONS.md)"
+    )]
+    Postgres,
 }
 
 /// A consistent copy of the live database in one new file, taken while the
 /// server keeps running: `VACUUM INTO` reads one snapshot (WAL lets writers
 /// go on) and writes a compact, self-contained database.
 pub async fn backup_to(pool: &AnyPool, to: &Path) -> Result<(), BackupError> {
+    if is_postgres(pool) {
+        return Err(BackupError::Postgres);
+    }
     let display = to.display().to_string();
     if to.exists() {
         return Err(BackupError::Exists(display));
@@ -287,9 +458,47 @@ pub async fn backup_to(pool: &AnyPool, to: &Path) -> Result<(), BackupError> {
 mod tests {
     use super::*;
 
+    #[test]
+    fn database_urls_pick_the_engine_and_bad_ones_are_named_without_the_password() {
+        let dir = Path::new("/srv/twofold");
+        assert_eq!(
+            Target::parse(None, dir).expect("default"),
+            Target::Sqlite(dir.join("twofold.db"))
+        );
+        assert_eq!(
+            Target::parse(Some("sqlite:///var/lib/a%20b.db?mode=rwc"), dir).expect("sqlite"),
+            Target::Sqlite("/var/lib/a b.db".into())
+        );
+        let pg = "postgres://twofold:s3cret@db.internal:5432/twofold?sslmode=require";
+        let target = Target::parse(Some(pg), dir).expect("postgres");
+        assert!(target.is_postgres());
+        assert_eq!(
+            target.redacted(),
+            "postgres://twofold:***@db.internal:5432/twofold?sslmode=require"
+        );
+        assert!(
+            Target::parse(Some("postgresql://u@h/d?password=s3cret"), dir)
+                .expect("postgresql")
+                .redacted()
+                .contains("password=***")
+        );
+        for bad in [
+            "mysql://u:s3cret@h/d",
+            "postgres://u:s3cret@/d",
+            "sqlite://",
+            "nonsense s3cret",
+        ] {
+            let err = Target::parse(Some(bad), dir).expect_err(bad).to_string();
+            assert!(!err.contains("s3cret"), "{err}");
+            assert!(err.contains("--database-url"), "{err}");
+        }
+    }
+
     async fn table() -> (tempfile::TempDir, AnyPool) {
         let dir = tempfile::tempdir().expect("dir");
-        let pool = open_writer(&dir.path().join("t.db")).await.expect("open");
+        let pool = open_writer(&Target::Sqlite(dir.path().join("t.db")))
+            .await
+            .expect("open");
         sqlx::query("CREATE TABLE t (a INTEGER, b TEXT)")
             .execute(&pool)
             .await

@@ -31,7 +31,8 @@ pub async fn ensure_subject(db: &mut sqlx::AnyConnection, user: UserId) -> Resul
         base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
     };
     sqlx::query(
-        "INSERT OR IGNORE INTO oidc_subjects (user_id, subject) SELECT id, $1 FROM users WHERE id = $2",
+        "INSERT INTO oidc_subjects (user_id, subject) SELECT id, $1 FROM users WHERE id = $2
+         ON CONFLICT DO NOTHING",
     )
     .bind(&fresh)
     .bind(user.0)

@@ -66,7 +66,11 @@ fn generate() -> Result<(String, Vec<u8>, serde_json::Value), AppError> {
     Ok((kid, pkcs8.as_ref().to_vec(), jwk))
 }
 
-async fn insert(pool: &AnyPool, key: &SecretKey, now: UnixTime) -> Result<String, AppError> {
+async fn insert(
+    conn: &mut sqlx::AnyConnection,
+    key: &SecretKey,
+    now: UnixTime,
+) -> Result<String, AppError> {
     let (kid, pkcs8, jwk) = generate()?;
     sqlx::query(
         "INSERT INTO oidc_keys (kid, private_enc, public_jwk, created_at) VALUES ($1, $2, $3, $4)",
@@ -75,36 +79,41 @@ async fn insert(pool: &AnyPool, key: &SecretKey, now: UnixTime) -> Result<String
     .bind(key.seal(&pkcs8, SEAL_CONTEXT))
     .bind(jwk.to_string())
     .bind(now)
-    .execute(pool)
+    .execute(conn)
     .await
     .map_err(|e| internal("storing a signing key", e))?;
     Ok(kid)
 }
 
-/// Makes the first key when there is none (first start).
+/// Makes the first key when there is none (first start). In a write
+/// transaction, so instances starting together make one key between them.
 pub async fn ensure(pool: &AnyPool, key: &SecretKey, now: UnixTime) -> Result<(), AppError> {
+    let mut tx = crate::backend::infra::db::begin_write(pool).await?;
     let live: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM oidc_keys WHERE retired_at IS NULL")
-        .fetch_one(pool)
+        .fetch_one(&mut *tx)
         .await
         .map_err(|e| internal("counting signing keys", e))?;
     if live == 0 {
-        insert(pool, key, now).await?;
+        insert(&mut tx, key, now).await?;
     }
-    Ok(())
+    tx.commit().await
 }
 
 /// Retires the signing key (still published for as long as an ID token it
 /// signed may live) and makes a new one; answers the new `kid`.
 pub async fn rotate(pool: &AnyPool, key: &SecretKey, now: UnixTime) -> Result<String, AppError> {
+    let mut tx = crate::backend::infra::db::begin_write(pool).await?;
     sqlx::query(
         "UPDATE oidc_keys SET retired_at = $1, publish_until = $2 WHERE retired_at IS NULL",
     )
     .bind(now)
     .bind(now + ID_TOKEN_TTL_S)
-    .execute(pool)
+    .execute(&mut *tx)
     .await
     .map_err(|e| internal("retiring a signing key", e))?;
-    insert(pool, key, now).await
+    let kid = insert(&mut tx, key, now).await?;
+    tx.commit().await?;
+    Ok(kid)
 }
 
 /// The newest unretired key (made now if there is none).

@@ -465,7 +465,7 @@ pub async fn apps_of(state: &AppState, user: UserId) -> Result<Vec<crate::api::A
            FROM oidc_grants g WHERE user_id = $1 AND revoked_at IS NULL GROUP BY client_id
            UNION ALL
            SELECT client_id, NULL, 0 FROM oidc_consents WHERE user_id = $1
-         ) GROUP BY client_id ORDER BY MAX(last_at) DESC",
+         ) apps GROUP BY client_id ORDER BY MAX(last_at) DESC",
     )
     .bind(user.0)
     .bind(now)

@@ -1,4 +1,6 @@
-//! Starts the real router on a temp SQLite file and speaks HTTP to it.
+//! Starts the real router on a temp SQLite file (or, when
+//! `TWOFOLD_TEST_POSTGRES_URL` names a PostgreSQL server, on a fresh
+//! database there) and speaks HTTP to it.
 #![allow(dead_code)]
 
 pub mod smtp_sink;
@@ -13,22 +15,34 @@ use reqwest::{Client, Response, StatusCode};
 use serde_json::{Value, json};
 use tempfile::TempDir;
 use twofold_server::RouterOptions;
-use twofold_server::config::{SecurityArgs, SignupArg};
+use twofold_server::config::{DataArgs, SecurityArgs, SignupArg};
 
 pub const PASSWORD: &str = "tuba lantern orbit 42";
 
 pub struct TestServer {
     pub base: String,
     pub dir: TempDir,
+    /// The data directory and the database the server runs on.
+    pub data: DataArgs,
     task: AbortOnDrop,
 }
 
-/// Stops the server task when the `TestServer` goes away.
-struct AbortOnDrop(tokio::task::JoinHandle<()>);
+/// Stops the server (a task in this process, or a `twofold` process) when
+/// the `TestServer` goes away.
+enum AbortOnDrop {
+    Task(tokio::task::JoinHandle<()>),
+    Process(std::process::Child),
+}
 
 impl Drop for AbortOnDrop {
     fn drop(&mut self) {
-        self.0.abort();
+        match self {
+            AbortOnDrop::Task(task) => task.abort(),
+            AbortOnDrop::Process(child) => {
+                let _ = child.kill();
+                let _ = child.wait();
+            }
+        }
     }
 }
 
@@ -54,18 +68,49 @@ impl TestServer {
         Self::start_custom(clock, dir, security, RouterOptions::default()).await
     }
 
+    /// On a SQLite file whatever the suite runs on: for what only SQLite has
+    /// (the backup command's file copy).
+    pub async fn start_on_sqlite() -> Self {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let data = DataArgs::dir(dir.path());
+        let pool = app::backend::infra::db::open(&data.target().expect("target"))
+            .await
+            .expect("create the SQLite file");
+        pool.close().await;
+        Self::start_with(Arc::new(SystemClock), Some(dir)).await
+    }
+
     pub async fn start_custom(
         clock: Arc<dyn Clock>,
         dir: Option<TempDir>,
         security: SecurityArgs,
         options: RouterOptions,
     ) -> Self {
+        // `TWOFOLD_TEST_LOG=1`: the servers' logs on stderr (with
+        // --nocapture), e.g. to see what an unexpected 500 was.
+        static LOGS: std::sync::Once = std::sync::Once::new();
+        if std::env::var_os("TWOFOLD_TEST_LOG").is_some() {
+            LOGS.call_once(|| {
+                let _ = tracing_subscriber::fmt()
+                    .with_env_filter("warn")
+                    .with_writer(std::io::stderr)
+                    .try_init();
+            });
+        }
         let dir = dir.unwrap_or_else(|| tempfile::tempdir().expect("temp dir"));
+        let data = data_args(dir.path()).await;
+        let mut security = security;
+        if data.database_url.is_some()
+            && security.secret_key_file.is_none()
+            && security.secret_key_hex.is_none()
+        {
+            security.secret_key_hex = Some(shared_key(dir.path()));
+        }
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind");
         let addr: SocketAddr = listener.local_addr().expect("addr");
-        let state = twofold_server::startup::build_state(dir.path(), addr, clock, &security)
+        let state = twofold_server::startup::build_state(&data, addr, clock, &security)
             .await
             .expect("state");
         let app = twofold_server::router_with(state, &options);
@@ -80,8 +125,60 @@ impl TestServer {
         TestServer {
             base: format!("http://{addr}"),
             dir,
-            task: AbortOnDrop(task),
+            data,
+            task: AbortOnDrop::Task(task),
         }
+    }
+
+    /// A `twofold serve` process of its own (the debug binary) on `data`'s
+    /// database with the shared key `key_hex`, sign-up open; returns once it
+    /// answers /healthz. `extra` are more flags.
+    pub async fn spawn_process(data: DataArgs, key_hex: &str, extra: &[&str]) -> Self {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let port = {
+            let probe = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+            probe.local_addr().expect("addr").port()
+        };
+        let log = std::fs::File::create(dir.path().join("server.log")).expect("log file");
+        let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_twofold"));
+        command
+            .args([
+                "serve",
+                "--addr",
+                &format!("127.0.0.1:{port}"),
+                "--signup",
+                "open",
+            ])
+            .arg("--data-dir")
+            .arg(dir.path())
+            .args(extra)
+            .env_remove("TWOFOLD_DATA_DIR")
+            .env_remove("TWOFOLD_SMTP_URL")
+            .env_remove("TWOFOLD_SECRET_KEY_FILE")
+            .env("TWOFOLD_SECRET_KEY", key_hex)
+            .stdout(std::process::Stdio::null())
+            .stderr(log);
+        match &data.database_url {
+            Some(url) => command.env("TWOFOLD_DATABASE_URL", url),
+            None => command.env_remove("TWOFOLD_DATABASE_URL"),
+        };
+        let child = command.spawn().expect("start twofold");
+        let server = TestServer {
+            base: format!("http://127.0.0.1:{port}"),
+            dir,
+            data,
+            task: AbortOnDrop::Process(child),
+        };
+        for _ in 0..200 {
+            if let Ok(r) = server.client().get(server.url("/healthz")).send().await
+                && r.status() == StatusCode::OK
+            {
+                return server;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        let log = std::fs::read_to_string(server.dir.path().join("server.log")).unwrap_or_default();
+        panic!("twofold did not start:\n{log}");
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -132,7 +229,7 @@ impl TestServer {
     }
 
     pub async fn mark_confirmed(&self, email: &str) {
-        sqlx::query("UPDATE users SET email_confirmed_at = created_at WHERE email = ?")
+        sqlx::query("UPDATE users SET email_confirmed_at = created_at WHERE email = $1")
             .bind(email.trim().to_lowercase())
             .execute(&self.db().await)
             .await
@@ -159,7 +256,7 @@ impl TestServer {
     pub async fn admin(&self, email: &str) -> Client {
         let c = self.client();
         assert_eq!(self.register(&c, email).await.status(), StatusCode::CREATED);
-        sqlx::query("UPDATE users SET role = 'Admin' WHERE email = ?")
+        sqlx::query("UPDATE users SET role = 'Admin' WHERE email = $1")
             .bind(email)
             .execute(&self.db().await)
             .await
@@ -168,10 +265,106 @@ impl TestServer {
     }
 
     pub async fn db(&self) -> sqlx::AnyPool {
-        app::backend::infra::db::open(&self.db_path())
+        let target = self.data.target().expect("database target");
+        app::backend::infra::db::open(&target)
             .await
             .expect("open db")
     }
+
+    /// The key the server seals and hashes with.
+    pub fn secret_key(&self) -> app::backend::infra::crypto::SecretKey {
+        use app::backend::infra::crypto::SecretKey;
+        if self.on_postgres() {
+            SecretKey::from_hex(&shared_key(self.dir.path())).expect("shared key")
+        } else {
+            SecretKey::load_or_create(None, self.dir.path()).expect("key file")
+        }
+    }
+
+    /// A second `AppState` on this server's data (for calling the backend
+    /// directly), with `security` and the server's key.
+    pub async fn state(
+        &self,
+        clock: Arc<dyn Clock>,
+        security: &SecurityArgs,
+    ) -> app::backend::AppState {
+        let mut security = security.clone();
+        if self.on_postgres() && security.secret_key_file.is_none() {
+            security.secret_key_hex = Some(shared_key(self.dir.path()));
+        }
+        twofold_server::startup::build_state(
+            &self.data,
+            "127.0.0.1:0".parse().expect("addr"),
+            clock,
+            &security,
+        )
+        .await
+        .expect("state")
+    }
+
+    pub fn on_postgres(&self) -> bool {
+        self.data.database_url.is_some()
+    }
+}
+
+/// The PostgreSQL server the suite runs on, if any: `postgres://USER@HOST:PORT`
+/// of a throwaway cluster (scripts/test.sh starts one).
+pub fn postgres_server() -> Option<String> {
+    std::env::var("TWOFOLD_TEST_POSTGRES_URL")
+        .ok()
+        .map(|u| u.trim_end_matches('/').to_string())
+        .filter(|u| !u.is_empty())
+}
+
+/// The data directory's database: its SQLite file, or on PostgreSQL a
+/// database of its own, made on first use and named in the directory so a
+/// restart on the same directory finds the same data.
+pub async fn data_args(dir: &std::path::Path) -> DataArgs {
+    // A directory that already has a SQLite file (an upgrade test's old
+    // schema, a SQLite-only test) stays on it.
+    let Some(server) = postgres_server().filter(|_| !dir.join("twofold.db").exists()) else {
+        return DataArgs::dir(dir);
+    };
+    let note = dir.join("postgres-database");
+    let name = match std::fs::read_to_string(&note) {
+        Ok(name) => name,
+        Err(_) => {
+            let name = format!("t_{:016x}", rand::random::<u64>());
+            create_database(&server, &name).await;
+            std::fs::write(&note, &name).expect("note the database");
+            name
+        }
+    };
+    DataArgs {
+        data_dir: dir.to_path_buf(),
+        database_url: Some(format!("{server}/{name}")),
+    }
+}
+
+pub async fn create_database(server: &str, name: &str) {
+    use sqlx::Connection;
+    sqlx::any::install_default_drivers();
+    let mut admin = sqlx::AnyConnection::connect(&format!("{server}/postgres"))
+        .await
+        .expect("connect to the test PostgreSQL server");
+    sqlx::query(&format!("CREATE DATABASE \"{name}\""))
+        .execute(&mut admin)
+        .await
+        .expect("create a test database");
+    let _ = admin.close().await;
+}
+
+/// The key instances on one PostgreSQL database share, kept in the data
+/// directory so a restart uses it again.
+pub fn shared_key(dir: &std::path::Path) -> String {
+    let file = dir.join("shared-key.hex");
+    if let Ok(hex) = std::fs::read_to_string(&file) {
+        return hex;
+    }
+    let bytes: [u8; 32] = rand::random();
+    let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    std::fs::write(&file, &hex).expect("write the shared key");
+    hex
 }
 
 /// The tests' configuration: the defaults, but instant sign-up (`open`), so

@@ -100,7 +100,7 @@ pub async fn start(
     }
     let secret = TotpSecret::generate();
     let sealed = seal_secret(&state.settings.key, user, &secret);
-    let mut tx = state.pool.begin().await.map_err(|e| internal("begin", e))?;
+    let mut tx = crate::backend::infra::db::begin_write(&state.writer).await?;
     sqlx::query(
         "INSERT INTO totp_enrolments (user_id, secret_enc, started_at) VALUES ($1, $2, $3)
          ON CONFLICT (user_id) DO UPDATE SET secret_enc = excluded.secret_enc,
@@ -115,7 +115,7 @@ pub async fn start(
     if !adding {
         set_state(&mut tx, user, MfaState::SetupInProgress).await?;
     }
-    tx.commit().await.map_err(|e| internal("commit", e))?;
+    tx.commit().await?;
     audit::record(
         &state.pool,
         Some(user),
@@ -180,7 +180,7 @@ pub async fn confirm(
         .await?;
         return Err(AppError::InvalidCode);
     };
-    let mut tx = state.pool.begin().await.map_err(|e| internal("begin", e))?;
+    let mut tx = crate::backend::infra::db::begin_write(&state.writer).await?;
     // The pending secret becomes a factor, its enrolment code's step spent.
     let sealed: Option<Vec<u8>> =
         sqlx::query_scalar("DELETE FROM totp_enrolments WHERE user_id = $1 RETURNING secret_enc")
@@ -200,7 +200,7 @@ pub async fn confirm(
     };
     add_totp_factor(&mut tx, user, &name, &sealed, step, now).await?;
     if adding {
-        tx.commit().await.map_err(|e| internal("commit", e))?;
+        tx.commit().await?;
         attempt.succeeded(&state.writer).await?;
         let detail = format!("Totp: {name}");
         audit::record(
@@ -219,7 +219,7 @@ pub async fn confirm(
         });
     }
     let codes = turn_on_in(&mut tx, &state.settings.key, user).await?;
-    tx.commit().await.map_err(|e| internal("commit", e))?;
+    tx.commit().await?;
     attempt.succeeded(&state.writer).await?;
     audit::record(
         &state.pool,
@@ -262,7 +262,7 @@ pub async fn cancel(
     meta: &ClientMeta,
 ) -> Result<MfaState, AppError> {
     let now = state.clock.now();
-    let mut tx = state.pool.begin().await.map_err(|e| internal("begin", e))?;
+    let mut tx = crate::backend::infra::db::begin_write(&state.writer).await?;
     let changed = sqlx::query(
         "UPDATE users SET mfa_state = 'Disabled' WHERE id = $1 AND mfa_state = 'SetupInProgress'",
     )
@@ -275,7 +275,7 @@ pub async fn cancel(
         .execute(&mut *tx)
         .await
         .map_err(|e| internal("clearing the pending secret", e))?;
-    tx.commit().await.map_err(|e| internal("commit", e))?;
+    tx.commit().await?;
     if changed.rows_affected() == 1 {
         audit::record(
             &state.pool,
@@ -329,9 +329,9 @@ pub async fn disable(
         Asker::Session,
     )
     .await?;
-    let mut tx = state.pool.begin().await.map_err(|e| internal("begin", e))?;
+    let mut tx = crate::backend::infra::db::begin_write(&state.writer).await?;
     remove_factors(&mut tx, user).await?;
-    tx.commit().await.map_err(|e| internal("commit", e))?;
+    tx.commit().await?;
     audit::record(
         &state.pool,
         Some(user),
@@ -400,9 +400,9 @@ pub async fn regenerate(
         check_factor(state, user, SecondFactor::Totp, code, meta, Asker::Session).await?;
     }
     // One transaction: the old set is never gone without the new one in place.
-    let mut tx = state.pool.begin().await.map_err(|e| internal("begin", e))?;
+    let mut tx = crate::backend::infra::db::begin_write(&state.writer).await?;
     let codes = backup_codes::replace_set(&mut tx, &state.settings.key, user).await?;
-    tx.commit().await.map_err(|e| internal("commit", e))?;
+    tx.commit().await?;
     audit::record(
         &state.pool,
         Some(user),
