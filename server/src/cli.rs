@@ -36,6 +36,8 @@ pub enum CliError {
     NoDatabase(String),
     #[error("--url '{0}' is not an absolute http(s) URL, e.g. https://app.example.com/path")]
     BadUrl(String),
+    #[error("{0}")]
+    MigrateData(#[from] crate::migrate_data::MigrateDataError),
 }
 
 /// The state the commands share with the server: same key, same mailer.
@@ -279,5 +281,29 @@ pub async fn oidc_rotate_key(args: &crate::config::RotateKeyArgs) -> Result<Stri
     Ok(format!(
         "new ID-token signing key {kid}; the previous key stays published for {} minutes",
         app::backend::oidc::tokens::ID_TOKEN_TTL_S / 60
+    ))
+}
+
+/// `twofold migrate-data --from sqlite://... --to postgres://...`.
+pub async fn migrate_data(args: &crate::config::MigrateDataArgs) -> Result<String, CliError> {
+    let copied = crate::migrate_data::run(&args.from, &args.to).await?;
+    let counts: Vec<String> = [
+        "users",
+        "factors",
+        "backup_codes",
+        "sessions",
+        "security_events",
+    ]
+    .iter()
+    .map(|t| format!("{t} {}", copied.of(t)))
+    .collect();
+    Ok(format!(
+        "copied {} rows in {} tables to {} and checked every table's count ({}); start each \
+         instance with --database-url and the same key file the SQLite installation used \
+         (--secret-key-file DATA_DIR/secret.key), or the authenticator secrets cannot be read",
+        copied.rows(),
+        copied.tables.len(),
+        db::redact(&args.to),
+        counts.join(", ")
     ))
 }

@@ -43,6 +43,10 @@ pub enum Command {
     Serve(ServeArgs),
     /// Apply pending database migrations, then exit.
     Migrate(DataArgs),
+    /// Copy an installation from its SQLite file to an empty PostgreSQL
+    /// database (accounts, factors, codes, sessions, audit trail), then
+    /// compare the row counts.
+    MigrateData(MigrateDataArgs),
     /// Administrators: `admin create --email E`.
     #[command(subcommand)]
     Admin(AdminCommand),
@@ -166,6 +170,19 @@ pub struct EmailArgs {
 
     #[command(flatten)]
     pub security: SecurityArgs,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct MigrateDataArgs {
+    /// The installation to copy: sqlite://PATH (e.g. sqlite://./data/twofold.db).
+    /// Brought to the current schema first, as starting the server would.
+    #[arg(long, value_name = "URL")]
+    pub from: String,
+
+    /// The PostgreSQL database to copy into: postgres://USER:PASSWORD@HOST/DB.
+    /// It must hold no accounts.
+    #[arg(long, value_name = "URL")]
+    pub to: String,
 }
 
 #[derive(Debug, Clone, Args)]

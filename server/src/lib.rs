@@ -5,6 +5,7 @@ pub mod assets;
 pub mod cli;
 pub mod client_ip;
 pub mod config;
+pub mod migrate_data;
 pub mod observability;
 pub mod routes;
 pub mod security;

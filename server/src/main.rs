@@ -38,6 +38,7 @@ async fn run(cli: Cli) -> Result<(), CliError> {
             let target = args.target().map_err(StartupError::from)?;
             format!("migrations applied to {}", target.redacted())
         }
+        Command::MigrateData(args) => cli::migrate_data(&args).await?,
         Command::Admin(AdminCommand::Create(args)) => cli::admin_create(&args).await?,
         Command::User(UserCommand::ResetMfa(args)) => cli::reset_mfa(&args).await?,
         Command::User(UserCommand::Unlock(args)) => cli::unlock(&args).await?,

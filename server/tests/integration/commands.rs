@@ -434,3 +434,60 @@ async fn access_check_says_which_rule_decides() {
     assert_eq!(code, 2);
     assert!(err.contains("line 3") && err.lines().count() == 1, "{err}");
 }
+
+#[tokio::test]
+async fn postgres_without_a_shared_key_is_a_one_line_error() {
+    // Refused before any connection: no server needed at that address.
+    let dir = tempfile::tempdir().expect("temp");
+    let out = Command::new(env!("CARGO_BIN_EXE_twofold"))
+        .args(["serve", "--addr", "127.0.0.1:0"])
+        .arg("--data-dir")
+        .arg(dir.path())
+        .args([
+            "--database-url",
+            "postgres://twofold:hunter2@127.0.0.1:1/twofold",
+        ])
+        .env_remove("TWOFOLD_SECRET_KEY")
+        .env_remove("TWOFOLD_SECRET_KEY_FILE")
+        .output()
+        .expect("run twofold");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("--secret-key-file"), "{err}");
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+    assert!(!err.contains("hunter2"), "{err}");
+    assert!(
+        !dir.path().join("secret.key").exists(),
+        "no key made per instance"
+    );
+    // A key that is not 64 hex characters is named as such.
+    let out = Command::new(env!("CARGO_BIN_EXE_twofold"))
+        .args(["serve", "--addr", "127.0.0.1:0"])
+        .arg("--data-dir")
+        .arg(dir.path())
+        .args(["--database-url", "postgres://twofold@127.0.0.1:1/twofold"])
+        .env("TWOFOLD_SECRET_KEY", "not-hex")
+        .output()
+        .expect("run twofold");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("TWOFOLD_SECRET_KEY must be 64 hex"), "{err}");
+}
+
+#[tokio::test]
+async fn on_postgres_migrate_works_and_backup_points_to_pg_dump() {
+    let s = TestServer::start().await;
+    if !s.on_postgres() {
+        eprintln!("not on PostgreSQL: skipped");
+        return;
+    }
+    let (code, out, err) = twofold(s.dir.path(), &["migrate"], "");
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("migrations applied to postgres://"), "{out}");
+    let to = s.dir.path().join("copy.db");
+    let (code, _, err) = twofold(s.dir.path(), &["backup", "--to", &to.to_string_lossy()], "");
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("pg_dump"), "{err}");
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+    assert!(!to.exists());
+}

@@ -16,6 +16,7 @@ mod instances;
 mod limits;
 mod mail_tls;
 mod mfa;
+mod migrate_data;
 mod oidc;
 mod oidc_apps;
 mod operations;

@@ -71,13 +71,23 @@ impl TestServer {
     /// On a SQLite file whatever the suite runs on: for what only SQLite has
     /// (the backup command's file copy).
     pub async fn start_on_sqlite() -> Self {
+        Self::start_on_sqlite_with(Arc::new(SystemClock)).await
+    }
+
+    pub async fn start_on_sqlite_with(clock: Arc<dyn Clock>) -> Self {
         let dir = tempfile::tempdir().expect("temp dir");
         let data = DataArgs::dir(dir.path());
         let pool = app::backend::infra::db::open(&data.target().expect("target"))
             .await
             .expect("create the SQLite file");
         pool.close().await;
-        Self::start_with(Arc::new(SystemClock), Some(dir)).await
+        Self::start_with(clock, Some(dir)).await
+    }
+
+    /// Stops the server and hands back its data directory.
+    pub fn stop(self) -> TempDir {
+        drop(self.task);
+        self.dir
     }
 
     pub async fn start_custom(
@@ -99,6 +109,17 @@ impl TestServer {
         }
         let dir = dir.unwrap_or_else(|| tempfile::tempdir().expect("temp dir"));
         let data = data_args(dir.path()).await;
+        Self::start_on(clock, dir, data, security, options).await
+    }
+
+    /// On the database `data` names, with `dir` as the data directory.
+    pub async fn start_on(
+        clock: Arc<dyn Clock>,
+        dir: TempDir,
+        data: DataArgs,
+        security: SecurityArgs,
+        options: RouterOptions,
+    ) -> Self {
         let mut security = security;
         if data.database_url.is_some()
             && security.secret_key_file.is_none()
