@@ -93,26 +93,48 @@ async fn drive(requests: Vec<reqwest::RequestBuilder>, conc: usize) -> Report {
     report
 }
 
-pub async fn run(users: usize, conc: usize) -> Result<(), String> {
+/// `instances` Twofold instances (each its own router, pools and state, as
+/// separate processes would have) on the database `database` names (the
+/// data directory's SQLite file when `None`), sharing one key.
+pub async fn run(
+    users: usize,
+    conc: usize,
+    database: Option<String>,
+    instances: usize,
+) -> Result<(), String> {
     let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
     let clock = FixedClock::new(T0);
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .map_err(|e| e.to_string())?;
-    let addr: SocketAddr = listener.local_addr().map_err(|e| e.to_string())?;
     // Limits out of the way: this measures the work, not the lockout.
+    let key: String = rand::random::<[u8; 32]>()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
     let security = SecurityArgs {
         ip_max_failures: u32::MAX,
+        secret_key_hex: Some(key),
         ..SecurityArgs::default()
     };
-    let state = twofold_server::startup::build_state(
-        &twofold_server::config::DataArgs::dir(dir.path()),
-        addr,
-        Arc::new(clock),
-        &security,
-    )
-    .await
-    .map_err(|e| e.to_string())?;
+    let data = twofold_server::config::DataArgs {
+        data_dir: dir.path().to_path_buf(),
+        database_url: database,
+    };
+    let mut servers = Vec::new();
+    for _ in 0..instances {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .map_err(|e| e.to_string())?;
+        let addr: SocketAddr = listener.local_addr().map_err(|e| e.to_string())?;
+        let state = twofold_server::startup::build_state(
+            &data,
+            addr,
+            Arc::new(clock.clone()),
+            &security,
+        )
+        .await
+        .map_err(|e| e.to_string())?;
+        servers.push((listener, addr, state));
+    }
+    let state = servers[0].2.clone();
 
     // Users with TOTP on and a pending challenge each, written directly: the
     // setup is not what is measured.
@@ -150,14 +172,18 @@ pub async fn run(users: usize, conc: usize) -> Result<(), String> {
             .map_err(|e| e.to_string())?;
         tokens.push(token);
     }
-    let app = twofold_server::router(state);
-    tokio::spawn(async move {
-        let _ = axum::serve(
-            listener,
-            app.into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .await;
-    });
+    let mut addrs = Vec::new();
+    for (listener, addr, state) in servers {
+        let app = twofold_server::router(state);
+        tokio::spawn(async move {
+            let _ = axum::serve(
+                listener,
+                app.into_make_service_with_connect_info::<SocketAddr>(),
+            )
+            .await;
+        });
+        addrs.push(addr);
+    }
 
     let hello_addr = start_hello().await?;
 
@@ -172,7 +198,9 @@ pub async fn run(users: usize, conc: usize) -> Result<(), String> {
     let baseline = drive(hello_requests, conc).await;
     let factor_requests = tokens
         .iter()
-        .map(|t| {
+        .enumerate()
+        .map(|(i, t)| {
+            let addr = addrs[i % addrs.len()];
             client
                 .post(format!("http://{addr}/api/auth/second-factor"))
                 .header(
@@ -187,7 +215,10 @@ pub async fn run(users: usize, conc: usize) -> Result<(), String> {
     println!(
         "{}",
         factor.line(
-            "second-factor verifications (TOTP, replay guard, session)",
+            &format!(
+                "second-factor verifications (TOTP, replay guard, session; {instances} instance{})",
+                if instances == 1 { "" } else { "s" }
+            ),
             conc
         )
     );

@@ -2,11 +2,14 @@
 //!
 //! - `argon2 SECONDS`: raw argon2id verifications per second on all cores
 //!   (the ceiling for password sign-ins on this machine);
-//! - `logins URL SECONDS CONCURRENCY`: password sign-ins per second against a
-//!   running server, with latency percentiles;
+//! - `logins URL[,URL...] SECONDS CONCURRENCY`: password sign-ins per second
+//!   against running servers (several: instances on one database, taken in
+//!   turn), with latency percentiles;
 //! - `get URL SECONDS CONCURRENCY`: plain GETs per second (a baseline);
-//! - `factor USERS CONCURRENCY`: second-factor verifications per second
-//!   in-process over HTTP, against a bare axum "hello" (see factor.rs);
+//! - `factor USERS CONCURRENCY [DATABASE_URL INSTANCES]`: second-factor
+//!   verifications per second in-process over HTTP, against a bare axum
+//!   "hello" (see factor.rs); on SQLite, or on a PostgreSQL database with
+//!   several instances taking turns;
 //! - `forward REQUESTS CONCURRENCY`: forward-auth checks per second for a
 //!   signed-in session, against the same bare "hello" (see factor.rs);
 //! - `metrics SECONDS`: what the per-request metrics middleware costs:
@@ -25,7 +28,7 @@ const PASSWORD: &str = "tuba lantern orbit 42";
 
 fn usage() -> ! {
     eprintln!(
-        "usage: twofold-bench argon2 SECS | logins URL SECS CONC | get URL SECS CONC | factor USERS CONC | forward REQUESTS CONC | metrics SECS"
+        "usage: twofold-bench argon2 SECS | logins URL[,URL] SECS CONC | get URL SECS CONC | factor USERS CONC [DATABASE_URL INSTANCES] | forward REQUESTS CONC | metrics SECS"
     );
     std::process::exit(2)
 }
@@ -48,7 +51,9 @@ fn main() {
                 eprintln!("runtime: {e}");
                 std::process::exit(1)
             });
-            if let Err(e) = rt.block_on(factor::run(users, conc)) {
+            let database = args.get(4).cloned();
+            let instances: usize = if database.is_some() { arg(&args, 5) } else { 1 };
+            if let Err(e) = rt.block_on(factor::run(users, conc, database, instances.max(1))) {
                 eprintln!("factor bench failed: {e}");
                 std::process::exit(1);
             }
@@ -143,15 +148,20 @@ fn metrics(duration: Duration) {
     );
 }
 
-async fn load(logins: bool, base: String, duration: Duration, conc: usize) {
+async fn load(logins: bool, bases: String, duration: Duration, conc: usize) {
     let client = reqwest::Client::new();
+    // Several instances (comma-separated URLs): the workers take turns, as
+    // behind a round-robin load balancer.
+    let bases: Vec<String> = bases.split(',').map(str::to_string).collect();
+    let base_of = |i: usize| bases[i % bases.len()].clone();
     // One account per worker, as in a storm of people signing in: one
     // account admits only as many guesses at once as its lockout budget.
     let emails: Vec<String> = (0..conc)
         .map(|i| format!("bench-{}-{i}@example.com", std::process::id()))
         .collect();
     if logins {
-        for email in &emails {
+        for (i, email) in emails.iter().enumerate() {
+            let base = base_of(i);
             let r = client
                 .post(format!("{base}/api/auth/register"))
                 .json(&json!({"email": email, "password": PASSWORD}))
@@ -166,10 +176,12 @@ async fn load(logins: bool, base: String, duration: Duration, conc: usize) {
     let stop = Arc::new(AtomicBool::new(false));
     let start = Instant::now();
     let mut tasks = Vec::new();
-    for email in emails {
+    for (i, email) in emails.into_iter().enumerate() {
         let client = client.clone();
         let stop = stop.clone();
-        let base = base.clone();
+        // Each worker's sign-ins go to the instance after the one it
+        // registered on.
+        let base = base_of(i + 1);
         tasks.push(tokio::spawn(async move {
             let mut latencies = Vec::new();
             let mut errors = 0u64;
