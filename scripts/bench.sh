@@ -76,6 +76,35 @@ echo "RSS after load: $rss kB"
 # served and loaded in one process on this machine's cores.
 factor=$(target/release/twofold-bench factor "${USERS:-6400}" 64); echo "$factor"
 
+# The same on PostgreSQL (issue 14): a throwaway local cluster with fsync
+# on, one instance and then two instances sharing the database (each with
+# its own router, pools and state; requests take turns). Then password
+# sign-ins against two `twofold serve` processes on one database.
+if [ "${SKIP_PG:-0}" != 1 ]; then
+  eval "$(scripts/pg.sh start --durable)"
+  pg_pids=()
+  trap 'kill $pid ${pg_pids[*]} 2>/dev/null; scripts/pg.sh stop "$PG_TEST_DIR"; rm -rf "$data"' EXIT
+  pg=$TWOFOLD_TEST_POSTGRES_URL
+  for db in bench_one bench_two bench_logins; do
+    psql -q "$pg/postgres" -c "CREATE DATABASE $db"
+  done
+  pgone=$(target/release/twofold-bench factor "${USERS:-6400}" 64 "$pg/bench_one" 1); echo "PostgreSQL: $pgone"
+  pgtwo=$(target/release/twofold-bench factor "${USERS:-6400}" 64 "$pg/bench_two" 2); echo "PostgreSQL: $pgtwo"
+  key=$(python3 -c 'import secrets; print(secrets.token_hex(32))')
+  urls=""
+  for i in 1 2; do
+    p=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+    mkdir -p "$data/pg$i"
+    TWOFOLD_SECRET_KEY=$key $bin serve --addr "127.0.0.1:$p" --data-dir "$data/pg$i" \
+      --database-url "$pg/bench_logins" --signup open --signup-per-hour 1000 2>"$data/pg$i/log" &
+    pg_pids+=($!)
+    until curl -fs "http://127.0.0.1:$p/healthz" >/dev/null; do sleep 0.05; done
+    urls="$urls${urls:+,}http://127.0.0.1:$p"
+  done
+  pglogins=$(target/release/twofold-bench logins "$urls" "$SECS" "$CONC")
+  echo "PostgreSQL, two instances: $pglogins"
+fi
+
 [ "$CHECK" = 1 ] || exit 0
 rate() { grep -o "$1[^0-9]*[0-9.]*/s" | grep -o '[0-9.]*/s' | tr -d '/s'; }
 hello=$(echo "$factor" | rate "baseline)")

@@ -124,14 +124,10 @@ pub async fn run(
             .await
             .map_err(|e| e.to_string())?;
         let addr: SocketAddr = listener.local_addr().map_err(|e| e.to_string())?;
-        let state = twofold_server::startup::build_state(
-            &data,
-            addr,
-            Arc::new(clock.clone()),
-            &security,
-        )
-        .await
-        .map_err(|e| e.to_string())?;
+        let state =
+            twofold_server::startup::build_state(&data, addr, Arc::new(clock.clone()), &security)
+                .await
+                .map_err(|e| e.to_string())?;
         servers.push((listener, addr, state));
     }
     let state = servers[0].2.clone();

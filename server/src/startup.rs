@@ -132,6 +132,7 @@ pub async fn build_state(
     }
     let data_dir = data.data_dir.as_path();
     let target = data.target()?;
+    prepare_data_dir(data_dir)?;
     let key = secret_key(security, &target, data_dir)?;
     let pool = open_database(data).await?;
     let writer = db::open_writer(&target).await?;

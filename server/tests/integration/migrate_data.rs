@@ -128,3 +128,66 @@ async fn a_sqlite_installation_moves_to_postgres_and_its_factors_still_sign_in()
         StatusCode::CREATED
     );
 }
+
+/// The two migration sets describe one schema: the same tables with the
+/// same columns, at the same latest version. A migration added for one
+/// engine only fails here.
+#[tokio::test]
+async fn sqlite_and_postgres_migrations_give_the_same_tables_and_columns() {
+    let Some(server) = common::postgres_server() else {
+        eprintln!("not on PostgreSQL (TWOFOLD_TEST_POSTGRES_URL unset): skipped");
+        return;
+    };
+    use app::backend::infra::db::{self, Target};
+    let dir = tempfile::tempdir().expect("dir");
+    let sqlite = db::open(&Target::Sqlite(dir.path().join("twofold.db")))
+        .await
+        .expect("sqlite");
+    db::migrate(&sqlite).await.expect("migrate sqlite");
+    let name = format!("t_{:016x}", rand::random::<u64>());
+    common::create_database(&server, &name).await;
+    let pg = db::open(&Target::Postgres(format!("{server}/{name}")))
+        .await
+        .expect("postgres");
+    db::migrate(&pg).await.expect("migrate postgres");
+
+    let latest = "SELECT MAX(version) FROM _sqlx_migrations";
+    let (a, b): (i64, i64) = (
+        sqlx::query_scalar(latest)
+            .fetch_one(&sqlite)
+            .await
+            .expect("v"),
+        sqlx::query_scalar(latest).fetch_one(&pg).await.expect("v"),
+    );
+    assert_eq!(a, b, "both engines at the same migration version");
+
+    let sqlite_columns: Vec<(String, String)> = sqlx::query_as(
+        "SELECT m.name, p.name FROM sqlite_master m, pragma_table_info(m.name) p
+         WHERE m.type = 'table' AND m.name NOT LIKE 'sqlite_%' AND m.name <> '_sqlx_migrations'
+         ORDER BY 1, 2",
+    )
+    .fetch_all(&sqlite)
+    .await
+    .expect("sqlite columns");
+    let pg_columns: Vec<(String, String)> = sqlx::query_as(
+        "SELECT table_name::text, column_name::text FROM information_schema.columns
+         WHERE table_schema = current_schema() AND table_name <> '_sqlx_migrations'
+         ORDER BY 1, 2",
+    )
+    .fetch_all(&pg)
+    .await
+    .expect("postgres columns");
+    let only_sqlite: Vec<_> = sqlite_columns
+        .iter()
+        .filter(|c| !pg_columns.contains(c))
+        .collect();
+    let only_pg: Vec<_> = pg_columns
+        .iter()
+        .filter(|c| !sqlite_columns.contains(c))
+        .collect();
+    assert!(
+        only_sqlite.is_empty() && only_pg.is_empty(),
+        "only in SQLite: {only_sqlite:?}; only in PostgreSQL: {only_pg:?}"
+    );
+    assert!(sqlite_columns.len() > 100, "the whole schema was compared");
+}

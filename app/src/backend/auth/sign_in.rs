@@ -292,7 +292,10 @@ pub async fn second_factor(
         }
         method => mfa::prepare(state, user, method, &req.code).await?,
     };
-    let mut tx = db::begin_write(&state.writer).await?;
+    // Everything this transaction decides concerns this account and the
+    // scopes it counts against (see `db::begin_keyed`): on PostgreSQL other
+    // accounts' sign-ins go on beside it.
+    let mut tx = db::begin_keyed(&state.writer, &mfa::lock_keys(user, asker, meta)).await?;
     let verdict = mfa::check_in(&mut tx, state, user, &code, meta, asker).await?;
     let session = match verdict {
         mfa::Verdict::Accepted => {

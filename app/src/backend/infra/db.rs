@@ -182,6 +182,66 @@ pub async fn begin_write(pool: &AnyPool) -> Result<WriteTx, crate::api::AppError
     })
 }
 
+/// The class of the two-key advisory locks [`begin_keyed`] takes (a
+/// keyspace apart from [`WRITE_LOCK`]'s single key).
+const KEYED_CLASS: i32 = 0x7466; // "tf"
+
+/// A write transaction for a hot path whose decisions all concern `keys`
+/// (an account and the rate-limit scopes it counts against), so that
+/// different accounts need not wait for each other.
+///
+/// SQLite: the same as [`begin_write`] (one writer anyway). PostgreSQL: the
+/// write lock in shared mode (so it still excludes every [`begin_write`]
+/// transaction), then one exclusive lock per key, in sorted order (two such
+/// transactions never wait for each other in a circle). Transactions on the
+/// same account or scope run one at a time, as with the write lock; a
+/// caller must only decide about what its keys cover, and everything else it
+/// writes must be single statements that decide for themselves (a
+/// conditional UPDATE, an INSERT of a new row).
+pub async fn begin_keyed(pool: &AnyPool, keys: &[String]) -> Result<WriteTx, crate::api::AppError> {
+    if !is_postgres(pool) {
+        return begin_write(pool).await;
+    }
+    let lock = |e| crate::backend::internal("taking the write locks", e);
+    let mut tx = pool
+        .begin_with("BEGIN")
+        .await
+        .map_err(|e| crate::backend::internal("begin", e))?;
+    sqlx::query("SELECT 1 FROM pg_advisory_xact_lock_shared($1)")
+        .bind(WRITE_LOCK)
+        .execute(&mut *tx)
+        .await
+        .map_err(lock)?;
+    let mut hashes: Vec<i32> = keys.iter().map(|k| key_hash(k)).collect();
+    hashes.sort_unstable();
+    hashes.dedup();
+    for hash in hashes {
+        sqlx::query(
+            "SELECT 1 FROM pg_advisory_xact_lock(CAST($1 AS INTEGER), CAST($2 AS INTEGER))",
+        )
+        .bind(KEYED_CLASS)
+        .bind(hash)
+        .execute(&mut *tx)
+        .await
+        .map_err(lock)?;
+    }
+    Ok(WriteTx {
+        tx,
+        later: Batch::default(),
+    })
+}
+
+/// FNV-1a: the same on every instance and every build (unlike std's
+/// hasher). Two keys that share a hash only wait for each other.
+fn key_hash(key: &str) -> i32 {
+    let mut h: u32 = 0x811c_9dc5;
+    for b in key.bytes() {
+        h ^= u32::from(b);
+        h = h.wrapping_mul(0x0100_0193);
+    }
+    i32::from_ne_bytes(h.to_ne_bytes())
+}
+
 /// A write transaction and the writes in it whose results nobody reads (an
 /// audit row, a new session, a cleared counter). Those wait in `later` and go
 /// to SQLite as one multi-statement call just before the commit: each call is

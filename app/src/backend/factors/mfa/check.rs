@@ -96,6 +96,14 @@ pub(super) fn factor_scopes(user: UserId, asker: Asker, meta: &ClientMeta) -> Ve
     with_address(scope, meta)
 }
 
+/// What a check for `user` decides about: the account itself and the
+/// rate-limit scopes it counts against (for `db::begin_keyed`).
+pub fn lock_keys(user: UserId, asker: Asker, meta: &ClientMeta) -> Vec<String> {
+    let mut keys = vec![format!("user:{}", user.0)];
+    keys.extend(factor_scopes(user, asker, meta).iter().map(Scope::key));
+    keys
+}
+
 /// Records a failed proof (a code, or the password for a sensitive action)
 /// as `kind`, then says what it did to the account (see [`announce`]).
 pub async fn after_failure(

@@ -7,8 +7,8 @@ mod check;
 use check::factor_scopes;
 pub use check::{
     Asker, Prepared, Verdict, accepted_in, after_failure, announce_failure, check_factor, check_in,
-    check_password, method_of_code, prepare, prepare_passkey, prepare_recovery_code, refused_in,
-    settle, with_address,
+    check_password, lock_keys, method_of_code, prepare, prepare_passkey, prepare_recovery_code,
+    refused_in, settle, with_address,
 };
 
 use sqlx::AnyPool;
