@@ -168,9 +168,19 @@ pub async fn run(
             .map_err(|e| e.to_string())?;
         tokens.push(token);
     }
+    // People sign in from many addresses: each request comes through a
+    // trusted proxy (this host) with an address of its own, so each counts
+    // against its own address budget, as in real traffic. (From a single
+    // address every sign-in would also share one address scope, and on
+    // PostgreSQL its lock.)
+    let options = twofold_server::RouterOptions {
+        trusted_proxies: twofold_server::client_ip::TrustedProxies::parse(&["127.0.0.1".into()])
+            .map_err(|e| e.to_string())?,
+        ..Default::default()
+    };
     let mut addrs = Vec::new();
     for (listener, addr, state) in servers {
-        let app = twofold_server::router(state);
+        let app = twofold_server::router_with(state, &options);
         tokio::spawn(async move {
             let _ = axum::serve(
                 listener,
@@ -199,6 +209,10 @@ pub async fn run(
             let addr = addrs[i % addrs.len()];
             client
                 .post(format!("http://{addr}/api/auth/second-factor"))
+                .header(
+                    "x-forwarded-for",
+                    format!("10.{}.{}.{}", (i >> 16) & 255, (i >> 8) & 255, i & 255),
+                )
                 .header(
                     "cookie",
                     format!("{}={}", challenges::CHALLENGE_COOKIE, t.expose()),

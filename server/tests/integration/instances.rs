@@ -21,11 +21,12 @@ async fn pair() -> Option<(Arc<TestServer>, Arc<TestServer>)> {
         eprintln!("not on PostgreSQL (TWOFOLD_TEST_POSTGRES_URL unset): skipped");
         return None;
     };
-    let name = format!("t_{:016x}", rand::random::<u64>());
-    common::create_database(&server, &name).await;
     // The test cluster trusts local connections, so the password is only
     // there to prove it never reaches the log.
-    let url = format!("{server}/{name}").replacen("://twofold@", "://twofold:pw-in-url@", 1);
+    let url =
+        common::fresh_database(&server)
+            .await
+            .replacen("://twofold@", "://twofold:pw-in-url@", 1);
     let data = DataArgs {
         data_dir: std::path::PathBuf::new(),
         database_url: Some(url),
@@ -74,11 +75,7 @@ async fn race_across(
             tokio::spawn(async move { answer(&s, &c, method, &code).await.status() })
         })
         .collect();
-    let mut statuses = Vec::new();
-    for t in tasks {
-        statuses.push(t.await.expect("task"));
-    }
-    statuses
+    common::statuses(tasks).await
 }
 
 #[tokio::test]
@@ -172,10 +169,7 @@ async fn forty_wrong_passwords_split_across_two_instances_get_five_through_then_
             })
         })
         .collect();
-    let mut statuses = Vec::new();
-    for t in tasks {
-        statuses.push(t.await.expect("task"));
-    }
+    let statuses = common::statuses(tasks).await;
     // One budget of five for the account, whichever instance counted.
     assert_eq!(
         count(&statuses, StatusCode::UNAUTHORIZED),

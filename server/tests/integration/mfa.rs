@@ -145,11 +145,7 @@ async fn race(
             tokio::spawn(async move { answer(&s, &c, method, &code).await.status() })
         })
         .collect();
-    let mut statuses = Vec::new();
-    for t in tasks {
-        statuses.push(t.await.expect("task"));
-    }
-    statuses
+    common::statuses(tasks).await
 }
 
 #[tokio::test]

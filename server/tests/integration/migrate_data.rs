@@ -62,9 +62,7 @@ async fn a_sqlite_installation_moves_to_postgres_and_its_factors_still_sign_in()
     sqlite.close().await;
     let dir = s.stop();
     let from = format!("sqlite://{}", dir.path().join("twofold.db").display());
-    let name = format!("t_{:016x}", rand::random::<u64>());
-    common::create_database(&server, &name).await;
-    let to = format!("{server}/{name}");
+    let to = common::fresh_database(&server).await;
 
     // Wrong way round, or not a database: one line, exit 2, nothing copied.
     for (bad_from, bad_to, says) in [
@@ -144,9 +142,7 @@ async fn sqlite_and_postgres_migrations_give_the_same_tables_and_columns() {
         .await
         .expect("sqlite");
     db::migrate(&sqlite).await.expect("migrate sqlite");
-    let name = format!("t_{:016x}", rand::random::<u64>());
-    common::create_database(&server, &name).await;
-    let pg = db::open(&Target::Postgres(format!("{server}/{name}")))
+    let pg = db::open(&Target::Postgres(common::fresh_database(&server).await))
         .await
         .expect("postgres");
     db::migrate(&pg).await.expect("migrate postgres");

@@ -138,12 +138,14 @@ pub async fn open(target: &Target) -> Result<AnyPool, DbError> {
 /// for. SQLite takes one writer at a time anyway; queueing in the pool (a
 /// wake-up when the connection is free) replaces the busy handler's sleeps
 /// of 1 to 100 ms that racing connections otherwise take. PostgreSQL: a
-/// small pool, since write transactions are serialised by a lock in the
-/// database instead (see [`begin_write`]), across every instance.
+/// pool, since write transactions are ordered by locks in the database
+/// instead (see [`begin_write`] and [`begin_keyed`]), across every
+/// instance; second-factor sign-ins of different accounts run side by side
+/// there, each waiting on network round trips rather than on a core.
 pub async fn open_writer(target: &Target) -> Result<AnyPool, DbError> {
     let connections = match target {
         Target::Sqlite(_) => 1,
-        Target::Postgres(_) => 4,
+        Target::Postgres(_) => 16,
     };
     open_with(target, connections).await
 }

@@ -362,6 +362,22 @@ pub async fn data_args(dir: &std::path::Path) -> DataArgs {
     }
 }
 
+/// A new empty database on the test PostgreSQL server; its URL.
+pub async fn fresh_database(server: &str) -> String {
+    let name = format!("t_{:016x}", rand::random::<u64>());
+    create_database(server, &name).await;
+    format!("{server}/{name}")
+}
+
+/// The statuses the spawned requests answered, in order.
+pub async fn statuses(tasks: Vec<tokio::task::JoinHandle<StatusCode>>) -> Vec<StatusCode> {
+    let mut statuses = Vec::with_capacity(tasks.len());
+    for t in tasks {
+        statuses.push(t.await.expect("task"));
+    }
+    statuses
+}
+
 pub async fn create_database(server: &str, name: &str) {
     use sqlx::Connection;
     sqlx::any::install_default_drivers();
