@@ -106,7 +106,7 @@ if [ "${SKIP_PG:-0}" != 1 ]; then
 fi
 
 [ "$CHECK" = 1 ] || exit 0
-rate() { grep -o "$1[^0-9]*[0-9.]*/s" | grep -o '[0-9.]*/s' | tr -d '/s'; }
+rate() { grep -o "$1[^:]*: [0-9.]*/s" | grep -o '[0-9.]*/s' | tr -d '/s'; }
 hello=$(echo "$factor" | rate "baseline)")
 second=$(echo "$factor" | rate "second-factor verifications")
 p99=$(echo "$factor" | grep "second-factor" | grep -o 'p99 [0-9.]*' | cut -d' ' -f2)
