@@ -55,6 +55,28 @@ async fn start_hello() -> Result<SocketAddr, String> {
     Ok(addr)
 }
 
+/// Serves the whole app on `listener`, believing `X-Forwarded-For` from this
+/// host (the load tool plays the proxy in front of it).
+fn serve_behind_local_proxy(
+    listener: tokio::net::TcpListener,
+    state: app::backend::AppState,
+) -> Result<(), String> {
+    let options = twofold_server::RouterOptions {
+        trusted_proxies: twofold_server::client_ip::TrustedProxies::parse(&["127.0.0.1".into()])
+            .map_err(|e| e.to_string())?,
+        ..Default::default()
+    };
+    let app = twofold_server::router_with(state, &options);
+    tokio::spawn(async move {
+        let _ = axum::serve(
+            listener,
+            app.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .await;
+    });
+    Ok(())
+}
+
 /// Sends each prepared request once, `conc` at a time.
 async fn drive(requests: Vec<reqwest::RequestBuilder>, conc: usize) -> Report {
     let requests = Arc::new(std::sync::Mutex::new(requests));
@@ -173,21 +195,9 @@ pub async fn run(
     // against its own address budget, as in real traffic. (From a single
     // address every sign-in would also share one address scope, and on
     // PostgreSQL its lock.)
-    let options = twofold_server::RouterOptions {
-        trusted_proxies: twofold_server::client_ip::TrustedProxies::parse(&["127.0.0.1".into()])
-            .map_err(|e| e.to_string())?,
-        ..Default::default()
-    };
     let mut addrs = Vec::new();
     for (listener, addr, state) in servers {
-        let app = twofold_server::router_with(state, &options);
-        tokio::spawn(async move {
-            let _ = axum::serve(
-                listener,
-                app.into_make_service_with_connect_info::<SocketAddr>(),
-            )
-            .await;
-        });
+        serve_behind_local_proxy(listener, state)?;
         addrs.push(addr);
     }
 
@@ -292,21 +302,7 @@ pub async fn run_forward(requests: usize, conc: usize) -> Result<(), String> {
     .execute(&state.pool)
     .await
     .map_err(|e| e.to_string())?;
-    let options = twofold_server::RouterOptions {
-        trusted_proxies: twofold_server::client_ip::TrustedProxies::parse(&[
-            "127.0.0.1".to_string()
-        ])
-        .map_err(|e| e.to_string())?,
-        ..twofold_server::RouterOptions::default()
-    };
-    let app = twofold_server::router_with(state, &options);
-    tokio::spawn(async move {
-        let _ = axum::serve(
-            listener,
-            app.into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .await;
-    });
+    serve_behind_local_proxy(listener, state)?;
     let hello_addr = start_hello().await?;
     let client = reqwest::Client::builder()
         .pool_max_idle_per_host(conc)
