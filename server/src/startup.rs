@@ -8,9 +8,10 @@ use std::sync::Arc;
 use app::backend::auth::rate_limit::Limits;
 use app::backend::infra::clock::Clock;
 use app::backend::infra::crypto::SecretKey;
+use app::backend::infra::inline_reads::InlineReads;
 use app::backend::infra::mail::Mailer;
 use app::backend::infra::sms::{SmsConfig, SmsSender};
-use app::backend::{AppState, Settings, auth::passwords, infra::db};
+use app::backend::{AppState, Settings, Shared, auth::passwords, infra::db};
 
 use app::backend::auth::signup::SignupMode;
 use app::backend::authz::AccessRules;
@@ -136,6 +137,13 @@ pub async fn build_state(
     let key = secret_key(security, &target, data_dir)?;
     let pool = open_database(data).await?;
     let writer = db::open_writer(&target).await?;
+    let inline =
+        match &target {
+            db::Target::Sqlite(path) => Some(Arc::new(InlineReads::new(path).map_err(|e| {
+                StartupError::Other(format!("cannot open {}: {e}", path.display()))
+            })?)),
+            db::Target::Postgres(_) => None,
+        };
     let mailer = match &security.smtp_url {
         Some(url) => {
             let ca = match &security.smtp_ca_file {
@@ -190,9 +198,10 @@ pub async fn build_state(
         log_links,
     };
 
-    Ok(AppState {
+    Ok(AppState::new(Shared {
         pool,
         writer,
+        inline,
         clock,
         leptos_options: leptos_options(addr),
         dummy_hash: passwords::dummy_hash(),
@@ -200,7 +209,7 @@ pub async fn build_state(
         settings: Arc::new(settings),
         metrics: Arc::new(app::backend::infra::metrics::Metrics::new()),
         denials: Arc::new(app::backend::authz::Denials::default()),
-    })
+    }))
 }
 
 /// `--sms-provider` and its settings; credentials only from the environment.

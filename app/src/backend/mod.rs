@@ -12,7 +12,7 @@ pub mod oidc;
 pub mod policy;
 pub mod state;
 
-pub use state::{AppState, Settings};
+pub use state::{AppState, Settings, Shared};
 
 use crate::api::AppError;
 

@@ -10,12 +10,34 @@ use crate::backend::auth::rate_limit::Limits;
 use crate::backend::infra::clock::Clock;
 use crate::backend::infra::crypto::SecretKey;
 
+/// A handle every request clones (axum's `State`), so it is one `Arc`:
+/// cloning the fields themselves cost allocations on every request
+/// (measured in docs/BENCHMARKS.md).
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(Arc<Shared>);
+
+impl AppState {
+    pub fn new(shared: Shared) -> Self {
+        AppState(Arc::new(shared))
+    }
+}
+
+impl std::ops::Deref for AppState {
+    type Target = Shared;
+    fn deref(&self) -> &Shared {
+        &self.0
+    }
+}
+
+/// What [`AppState`] holds.
+pub struct Shared {
     /// Reads, and writes off the hot paths.
     pub pool: AnyPool,
     /// One connection for the hot write transactions (see `db::open_writer`).
     pub writer: AnyPool,
+    /// SQLite only: the hottest reads, without sqlx's thread hand-off (see
+    /// `infra::inline_reads`).
+    pub inline: Option<Arc<crate::backend::infra::inline_reads::InlineReads>>,
     pub clock: Arc<dyn Clock>,
     pub leptos_options: LeptosOptions,
     /// Verified against for unknown emails (see `passwords::dummy_hash`).

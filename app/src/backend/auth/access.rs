@@ -19,14 +19,9 @@ pub const REAUTH_WINDOW_S: i64 = 10 * 60;
 pub async fn signed_in(state: &AppState, headers: &HeaderMap) -> Result<Live, AppError> {
     let token = cookies::session_token(headers, state.settings.cookie_domain.as_deref())
         .ok_or(AppError::NotSignedIn)?;
-    sessions::find(
-        &state.pool,
-        &token,
-        state.clock.now(),
-        state.settings.session_idle_s,
-    )
-    .await?
-    .ok_or(AppError::NotSignedIn)
+    sessions::find(state, &token, state.clock.now())
+        .await?
+        .ok_or(AppError::NotSignedIn)
 }
 
 /// A signed-in caller allowed to use the app: past its enrolment deadline, an

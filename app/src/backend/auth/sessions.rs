@@ -12,7 +12,7 @@ use crate::api::display::device_label;
 use crate::api::{AppError, SessionInfo};
 use crate::backend::infra::clock::UnixTime;
 use crate::backend::infra::crypto::SecretKey;
-use crate::backend::{ClientMeta, UserId, internal};
+use crate::backend::{AppState, ClientMeta, UserId, internal};
 
 pub const SESSION_TTL_S: i64 = 24 * 60 * 60;
 /// The default idle timeout (`--session-idle-timeout`).
@@ -203,12 +203,11 @@ pub struct Live {
 
 /// The live session holding `token`, or `None` when it is unknown or expired.
 pub async fn find(
-    pool: &AnyPool,
+    state: &AppState,
     token: &SessionToken,
     now: UnixTime,
-    default_idle_s: i64,
 ) -> Result<Option<Live>, AppError> {
-    let found = find_with_identity(pool, token, now, default_idle_s).await?;
+    let found = find_with_identity(state, token, now).await?;
     Ok(found.map(|(live, _, _)| live))
 }
 
@@ -230,30 +229,49 @@ async fn refresh_last_seen(
 }
 
 /// [`find`] and who the session is (email, stored role) in one query: the
-/// forward-auth check asks on every request of every protected app.
+/// forward-auth check asks on every request of every protected app, so on
+/// SQLite this read goes straight into the file (`infra::inline_reads`).
 pub async fn find_with_identity(
-    pool: &AnyPool,
+    state: &AppState,
     token: &SessionToken,
     now: UnixTime,
-    default_idle_s: i64,
 ) -> Result<Option<(Live, String, String)>, AppError> {
     type Row = (i64, i64, i64, Option<i64>, Option<i64>, String, String);
-    let row: Option<Row> = sqlx::query_as(&format!(
+    let sql = format!(
         "SELECT s.id, s.user_id, s.last_seen_at, s.password_at, s.factor_at, u.email, u.role
          FROM sessions s JOIN users u ON u.id = s.user_id
          WHERE s.token_hash = $1 AND s.expires_at > $2 AND s.{NOT_IDLE}"
-    ))
-    .bind(token.hash())
-    .bind(now)
-    .bind(now)
-    .bind(default_idle_s)
-    .fetch_optional(pool)
-    .await
-    .map_err(|e| internal("looking up a session", e))?;
+    );
+    let context = "looking up a session";
+    let idle = state.settings.session_idle_s;
+    let row: Option<Row> = match &state.inline {
+        Some(inline) => {
+            let args = [token.hash().into(), now.into(), now.into(), idle.into()];
+            inline.row(context, &sql, &args, |r| {
+                Ok((
+                    r.get(0)?,
+                    r.get(1)?,
+                    r.get(2)?,
+                    r.get(3)?,
+                    r.get(4)?,
+                    r.get(5)?,
+                    r.get(6)?,
+                ))
+            })?
+        }
+        None => sqlx::query_as(&sql)
+            .bind(token.hash())
+            .bind(now)
+            .bind(now)
+            .bind(idle)
+            .fetch_optional(&state.pool)
+            .await
+            .map_err(|e| internal(context, e))?,
+    };
     let Some((id, user, last_seen, password_at, factor_at, email, role)) = row else {
         return Ok(None);
     };
-    refresh_last_seen(pool, id, last_seen, now).await?;
+    refresh_last_seen(&state.pool, id, last_seen, now).await?;
     let live = Live {
         id,
         user: UserId(user),

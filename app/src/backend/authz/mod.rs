@@ -114,10 +114,7 @@ pub async fn check(
         asked.https(),
         state.settings.cookie_domain.as_deref(),
     ) {
-        Some(token) => {
-            let idle = state.settings.session_idle_s;
-            sessions::find_with_identity(&state.pool, &token, now, idle).await?
-        }
+        Some(token) => sessions::find_with_identity(state, &token, now).await?,
         None => None,
     };
     let (live, identity) = match found {

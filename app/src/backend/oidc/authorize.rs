@@ -358,9 +358,7 @@ pub async fn authorize(
     let silent = req.prompts("none");
     let public_url = &state.settings.public_url;
     let live = match cookies::session_token(headers, state.settings.cookie_domain.as_deref()) {
-        Some(token) => {
-            sessions::find(&state.pool, &token, now, state.settings.session_idle_s).await?
-        }
+        Some(token) => sessions::find(state, &token, now).await?,
         None => None,
     };
     let page = |path: &str, r: &AuthRequest| {
