@@ -275,9 +275,12 @@ pub async fn oidc_rotate_key(args: &crate::config::RotateKeyArgs) -> Result<Stri
     let target = args.data.target().map_err(StartupError::from)?;
     existing_database(&args.data).await?.close().await;
     let key = startup::secret_key(&args.security, &target, &args.data.data_dir)?;
-    let pool = startup::open_database(&args.data).await?;
+    startup::open_database(&args.data).await?.close().await;
+    let writer = app::backend::infra::db::open_writer(&target)
+        .await
+        .map_err(StartupError::from)?;
     let now = app::backend::infra::clock::Clock::now(&SystemClock);
-    let kid = app::backend::oidc::keys::rotate(&pool, &key, now).await?;
+    let kid = app::backend::oidc::keys::rotate(&writer, &key, now).await?;
     Ok(format!(
         "new ID-token signing key {kid}; the previous key stays published for {} minutes",
         app::backend::oidc::tokens::ID_TOKEN_TTL_S / 60

@@ -187,7 +187,8 @@ pub async fn run(from: &str, to: &str) -> Result<Copied, MigrateDataError> {
         return Err(MigrateDataError::ToNotPostgres(target.redacted()));
     }
     let from_pool = db::open(&source).await?;
-    let to_pool = db::open_writer(&target).await?;
+    let to_writer = db::open_writer(&target).await?;
+    let to_pool = to_writer.pool().clone();
     db::migrate(&from_pool).await?;
     db::migrate(&to_pool).await?;
     let users: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM users")

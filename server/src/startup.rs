@@ -8,7 +8,7 @@ use std::sync::Arc;
 use app::backend::auth::rate_limit::Limits;
 use app::backend::infra::clock::Clock;
 use app::backend::infra::crypto::SecretKey;
-use app::backend::infra::inline_reads::InlineReads;
+use app::backend::infra::direct::Reads;
 use app::backend::infra::mail::Mailer;
 use app::backend::infra::sms::{SmsConfig, SmsSender};
 use app::backend::{AppState, Settings, Shared, auth::passwords, infra::db};
@@ -139,7 +139,7 @@ pub async fn build_state(
     let writer = db::open_writer(&target).await?;
     let inline =
         match &target {
-            db::Target::Sqlite(path) => Some(Arc::new(InlineReads::new(path).map_err(|e| {
+            db::Target::Sqlite(path) => Some(Arc::new(Reads::new(path).map_err(|e| {
                 StartupError::Other(format!("cannot open {}: {e}", path.display()))
             })?)),
             db::Target::Postgres(_) => None,
@@ -161,7 +161,7 @@ pub async fn build_state(
     let access_rules = load_access_rules(security.access_rules.as_deref())?;
     let oidc_clients = load_oidc_clients(security.oidc_clients.as_deref())?;
     // The first ID-token signing key is made on first start.
-    app::backend::oidc::keys::ensure(&pool, &key, clock.now())
+    app::backend::oidc::keys::ensure(&writer, &key, clock.now())
         .await
         .map_err(|e| StartupError::Other(format!("cannot make the ID-token signing key: {e}")))?;
     let cookie_domain = cookie_domain(security.cookie_domain.as_deref(), &public_url)?;

@@ -177,14 +177,14 @@ pub async fn reset_mfa(
     let now = state.clock.now();
     let before = mfa::state_of(&state.pool, user, now).await?;
     let mut tx = crate::backend::infra::db::begin_write(&state.writer).await?;
-    mfa::remove_factors(&mut tx, user).await?;
-    policy::due_now_if_covered(&mut tx, user, now).await?;
+    mfa::remove_factors(tx.conn()?, user).await?;
+    policy::due_now_if_covered(tx.conn()?, user, now).await?;
     // Whoever holds a session may be the one who took the factors: all end.
     // Apps signed in with the old factors lose their tokens too.
-    crate::backend::oidc::tokens::revoke_all(&mut tx, user, None, now).await?;
+    crate::backend::oidc::tokens::revoke_all(tx.conn()?, user, None, now).await?;
     let ended = sqlx::query("DELETE FROM sessions WHERE user_id = $1")
         .bind(user.0)
-        .execute(&mut *tx)
+        .execute(tx.conn()?)
         .await
         .map_err(|e| internal("ending sessions", e))?
         .rows_affected();
@@ -228,7 +228,7 @@ pub async fn unlock(
     meta: &ClientMeta,
 ) -> Result<(), AppError> {
     let (user, email) = target(state, email).await?;
-    rate_limit::reset(&state.pool, &Scope::all_of(user.0, &email)).await?;
+    rate_limit::reset(&state.writer, &Scope::all_of(user.0, &email)).await?;
     audit::record(
         &state.pool,
         Some(user),

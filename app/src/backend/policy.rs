@@ -173,13 +173,13 @@ pub async fn save(
     .bind(policy.allow_email_codes)
     .bind(policy.allow_sms)
     .bind(now)
-    .execute(&mut *tx)
+    .execute(tx.conn()?)
     .await
     .map_err(|e| internal("saving the MFA policy", e))?;
     sqlx::query(&format!(
         "UPDATE users SET mfa_required_by = NULL WHERE NOT ({covered})"
     ))
-    .execute(&mut *tx)
+    .execute(tx.conn()?)
     .await
     .map_err(|e| internal("clearing deadlines", e))?;
     sqlx::query(&format!(
@@ -187,7 +187,7 @@ pub async fn save(
          AND mfa_required_by IS NULL AND mfa_state != 'Enabled'"
     ))
     .bind(now + i64::from(policy.grace_days) * DAY_S)
-    .execute(&mut *tx)
+    .execute(tx.conn()?)
     .await
     .map_err(|e| internal("fixing deadlines", e))?;
     tx.commit().await?;

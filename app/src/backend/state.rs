@@ -33,11 +33,11 @@ impl std::ops::Deref for AppState {
 pub struct Shared {
     /// Reads, and writes off the hot paths.
     pub pool: AnyPool,
-    /// One connection for the hot write transactions (see `db::open_writer`).
-    pub writer: AnyPool,
+    /// Where write transactions go (see `db::open_writer`).
+    pub writer: crate::backend::infra::db::Writer,
     /// SQLite only: the hottest reads, without sqlx's thread hand-off (see
-    /// `infra::inline_reads`).
-    pub inline: Option<Arc<crate::backend::infra::inline_reads::InlineReads>>,
+    /// `infra::direct`).
+    pub inline: Option<Arc<crate::backend::infra::direct::Reads>>,
     pub clock: Arc<dyn Clock>,
     pub leptos_options: LeptosOptions,
     /// Verified against for unknown emails (see `passwords::dummy_hash`).

@@ -922,10 +922,12 @@ async fn sign_out_everywhere_and_logout_end_app_sessions() {
 async fn a_rotated_key_stays_published_until_its_tokens_expire() {
     let clock = FixedClock::new(T0);
     let s = server(&clock).await;
-    let pool = s.db().await;
     let key = s.secret_key();
     let old = json_of(s.get(&s.client(), "/oauth2/jwks").await).await["keys"][0]["kid"].clone();
-    let new = app::backend::oidc::keys::rotate(&pool, &key, clock_now(&clock))
+    let state = s
+        .state(std::sync::Arc::new(clock.clone()), &common::security())
+        .await;
+    let new = app::backend::oidc::keys::rotate(&state.writer, &key, clock_now(&clock))
         .await
         .expect("rotate");
     let keys = json_of(s.get(&s.client(), "/oauth2/jwks").await).await;

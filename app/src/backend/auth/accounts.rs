@@ -145,19 +145,19 @@ pub async fn change_password(
     sqlx::query("UPDATE users SET password_hash = $1 WHERE id = $2")
         .bind(&hash.0)
         .bind(user.0)
-        .execute(&mut *tx)
+        .execute(tx.conn()?)
         .await
         .map_err(|e| internal("changing the password", e))?;
     let ended = sqlx::query("DELETE FROM sessions WHERE user_id = $1 AND id != $2")
         .bind(user.0)
         .bind(live.id)
-        .execute(&mut *tx)
+        .execute(tx.conn()?)
         .await
         .map_err(|e| internal("ending other sessions", e))?
         .rows_affected();
-    let forgotten = devices::revoke(&mut tx, user, None).await?;
-    crate::backend::oidc::tokens::revoke_all(&mut tx, user, None, now).await?;
-    challenges::cancel_all(&mut tx, user).await?;
+    let forgotten = devices::revoke(tx.conn()?, user, None).await?;
+    crate::backend::oidc::tokens::revoke_all(tx.conn()?, user, None, now).await?;
+    challenges::cancel_all(tx.conn()?, user).await?;
     tx.commit().await?;
     let proof = if code_checked {
         sessions::Proof::PasswordAndCode
@@ -241,8 +241,8 @@ pub async fn logout_all(
     let keep = if keep_current { token.as_ref() } else { None };
     // The sessions and the apps' tokens (OpenID Connect) end together.
     let mut tx = crate::backend::infra::db::begin_write(&state.writer).await?;
-    let revoked = sessions::revoke_all(&mut tx, user, keep).await?;
-    crate::backend::oidc::tokens::revoke_all(&mut tx, user, None, state.clock.now()).await?;
+    let revoked = sessions::revoke_all(tx.conn()?, user, keep).await?;
+    crate::backend::oidc::tokens::revoke_all(tx.conn()?, user, None, state.clock.now()).await?;
     tx.commit().await?;
     if !keep_current {
         mfa::cancel(state, user, meta).await?;

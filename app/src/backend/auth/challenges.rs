@@ -73,22 +73,16 @@ pub const TRIES_PER_CHALLENGE: i64 = 5;
 /// Takes one of the challenge's tries; `false` when they are used up (or the
 /// challenge is gone). Decided in one statement, so racing requests cannot
 /// take more than there are.
-pub async fn take_attempt(
-    db: impl sqlx::Executor<'_, Database = sqlx::Any>,
-    id: i64,
-    now: UnixTime,
-) -> Result<bool, AppError> {
-    let done = sqlx::query(
-        "UPDATE login_challenges SET attempts = attempts + 1
-         WHERE id = $1 AND attempts < $2 AND used_at IS NULL AND expires_at > $3",
-    )
-    .bind(id)
-    .bind(TRIES_PER_CHALLENGE)
-    .bind(now)
-    .execute(db)
-    .await
-    .map_err(|e| internal("counting a challenge attempt", e))?;
-    Ok(done.rows_affected() == 1)
+pub async fn take_attempt(tx: &mut crate::backend::infra::db::WriteTx, id: i64, now: UnixTime) -> Result<bool, AppError> {
+    let done = tx
+        .execute(
+            "counting a challenge attempt",
+            "UPDATE login_challenges SET attempts = attempts + 1
+             WHERE id = $1 AND attempts < $2 AND used_at IS NULL AND expires_at > $3",
+            &[id.into(), TRIES_PER_CHALLENGE.into(), now.into()],
+        )
+        .await?;
+    Ok(done == 1)
 }
 
 /// Ends every live challenge of the account: after a password change, MFA
@@ -103,19 +97,14 @@ pub async fn cancel_all(conn: &mut sqlx::AnyConnection, user: UserId) -> Result<
 }
 
 /// Marks it used; only one caller can ever see `true`.
-pub async fn complete(
-    db: impl sqlx::Executor<'_, Database = sqlx::Any>,
-    id: i64,
-    now: UnixTime,
-) -> Result<bool, AppError> {
-    let done = sqlx::query(
-        "UPDATE login_challenges SET used_at = $1 WHERE id = $2 AND used_at IS NULL AND expires_at > $3",
-    )
-    .bind(now)
-    .bind(id)
-    .bind(now)
-    .execute(db)
-    .await
-    .map_err(|e| internal("completing a challenge", e))?;
-    Ok(done.rows_affected() == 1)
+pub async fn complete(tx: &mut crate::backend::infra::db::WriteTx, id: i64, now: UnixTime) -> Result<bool, AppError> {
+    let done = tx
+        .execute(
+            "completing a challenge",
+            "UPDATE login_challenges SET used_at = $1
+             WHERE id = $2 AND used_at IS NULL AND expires_at > $3",
+            &[now.into(), id.into(), now.into()],
+        )
+        .await?;
+    Ok(done == 1)
 }

@@ -125,7 +125,7 @@ pub async fn create_limited(
     .bind(now)
     .bind(now + link.purpose.ttl_s())
     .bind(max)
-    .execute(&mut *tx)
+    .execute(tx.conn()?)
     .await
     .map_err(|e| internal("storing a link", e))?;
     if made.rows_affected() == 0 {
@@ -273,7 +273,7 @@ pub async fn unlock(state: &AppState, token: &str, meta: &ClientMeta) -> Result<
     drop(conn);
     let user = link.user.ok_or_else(invalid_link)?;
     let scopes = crate::backend::auth::rate_limit::Scope::all_of(user.0, &link.email);
-    crate::backend::auth::rate_limit::reset(&state.pool, &scopes).await?;
+    crate::backend::auth::rate_limit::reset(&state.writer, &scopes).await?;
     audit::record(
         &state.pool,
         Some(user),

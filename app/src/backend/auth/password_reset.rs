@@ -194,7 +194,7 @@ pub async fn complete(
             return Err(AppError::Internal);
         }
     }
-    if links::redeem(&mut tx, Purpose::Reset, &req.token, now)
+    if links::redeem(tx.conn()?, Purpose::Reset, &req.token, now)
         .await?
         .is_none()
     {
@@ -204,13 +204,13 @@ pub async fn complete(
     sqlx::query("UPDATE users SET password_hash = $1 WHERE id = $2")
         .bind(&hash.0)
         .bind(user.0)
-        .execute(&mut *tx)
+        .execute(tx.conn()?)
         .await
         .map_err(|e| internal("resetting the password", e))?;
-    let ended = sessions::revoke_all(&mut tx, user, None).await?;
-    let forgotten = devices::revoke(&mut tx, user, None).await?;
-    crate::backend::oidc::tokens::revoke_all(&mut tx, user, None, now).await?;
-    challenges::cancel_all(&mut tx, user).await?;
+    let ended = sessions::revoke_all(tx.conn()?, user, None).await?;
+    let forgotten = devices::revoke(tx.conn()?, user, None).await?;
+    crate::backend::oidc::tokens::revoke_all(tx.conn()?, user, None, now).await?;
+    challenges::cancel_all(tx.conn()?, user).await?;
     // Other reset links for the account die with this one.
     sqlx::query(
         "UPDATE email_tokens SET used_at = $1 WHERE user_id = $2 AND purpose = 'reset'
@@ -218,7 +218,7 @@ pub async fn complete(
     )
     .bind(now)
     .bind(user.0)
-    .execute(&mut *tx)
+    .execute(tx.conn()?)
     .await
     .map_err(|e| internal("spending other reset links", e))?;
     let detail = format!("{ended} sessions ended, {forgotten} devices forgotten");
@@ -234,7 +234,7 @@ pub async fn complete(
     // The mailbox (and the factor) were proven: the password lock, if any,
     // is lifted so the new password works at once.
     let scopes = [Scope::Password(email), Scope::OwnerPassword(user.0)];
-    rate_limit::reset(&state.pool, &scopes).await?;
+    rate_limit::reset(&state.writer, &scopes).await?;
     alerts::send(state, user, Alert::PasswordReset, meta).await?;
     Ok(ended)
 }

@@ -15,7 +15,6 @@ use sqlx::AnyPool;
 
 use crate::api::AppError;
 use crate::backend::infra::clock::UnixTime;
-use crate::backend::infra::db;
 use crate::backend::internal;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -144,18 +143,33 @@ pub fn retry_after(times: &[UnixTime], max: u32, window_s: i64, now: UnixTime) -
     (wait > 0).then_some(wait as u64)
 }
 
+const TIMES_IN_WINDOW: &str =
+    "SELECT at FROM auth_failures WHERE scope = $1 AND at > $2 ORDER BY at";
+
 async fn times_in_window(
     conn: &mut sqlx::AnyConnection,
     key: &str,
     window_s: i64,
     now: UnixTime,
 ) -> Result<Vec<UnixTime>, AppError> {
-    sqlx::query_scalar("SELECT at FROM auth_failures WHERE scope = $1 AND at > $2 ORDER BY at")
+    sqlx::query_scalar(TIMES_IN_WINDOW)
         .bind(key)
         .bind(now - window_s)
         .fetch_all(conn)
         .await
         .map_err(|e| internal("reading failures", e))
+}
+
+/// [`times_in_window`] inside a write transaction.
+async fn times_in_window_in(
+    tx: &mut crate::backend::infra::db::WriteTx,
+    key: &str,
+    window_s: i64,
+    now: UnixTime,
+) -> Result<Vec<UnixTime>, AppError> {
+    let args = [key.into(), (now - window_s).into()];
+    let rows: Vec<(i64,)> = tx.rows("reading failures", TIMES_IN_WINDOW, &args).await?;
+    Ok(rows.into_iter().map(|(at,)| at).collect())
 }
 
 /// An attempt that has been counted already; say how it ended.
@@ -185,7 +199,7 @@ pub struct Failure {
 /// with `TooManyAttempts` (a window is full) or `AccountLocked` (a streak is
 /// at the cap); then nothing is counted.
 pub async fn reserve(
-    pool: &AnyPool,
+    pool: &crate::backend::infra::db::Writer,
     limits: &Limits,
     scopes: &[Scope],
     now: UnixTime,
@@ -199,7 +213,7 @@ pub async fn reserve(
 /// [`reserve`] inside the caller's write transaction (which must hold the
 /// write lock: `db::begin_write`). On refusal the caller must roll back.
 pub async fn reserve_in(
-    tx: &mut sqlx::AnyConnection,
+    tx: &mut crate::backend::infra::db::WriteTx,
     limits: &Limits,
     scopes: &[Scope],
     now: UnixTime,
@@ -219,7 +233,7 @@ pub async fn reserve_in(
         // count below cannot be raced. `count` is this attempt's place in
         // the window: SQLite's RETURNING subquery sees the new row,
         // PostgreSQL's sees the table as the statement found it.
-        let sql = if db::conn_is_postgres(tx) {
+        let sql = if tx.is_postgres() {
             "INSERT INTO auth_failures (scope, at)
              SELECT $1, $2 WHERE (SELECT COUNT(*) FROM auth_failures
                                   WHERE scope = $1 AND at > $3) < $4
@@ -230,16 +244,15 @@ pub async fn reserve_in(
                                   WHERE scope = $1 AND at > $3) < $4
              RETURNING id, (SELECT COUNT(*) FROM auth_failures WHERE scope = $1 AND at > $3)"
         };
-        let row: Option<(i64, i64)> = sqlx::query_as(sql)
-            .bind(&key)
-            .bind(now)
-            .bind(now - window_s)
-            .bind(i64::from(max))
-            .fetch_optional(&mut *tx)
-            .await
-            .map_err(|e| internal("reserving an attempt", e))?;
+        let args = [
+            key.as_str().into(),
+            now.into(),
+            (now - window_s).into(),
+            i64::from(max).into(),
+        ];
+        let row: Option<(i64, i64)> = tx.row("reserving an attempt", sql, &args).await?;
         let Some((id, count)) = row else {
-            let times = times_in_window(tx, &key, window_s, now).await?;
+            let times = times_in_window_in(tx, &key, window_s, now).await?;
             let retry_after_s = retry_after(&times, max, window_s, now).unwrap_or(1);
             return Err(AppError::TooManyAttempts { retry_after_s });
         };
@@ -248,19 +261,17 @@ pub async fn reserve_in(
             continue;
         }
         let cap = i64::from(limits.streak_cap.max(1));
-        let streak: Option<(i64,)> = sqlx::query_as(
-            "INSERT INTO failure_streaks (scope, count, updated_at) VALUES ($1, 1, $2)
-             ON CONFLICT (scope) DO UPDATE
-             SET count = failure_streaks.count + 1, updated_at = excluded.updated_at
-             WHERE failure_streaks.count < $3
-             RETURNING count",
-        )
-        .bind(&key)
-        .bind(now)
-        .bind(cap)
-        .fetch_optional(&mut *tx)
-        .await
-        .map_err(|e| internal("counting failures in a row", e))?;
+        let streak: Option<(i64,)> = tx
+            .row(
+                "counting failures in a row",
+                "INSERT INTO failure_streaks (scope, count, updated_at) VALUES ($1, 1, $2)
+                 ON CONFLICT (scope) DO UPDATE
+                 SET count = failure_streaks.count + 1, updated_at = excluded.updated_at
+                 WHERE failure_streaks.count < $3
+                 RETURNING count",
+                &[key.as_str().into(), now.into(), cap.into()],
+            )
+            .await?;
         let Some((streak,)) = streak else {
             return Err(AppError::AccountLocked);
         };
@@ -285,7 +296,7 @@ impl Reservation {
 
     /// The attempt succeeded: it is not a failure, and the account budget it
     /// was counted against starts over (the address's does not).
-    pub async fn succeeded(self, pool: &AnyPool) -> Result<(), AppError> {
+    pub async fn succeeded(self, pool: &crate::backend::infra::db::Writer) -> Result<(), AppError> {
         let mut tx = crate::backend::infra::db::begin_write(pool).await?;
         self.succeeded_in(&mut tx);
         tx.commit().await
@@ -327,13 +338,13 @@ impl Reservation {
 
     /// Nothing was checked after all (bad input, a gone challenge): the
     /// attempt is taken back.
-    pub async fn release(self, pool: &AnyPool) -> Result<(), AppError> {
+    pub async fn release(self, pool: &crate::backend::infra::db::Writer) -> Result<(), AppError> {
         let mut tx = crate::backend::infra::db::begin_write(pool).await?;
-        delete_rows(&mut tx, &self.rows).await?;
+        delete_rows(tx.conn()?, &self.rows).await?;
         for key in &self.streaks {
             sqlx::query("UPDATE failure_streaks SET count = CASE WHEN count > 0 THEN count - 1 ELSE 0 END WHERE scope = $1")
                 .bind(key)
-                .execute(&mut *tx)
+                .execute(tx.conn()?)
                 .await
                 .map_err(|e| internal("releasing an attempt", e))?;
         }
@@ -394,10 +405,10 @@ async fn clear(conn: &mut sqlx::AnyConnection, scope: &Scope) -> Result<(), AppE
 }
 
 /// Clears the scopes (an admin's or an emailed unlock).
-pub async fn reset(pool: &AnyPool, scopes: &[Scope]) -> Result<(), AppError> {
+pub async fn reset(pool: &crate::backend::infra::db::Writer, scopes: &[Scope]) -> Result<(), AppError> {
     let mut tx = crate::backend::infra::db::begin_write(pool).await?;
     for scope in scopes {
-        clear(&mut tx, scope).await?;
+        clear(tx.conn()?, scope).await?;
     }
     tx.commit().await
 }

@@ -178,7 +178,7 @@ pub async fn start(
     .bind(now)
     .bind(ready_at)
     .bind(meta.ip.as_deref())
-    .execute(&state.writer)
+    .execute(state.writer.pool())
     .await
     .map_err(|e| internal("starting a recovery", e))?;
     if started.rows_affected() == 1 {
@@ -210,16 +210,16 @@ async fn cancel_pending(
     )
     .bind(now)
     .bind(user.0)
-    .execute(&mut *tx)
+    .execute(tx.conn()?)
     .await
     .map_err(|e| internal("cancelling a recovery", e))?;
     if cancelled.rows_affected() == 0 {
         return Ok(false);
     }
     // Whoever started it has the password and may be signed in: out.
-    sessions::revoke_all(&mut tx, user, None).await?;
-    crate::backend::oidc::tokens::revoke_all(&mut tx, user, None, now).await?;
-    challenges::cancel_all(&mut tx, user).await?;
+    sessions::revoke_all(tx.conn()?, user, None).await?;
+    crate::backend::oidc::tokens::revoke_all(tx.conn()?, user, None, now).await?;
+    challenges::cancel_all(tx.conn()?, user).await?;
     audit::record_later(
         &mut tx.later,
         Some(user),
@@ -238,6 +238,7 @@ pub async fn cancel(state: &AppState, token: &str, meta: &ClientMeta) -> Result<
     let now = state.clock.now();
     let mut conn = state
         .writer
+        .pool()
         .acquire()
         .await
         .map_err(|e| internal("acquire", e))?;
@@ -310,7 +311,7 @@ pub async fn complete(
     )
     .bind(now)
     .bind(recovery)
-    .execute(&mut *tx)
+    .execute(tx.conn()?)
     .await
     .map_err(|e| internal("finishing a recovery", e))?;
     if finished.rows_affected() != 1 {
@@ -318,15 +319,15 @@ pub async fn complete(
             message: "This recovery was cancelled.".into(),
         });
     }
-    if !challenges::complete(&mut *tx, challenge.id, now).await? {
+    if !challenges::complete(&mut tx, challenge.id, now).await? {
         return Err(AppError::ChallengeExpired);
     }
-    mfa::remove_factors(&mut tx, user).await?;
+    mfa::remove_factors(tx.conn()?, user).await?;
     if required {
         sqlx::query("UPDATE users SET mfa_required_by = $1 WHERE id = $2")
             .bind(now)
             .bind(user.0)
-            .execute(&mut *tx)
+            .execute(tx.conn()?)
             .await
             .map_err(|e| internal("making enrolment due", e))?;
     }
@@ -418,7 +419,7 @@ pub async fn admin_approve(
     .bind(now)
     .bind(admin.0)
     .bind(id)
-    .fetch_optional(&state.writer)
+    .fetch_optional(state.writer.pool())
     .await
     .map_err(|e| internal("approving a recovery", e))?;
     let Some(user) = approved else {
@@ -457,7 +458,7 @@ pub async fn remind_halfway(state: &AppState, now: UnixTime) -> Result<u64, AppE
         )
         .bind(now)
         .bind(id)
-        .execute(&state.writer)
+        .execute(state.writer.pool())
         .await
         .map_err(|e| internal("marking a reminder", e))?;
         if claimed.rows_affected() == 1 {

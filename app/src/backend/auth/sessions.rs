@@ -230,7 +230,7 @@ async fn refresh_last_seen(
 
 /// [`find`] and who the session is (email, stored role) in one query: the
 /// forward-auth check asks on every request of every protected app, so on
-/// SQLite this read goes straight into the file (`infra::inline_reads`).
+/// SQLite this read goes straight into the file (`infra::direct`).
 pub async fn find_with_identity(
     state: &AppState,
     token: &SessionToken,
@@ -247,17 +247,7 @@ pub async fn find_with_identity(
     let row: Option<Row> = match &state.inline {
         Some(inline) => {
             let args = [token.hash().into(), now.into(), now.into(), idle.into()];
-            inline.row(context, &sql, &args, |r| {
-                Ok((
-                    r.get(0)?,
-                    r.get(1)?,
-                    r.get(2)?,
-                    r.get(3)?,
-                    r.get(4)?,
-                    r.get(5)?,
-                    r.get(6)?,
-                ))
-            })?
+            inline.row(context, &sql, &args)?
         }
         None => sqlx::query_as(&sql)
             .bind(token.hash())

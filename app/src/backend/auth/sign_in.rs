@@ -128,7 +128,7 @@ pub async fn login(
     let current: Option<String> =
         sqlx::query_scalar("SELECT password_hash FROM users WHERE id = $1")
             .bind(user.0)
-            .fetch_optional(&mut *tx)
+            .fetch_optional(tx.conn()?)
             .await
             .map_err(|e| internal("reading the password hash", e))?;
     if current.as_deref() != Some(checked_hash.as_str()) {
@@ -136,9 +136,9 @@ pub async fn login(
     }
     attempt.succeeded_in(&mut tx);
     if needs_factor {
-        let token = challenges::create(&mut *tx, user, req.remember_me, now).await?;
+        let token = challenges::create(tx.conn()?, user, req.remember_me, now).await?;
         audit::record(
-            &mut *tx,
+            tx.conn()?,
             Some(user),
             EventKind::ChallengeIssued,
             now,
@@ -299,7 +299,7 @@ pub async fn second_factor(
     let verdict = mfa::check_in(&mut tx, state, user, &code, meta, asker).await?;
     let session = match verdict {
         mfa::Verdict::Accepted => {
-            if !challenges::complete(&mut *tx, challenge.id, now).await? {
+            if !challenges::complete(&mut tx, challenge.id, now).await? {
                 // Rolled back as it is dropped: the code stays unspent.
                 return Err(AppError::ChallengeExpired);
             }
@@ -447,7 +447,7 @@ pub async fn passkey_sign_in(
         None => {
             // Spend the ceremony all the same.
             if !crate::backend::factors::passkeys::ceremonies::take(
-                &mut *tx,
+                &mut tx,
                 &assertion.token,
                 assertion.purpose,
                 now,

@@ -140,7 +140,7 @@ pub async fn confirm_email(
 ) -> Result<(UserId, NewSession), AppError> {
     let now = state.clock.now();
     let mut tx = crate::backend::infra::db::begin_write(&state.writer).await?;
-    let link = links::redeem(&mut tx, Purpose::Signup, token, now)
+    let link = links::redeem(tx.conn()?, Purpose::Signup, token, now)
         .await?
         .ok_or_else(links::invalid_link)?;
     let hash = link.password_hash.ok_or_else(links::invalid_link)?;
@@ -152,7 +152,7 @@ pub async fn confirm_email(
     .bind(&hash)
     .bind(now)
     .bind(now)
-    .fetch_optional(&mut *tx)
+    .fetch_optional(tx.conn()?)
     .await
     .map_err(|e| internal("inserting a user", e))?;
     // Two links for one address: the first one used made the account.
@@ -239,7 +239,7 @@ pub async fn set_password(
     validation::check_password(&password, &email)?;
     let hash = passwords::hash(&state.hash_pool, Password::new(password)).await?;
     let mut tx = crate::backend::infra::db::begin_write(&state.writer).await?;
-    let link = links::redeem(&mut tx, Purpose::Invite, token, now)
+    let link = links::redeem(tx.conn()?, Purpose::Invite, token, now)
         .await?
         .ok_or_else(links::invalid_link)?;
     let user = link.user.ok_or_else(links::invalid_link)?;
@@ -247,7 +247,7 @@ pub async fn set_password(
         .bind(&hash.0)
         .bind(now)
         .bind(user.0)
-        .execute(&mut *tx)
+        .execute(tx.conn()?)
         .await
         .map_err(|e| internal("setting a password", e))?;
     tx.commit().await?;

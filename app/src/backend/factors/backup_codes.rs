@@ -112,32 +112,40 @@ pub async fn add_one(pool: &AnyPool, key: &SecretKey, user: UserId) -> Result<St
 /// Uses up one code. Of any number of racing requests with the same code,
 /// exactly one sees `true`: the UPDATE only matches while `used_at` is NULL.
 pub async fn consume(
-    db: impl sqlx::Executor<'_, Database = sqlx::Any>,
+    tx: &mut crate::backend::infra::db::WriteTx,
     key: &SecretKey,
     user: UserId,
     normalized: &str,
     now: UnixTime,
 ) -> Result<bool, AppError> {
-    let done = sqlx::query(
-        "UPDATE backup_codes SET used_at = $1 WHERE user_id = $2 AND code_hash = $3 AND used_at IS NULL",
-    )
-    .bind(now)
-    .bind(user.0)
-    .bind(hash(key, normalized))
-    .execute(db)
-    .await
-    .map_err(|e| internal("consuming a backup code", e))?;
-    Ok(done.rows_affected() == 1)
+    let done = tx
+        .execute(
+            "consuming a backup code",
+            "UPDATE backup_codes SET used_at = $1
+             WHERE user_id = $2 AND code_hash = $3 AND used_at IS NULL",
+            &[now.into(), user.0.into(), hash(key, normalized).into()],
+        )
+        .await?;
+    Ok(done == 1)
 }
+
+/// [`remaining`] inside a write transaction.
+pub async fn remaining_in(tx: &mut crate::backend::infra::db::WriteTx, user: UserId) -> Result<u32, AppError> {
+    let (n,): (i64,) = tx
+        .row("counting backup codes", REMAINING, &[user.0.into()])
+        .await?
+        .unwrap_or((0,));
+    Ok(u32::try_from(n).unwrap_or(0))
+}
+
+const REMAINING: &str = "SELECT COUNT(*) FROM backup_codes WHERE user_id = $1 AND used_at IS NULL";
 
 pub async fn remaining(
     db: impl sqlx::Executor<'_, Database = sqlx::Any>,
     user: UserId,
 ) -> Result<u32, AppError> {
-    let n: i64 = sqlx::query_scalar(
-        "SELECT COUNT(*) FROM backup_codes WHERE user_id = $1 AND used_at IS NULL",
-    )
-    .bind(user.0)
+    let n: i64 = sqlx::query_scalar(REMAINING)
+        .bind(user.0)
     .fetch_one(db)
     .await
     .map_err(|e| internal("counting backup codes", e))?;

@@ -53,7 +53,7 @@ pub fn not_offered() -> AppError {
 /// the mail. Refused with `TooManyAttempts` after 3 sends in an hour: the send
 /// is counted and refused in one statement, so racing requests cannot all pass.
 pub async fn issue(
-    pool: &AnyPool,
+    pool: &crate::backend::infra::db::Writer,
     key: &SecretKey,
     user: UserId,
     now: UnixTime,
@@ -69,7 +69,7 @@ pub async fn issue(
     .bind(now)
     .bind(now - 3600)
     .bind(SENDS_PER_HOUR)
-    .fetch_optional(&mut *tx)
+    .fetch_optional(tx.conn()?)
     .await
     .map_err(|e| internal("recording an email code send", e))?;
     if counted.is_none() {
@@ -78,7 +78,7 @@ pub async fn issue(
         )
         .bind(user.0)
         .bind(now - 3600)
-        .fetch_all(&mut *tx)
+        .fetch_all(tx.conn()?)
         .await
         .map_err(|e| internal("counting email code sends", e))?;
         drop(tx);
@@ -86,20 +86,20 @@ pub async fn issue(
             retry_after_s: send_wait(&recent, now).unwrap_or(1),
         });
     }
-    let code = one_time_codes::replace(&mut tx, key, Channel::Email, user, now).await?;
+    let code = one_time_codes::replace(tx.conn()?, key, Channel::Email, user, now).await?;
     tx.commit().await?;
     Ok(code)
 }
 
 /// Checks a typed code (see [`one_time_codes::take`]).
 pub async fn verify(
-    conn: &mut sqlx::AnyConnection,
+    tx: &mut crate::backend::infra::db::WriteTx,
     key: &SecretKey,
     user: UserId,
     code: &str,
     now: UnixTime,
 ) -> Result<bool, AppError> {
-    one_time_codes::take(conn, key, Channel::Email, user, code, now).await
+    one_time_codes::take(tx, key, Channel::Email, user, code, now).await
 }
 
 #[cfg(test)]

@@ -107,7 +107,7 @@ pub async fn rename(
         .bind(&name)
         .bind(id)
         .bind(user.0)
-        .execute(&state.writer)
+        .execute(state.writer.pool())
         .await
         .map_err(|e| internal("renaming a factor", e))?;
     if done.rows_affected() != 1 {
@@ -145,7 +145,7 @@ pub async fn remove(
         sqlx::query_scalar("DELETE FROM factors WHERE id = $1 AND user_id = $2 RETURNING name")
             .bind(id)
             .bind(user.0)
-            .fetch_optional(&mut *tx)
+            .fetch_optional(tx.conn()?)
             .await
             .map_err(|e| internal("removing a factor", e))?;
     let Some(name) = removed else {
@@ -153,7 +153,7 @@ pub async fn remove(
     };
     let left: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM factors WHERE user_id = $1")
         .bind(user.0)
-        .fetch_one(&mut *tx)
+        .fetch_one(tx.conn()?)
         .await
         .map_err(|e| internal("counting factors", e))?;
     let mfa_after = if left == 0 {
@@ -167,7 +167,7 @@ pub async fn remove(
                     .into(),
             });
         }
-        mfa::remove_factors(&mut tx, user).await?;
+        mfa::remove_factors(tx.conn()?, user).await?;
         MfaState::Disabled
     } else {
         MfaState::Enabled

@@ -79,7 +79,7 @@ pub async fn replace(
 /// racing guesses cannot exceed the tries; a match is consumed atomically
 /// (racing requests with the right code: one wins).
 pub async fn take(
-    conn: &mut sqlx::AnyConnection,
+    tx: &mut crate::backend::infra::db::WriteTx,
     key: &SecretKey,
     channel: Channel,
     user: UserId,
@@ -87,31 +87,30 @@ pub async fn take(
     now: UnixTime,
 ) -> Result<bool, AppError> {
     let table = channel.table();
-    let stored: Option<Vec<u8>> = sqlx::query_scalar(&format!(
-        "UPDATE {table} SET attempts = attempts + 1
-         WHERE user_id = $1 AND attempts < $2 AND expires_at > $3 RETURNING code_hash"
-    ))
-    .bind(user.0)
-    .bind(TRIES_PER_CODE)
-    .bind(now)
-    .fetch_optional(&mut *conn)
-    .await
-    .map_err(|e| internal("counting a code try", e))?;
-    let Some(stored) = stored else {
+    let stored: Option<(Vec<u8>,)> = tx
+        .row(
+            "counting a code try",
+            &format!(
+                "UPDATE {table} SET attempts = attempts + 1
+                 WHERE user_id = $1 AND attempts < $2 AND expires_at > $3 RETURNING code_hash"
+            ),
+            &[user.0.into(), TRIES_PER_CODE.into(), now.into()],
+        )
+        .await?;
+    let Some((stored,)) = stored else {
         return Ok(false);
     };
     if !bool::from(hash(key, channel, user, code).ct_eq(&stored)) {
         return Ok(false);
     }
-    let used = sqlx::query(&format!(
-        "DELETE FROM {table} WHERE user_id = $1 AND code_hash = $2"
-    ))
-    .bind(user.0)
-    .bind(&stored)
-    .execute(&mut *conn)
-    .await
-    .map_err(|e| internal("using a code", e))?;
-    Ok(used.rows_affected() == 1)
+    let used = tx
+        .execute(
+            "using a code",
+            &format!("DELETE FROM {table} WHERE user_id = $1 AND code_hash = $2"),
+            &[user.0.into(), stored.into()],
+        )
+        .await?;
+    Ok(used == 1)
 }
 
 #[cfg(test)]

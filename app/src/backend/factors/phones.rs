@@ -148,7 +148,7 @@ async fn reserve_send(
     .bind(SENDS_PER_HOUR)
     .bind(SENDS_PER_ADDRESS_HOUR)
     .bind(state.settings.sms_daily_cap)
-    .fetch_optional(&mut *tx)
+    .fetch_optional(tx.conn()?)
     .await
     .map_err(|e| internal("counting a text", e))?;
     if let Some(id) = id {
@@ -188,7 +188,7 @@ async fn reserve_send(
         let oldest_counted: Option<i64> = query
             .bind(now - window)
             .bind((max - 1).max(0))
-            .fetch_optional(&mut *tx)
+            .fetch_optional(tx.conn()?)
             .await
             .map_err(|e| internal("reading text sends", e))?;
         if let Some(at) = oldest_counted {
@@ -205,7 +205,7 @@ async fn reserve_send(
 async fn refund(state: &AppState, send: i64) -> Result<(), AppError> {
     sqlx::query("DELETE FROM sms_sends WHERE id = $1")
         .bind(send)
-        .execute(&state.writer)
+        .execute(state.writer.pool())
         .await
         .map_err(|e| internal("giving back a text", e))?;
     Ok(())
@@ -319,7 +319,7 @@ pub async fn confirm(
     .bind(user.0)
     .bind(TRIES_PER_CODE)
     .bind(now)
-    .fetch_optional(&mut *tx)
+    .fetch_optional(tx.conn()?)
     .await
     .map_err(|e| internal("reading a phone to confirm", e))?;
     let Some((stored, phone, name)) = pending else {
@@ -345,12 +345,12 @@ pub async fn confirm(
     }
     sqlx::query("DELETE FROM phone_enrolments WHERE user_id = $1")
         .bind(user.0)
-        .execute(&mut *tx)
+        .execute(tx.conn()?)
         .await
         .map_err(|e| internal("taking the phone to confirm", e))?;
     let was: String = sqlx::query_scalar("SELECT mfa_state FROM users WHERE id = $1")
         .bind(user.0)
-        .fetch_one(&mut *tx)
+        .fetch_one(tx.conn()?)
         .await
         .map_err(|e| internal("reading MFA state", e))?;
     let turned_on = was != MfaState::Enabled.as_str();
@@ -362,17 +362,17 @@ pub async fn confirm(
     .bind(&name)
     .bind(now)
     .bind(now)
-    .fetch_one(&mut *tx)
+    .fetch_one(tx.conn()?)
     .await
     .map_err(|e| internal("adding a factor", e))?;
     sqlx::query("INSERT INTO phone_factors (factor_id, phone) VALUES ($1, $2)")
         .bind(factor)
         .bind(&phone)
-        .execute(&mut *tx)
+        .execute(tx.conn()?)
         .await
         .map_err(|e| internal("storing a phone", e))?;
     let codes = if turned_on {
-        mfa::turn_on_in(&mut tx, &state.settings.key, user).await?
+        mfa::turn_on_in(tx.conn()?, &state.settings.key, user).await?
     } else {
         Vec::new()
     };
@@ -427,6 +427,7 @@ pub async fn send_sign_in_code(
     let send = reserve_send(state, user, meta, now).await?;
     let mut conn = state
         .writer
+        .pool()
         .acquire()
         .await
         .map_err(|e| internal("acquire", e))?;
@@ -456,25 +457,23 @@ pub async fn send_sign_in_code(
 /// Checks a texted sign-in code inside the caller's write transaction (see
 /// [`one_time_codes::take`]); the phone it went to is marked used.
 pub async fn verify(
-    conn: &mut sqlx::AnyConnection,
+    tx: &mut crate::backend::infra::db::WriteTx,
     key: &SecretKey,
     user: UserId,
     code: &str,
     now: UnixTime,
 ) -> Result<bool, AppError> {
-    if !one_time_codes::take(conn, key, Channel::Sms, user, code, now).await? {
+    if !one_time_codes::take(tx, key, Channel::Sms, user, code, now).await? {
         return Ok(false);
     }
-    sqlx::query(
+    tx.execute(
+        "marking a phone used",
         "UPDATE factors SET last_used_at = $1 WHERE id = (SELECT f.id FROM factors f
          JOIN phone_factors p ON p.factor_id = f.id WHERE f.user_id = $2
          ORDER BY COALESCE(f.last_used_at, f.created_at) DESC, f.id LIMIT 1)",
+        &[now.into(), user.0.into()],
     )
-    .bind(now)
-    .bind(user.0)
-    .execute(&mut *conn)
-    .await
-    .map_err(|e| internal("marking a phone used", e))?;
+    .await?;
     Ok(true)
 }
 

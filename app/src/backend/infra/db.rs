@@ -4,13 +4,22 @@
 
 use std::path::Path;
 
-use sqlx::any::{AnyArguments, AnyPoolOptions};
-use sqlx::{AnyPool, Arguments};
+use std::sync::Arc;
+
+use sqlx::AnyPool;
+use sqlx::any::AnyPoolOptions;
+
+use super::direct::{self, Arg, Columns};
 
 #[derive(Debug, thiserror::Error)]
 pub enum DbError {
     #[error("cannot open database {path}: {source}")]
     Open { path: String, source: sqlx::Error },
+    #[error("cannot open database {path}: {source}")]
+    Direct {
+        path: String,
+        source: rusqlite::Error,
+    },
     #[error("database migration failed: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
     #[error(
@@ -137,17 +146,43 @@ pub async fn open(target: &Target) -> Result<AnyPool, DbError> {
 /// The writer. SQLite: one connection that every write transaction queues
 /// for. SQLite takes one writer at a time anyway; queueing in the pool (a
 /// wake-up when the connection is free) replaces the busy handler's sleeps
-/// of 1 to 100 ms that racing connections otherwise take. PostgreSQL: a
+/// of 1 to 100 ms that racing connections otherwise take. Beside it, the
+/// same file's direct write connection (`infra::direct::Writer`), whose
+/// lock orders every write transaction of either kind. PostgreSQL: a
 /// pool, since write transactions are ordered by locks in the database
 /// instead (see [`begin_write`] and [`begin_keyed`]), across every
 /// instance; second-factor sign-ins of different accounts run side by side
 /// there, each waiting on network round trips rather than on a core.
-pub async fn open_writer(target: &Target) -> Result<AnyPool, DbError> {
+pub async fn open_writer(target: &Target) -> Result<Writer, DbError> {
     let connections = match target {
         Target::Sqlite(_) => 1,
         Target::Postgres(_) => 16,
     };
-    open_with(target, connections).await
+    let pool = open_with(target, connections).await?;
+    let direct = match target {
+        Target::Sqlite(path) => Some(Arc::new(direct::Writer::open(path).map_err(|e| {
+            DbError::Direct {
+                path: target.redacted(),
+                source: e,
+            }
+        })?)),
+        Target::Postgres(_) => None,
+    };
+    Ok(Writer { pool, direct })
+}
+
+/// Where write transactions go (see [`open_writer`]).
+#[derive(Clone, Debug)]
+pub struct Writer {
+    pool: AnyPool,
+    direct: Option<Arc<direct::Writer>>,
+}
+
+impl Writer {
+    /// The sqlx pool, for single statements that decide for themselves.
+    pub fn pool(&self) -> &AnyPool {
+        &self.pool
+    }
 }
 
 /// The key of the PostgreSQL advisory lock that write transactions take.
@@ -165,8 +200,15 @@ const WRITE_LOCK: i64 = 0x0074_776f_666f_6c64; // "twofold" in ASCII
 /// transaction of every instance takes first; PostgreSQL lets it go at
 /// commit or rollback, so a crashed instance never leaves it held. Reads
 /// outside write transactions never wait for it.
-pub async fn begin_write(pool: &AnyPool) -> Result<WriteTx, crate::api::AppError> {
+pub async fn begin_write(writer: &Writer) -> Result<WriteTx, crate::api::AppError> {
+    let pool = &writer.pool;
     let postgres = is_postgres(pool);
+    // SQLite: the direct writer's turn first, so this transaction and a
+    // direct one never race for the file.
+    let turn = match &writer.direct {
+        Some(direct) => Some(direct.turn().await),
+        None => None,
+    };
     let mut tx = pool
         .begin_with(if postgres { "BEGIN" } else { "BEGIN IMMEDIATE" })
         .await
@@ -179,7 +221,7 @@ pub async fn begin_write(pool: &AnyPool) -> Result<WriteTx, crate::api::AppError
             .map_err(|e| crate::backend::internal("taking the write lock", e))?;
     }
     Ok(WriteTx {
-        tx,
+        conn: TxConn::Sqlx { tx, _turn: turn },
         later: Batch::default(),
     })
 }
@@ -192,7 +234,10 @@ const KEYED_CLASS: i32 = 0x7466; // "tf"
 /// (an account and the rate-limit scopes it counts against), so that
 /// different accounts need not wait for each other.
 ///
-/// SQLite: the same as [`begin_write`] (one writer anyway). PostgreSQL: the
+/// SQLite: the whole transaction on the direct write connection, on the
+/// caller's thread (`infra::direct`): one writer anyway, and no thread
+/// hand-off per statement. Code in such a transaction uses only
+/// [`WriteTx::execute`], [`WriteTx::row`] and `later`. PostgreSQL: the
 /// write lock in shared mode (so it still excludes every [`begin_write`]
 /// transaction), then one exclusive lock per key, in sorted order (two such
 /// transactions never wait for each other in a circle). Transactions on the
@@ -200,12 +245,19 @@ const KEYED_CLASS: i32 = 0x7466; // "tf"
 /// caller must only decide about what its keys cover, and everything else it
 /// writes must be single statements that decide for themselves (a
 /// conditional UPDATE, an INSERT of a new row).
-pub async fn begin_keyed(pool: &AnyPool, keys: &[String]) -> Result<WriteTx, crate::api::AppError> {
-    if !is_postgres(pool) {
-        return begin_write(pool).await;
+pub async fn begin_keyed(
+    writer: &Writer,
+    keys: &[String],
+) -> Result<WriteTx, crate::api::AppError> {
+    if let Some(direct) = &writer.direct {
+        return Ok(WriteTx {
+            conn: TxConn::Direct(direct.begin().await?),
+            later: Batch::default(),
+        });
     }
     let lock = |e| crate::backend::internal("taking the write locks", e);
-    let mut tx = pool
+    let mut tx = writer
+        .pool
         .begin_with("BEGIN")
         .await
         .map_err(|e| crate::backend::internal("begin", e))?;
@@ -228,7 +280,7 @@ pub async fn begin_keyed(pool: &AnyPool, keys: &[String]) -> Result<WriteTx, cra
         .map_err(lock)?;
     }
     Ok(WriteTx {
-        tx,
+        conn: TxConn::Sqlx { tx, _turn: None },
         later: Batch::default(),
     })
 }
@@ -245,119 +297,182 @@ fn key_hash(key: &str) -> i32 {
 }
 
 /// A write transaction and the writes in it whose results nobody reads (an
-/// audit row, a new session, a cleared counter). Those wait in `later` and go
-/// to SQLite as one multi-statement call just before the commit: each call is
-/// a round trip to sqlx's worker thread, and on the hot paths those round
-/// trips, not SQLite, are what costs. Statements that decide something (a
-/// reservation, the replay guard) run at once through `Deref`. Dropped
-/// without [`WriteTx::commit`], everything rolls back, `later` included.
+/// audit row, a new session, a cleared counter). Those wait in `later` and
+/// go just before the commit: through sqlx on SQLite as one multi-statement
+/// call, since each call is a round trip to sqlx's worker thread, and on
+/// the hot paths those round trips, not SQLite, are what costs. Statements
+/// that decide something (a reservation, the replay guard) run at once.
+/// Dropped without [`WriteTx::commit`], everything rolls back, `later`
+/// included.
 pub struct WriteTx {
-    tx: sqlx::Transaction<'static, sqlx::Any>,
+    conn: TxConn,
     pub later: Batch,
+}
+
+enum TxConn {
+    Sqlx {
+        tx: sqlx::Transaction<'static, sqlx::Any>,
+        /// SQLite: the direct writer's lock, held until the end.
+        _turn: Option<direct::Turn>,
+    },
+    Direct(direct::Tx),
 }
 
 impl WriteTx {
     pub async fn commit(mut self) -> Result<(), crate::api::AppError> {
-        self.later.run(&mut self.tx).await?;
-        self.tx
-            .commit()
-            .await
-            .map_err(|e| crate::backend::internal("commit", e))
+        let later = std::mem::take(&mut self.later);
+        match self.conn {
+            TxConn::Sqlx { mut tx, _turn } => {
+                later.run_sqlx(&mut tx).await?;
+                tx.commit()
+                    .await
+                    .map_err(|e| crate::backend::internal("commit", e))
+            }
+            TxConn::Direct(mut tx) => {
+                later.run_direct(&mut tx)?;
+                tx.commit()
+                    .map_err(|e| crate::backend::internal("commit", e))
+            }
+        }
+    }
+
+    /// Runs `sql` now; the rows it changed.
+    pub async fn execute(
+        &mut self,
+        context: &str,
+        sql: &str,
+        args: &[Arg],
+    ) -> Result<u64, crate::api::AppError> {
+        let failed = |e: &dyn std::fmt::Display| crate::backend::internal(context, e);
+        match &mut self.conn {
+            TxConn::Sqlx { tx, .. } => sqlx::query_with(sql, direct::sqlx_args(args)?)
+                .execute(&mut **tx)
+                .await
+                .map(|done| done.rows_affected())
+                .map_err(|e| failed(&e)),
+            TxConn::Direct(tx) => tx.execute(sql, args).map_err(|e| failed(&e)),
+        }
+    }
+
+    /// The first row `sql` returns (a `SELECT`, or a statement with
+    /// `RETURNING`), or `None`.
+    pub async fn row<T: Columns>(
+        &mut self,
+        context: &str,
+        sql: &str,
+        args: &[Arg],
+    ) -> Result<Option<T>, crate::api::AppError> {
+        let failed = |e: &dyn std::fmt::Display| crate::backend::internal(context, e);
+        match &mut self.conn {
+            TxConn::Sqlx { tx, .. } => sqlx::query_as_with(sql, direct::sqlx_args(args)?)
+                .fetch_optional(&mut **tx)
+                .await
+                .map_err(|e| failed(&e)),
+            TxConn::Direct(tx) => tx.row(sql, args).map_err(|e| failed(&e)),
+        }
+    }
+
+    /// Every row `sql` returns.
+    pub async fn rows<T: Columns>(
+        &mut self,
+        context: &str,
+        sql: &str,
+        args: &[Arg],
+    ) -> Result<Vec<T>, crate::api::AppError> {
+        let failed = |e: &dyn std::fmt::Display| crate::backend::internal(context, e);
+        match &mut self.conn {
+            TxConn::Sqlx { tx, .. } => sqlx::query_as_with(sql, direct::sqlx_args(args)?)
+                .fetch_all(&mut **tx)
+                .await
+                .map_err(|e| failed(&e)),
+            TxConn::Direct(tx) => tx.rows(sql, args).map_err(|e| failed(&e)),
+        }
+    }
+
+    /// Whether this transaction runs on PostgreSQL (a few statements differ).
+    pub fn is_postgres(&self) -> bool {
+        match &self.conn {
+            TxConn::Sqlx { tx, .. } => conn_is_postgres(tx),
+            TxConn::Direct(_) => false,
+        }
+    }
+
+    /// The sqlx connection, for code written against sqlx directly. A
+    /// direct transaction ([`begin_keyed`] on SQLite) has none: code it
+    /// reaches must use [`Self::execute`] and [`Self::row`].
+    pub fn conn(&mut self) -> Result<&mut sqlx::AnyConnection, crate::api::AppError> {
+        match &mut self.conn {
+            TxConn::Sqlx { tx, .. } => Ok(&mut **tx),
+            TxConn::Direct(_) => Err(crate::backend::internal(
+                "a direct write transaction",
+                "reached code that needs a sqlx connection",
+            )),
+        }
     }
 }
 
-impl std::ops::Deref for WriteTx {
-    type Target = sqlx::AnyConnection;
-    fn deref(&self) -> &Self::Target {
-        &self.tx
-    }
-}
-
-impl std::ops::DerefMut for WriteTx {
-    fn deref_mut(&mut self) -> &mut Self::Target {
-        &mut self.tx
-    }
-}
-
-/// Statements run later, in the order they were added. SQLite gets them as
-/// one multi-statement call; PostgreSQL takes one statement per call when it
-/// has parameters, so there each goes on its own (on one connection whose
-/// round trips are cheap next to SQLite's worker-thread hand-offs).
+/// Statements run later, in the order they were added.
 #[derive(Default)]
 pub struct Batch {
-    sql: String,
-    args: AnyArguments<'static>,
-    /// Values bound so far: a statement's `$N` are numbered from 1 and
-    /// shifted by this when added, since the batch is one call.
-    bound: usize,
-    /// The same statements one by one, each with its own values.
-    each: Vec<(String, AnyArguments<'static>)>,
-    /// The first value that could not be encoded: `run` fails with it.
-    error: Option<String>,
+    each: Vec<(String, Vec<Arg>)>,
 }
 
 impl Batch {
     /// Adds a statement (without its `;`); bind its `$1`, `$2`... next, in
     /// order.
     pub fn add(&mut self, sql: &str) -> &mut Self {
-        self.sql.push_str(&shift_parameters(sql, self.bound));
-        self.sql.push_str(";\n");
-        self.each.push((sql.to_string(), AnyArguments::default()));
+        self.each.push((sql.to_string(), Vec::new()));
         self
     }
 
-    pub fn bind<T>(&mut self, value: T) -> &mut Self
-    where
-        T: for<'q> sqlx::Encode<'q, sqlx::Any> + sqlx::Type<sqlx::Any> + Clone + 'static,
-    {
-        let mut note = |r: Result<(), sqlx::error::BoxDynError>| {
-            if let Err(e) = r
-                && self.error.is_none()
-            {
-                self.error = Some(e.to_string());
-            }
-        };
-        note(self.args.add(value.clone()));
-        match self.each.last_mut() {
-            Some((_, args)) => note(args.add(value)),
-            None => note(Err("a value bound before any statement".into())),
+    pub fn bind(&mut self, value: impl Into<Arg>) -> &mut Self {
+        if let Some((_, args)) = self.each.last_mut() {
+            args.push(value.into());
         }
-        self.bound += 1;
         self
     }
 
     pub fn is_empty(&self) -> bool {
-        self.sql.is_empty()
+        self.each.is_empty()
     }
 
-    /// Runs the statements and empties the batch.
-    pub async fn run(
-        &mut self,
-        conn: &mut sqlx::AnyConnection,
-    ) -> Result<(), crate::api::AppError> {
-        if let Some(e) = self.error.take() {
-            return Err(crate::backend::internal("encoding a deferred write", e));
-        }
+    /// Through sqlx: on SQLite one multi-statement call (each statement's
+    /// `$N` shifted by the values before it), on PostgreSQL one statement
+    /// per call (it takes no more when they have parameters, and its round
+    /// trips cost little next to SQLite's worker-thread hand-offs).
+    async fn run_sqlx(self, conn: &mut sqlx::AnyConnection) -> Result<(), crate::api::AppError> {
+        let failed = |e| crate::backend::internal("deferred writes", e);
         if self.is_empty() {
             return Ok(());
         }
-        let sql = std::mem::take(&mut self.sql);
-        let args = std::mem::take(&mut self.args);
-        let each = std::mem::take(&mut self.each);
-        self.bound = 0;
         if conn_is_postgres(conn) {
-            for (sql, args) in each {
-                sqlx::query_with(&sql, args)
+            for (sql, args) in self.each {
+                sqlx::query_with(&sql, direct::sqlx_args(&args)?)
                     .execute(&mut *conn)
                     .await
-                    .map_err(|e| crate::backend::internal("deferred writes", e))?;
+                    .map_err(failed)?;
             }
             return Ok(());
         }
-        sqlx::query_with(&sql, args)
+        let mut sql = String::new();
+        let mut all = Vec::new();
+        for (one, args) in self.each {
+            sql.push_str(&shift_parameters(&one, all.len()));
+            sql.push_str(";\n");
+            all.extend(args);
+        }
+        sqlx::query_with(&sql, direct::sqlx_args(&all)?)
             .execute(conn)
             .await
-            .map_err(|e| crate::backend::internal("deferred writes", e))?;
+            .map_err(failed)?;
+        Ok(())
+    }
+
+    fn run_direct(self, tx: &mut direct::Tx) -> Result<(), crate::api::AppError> {
+        for (sql, args) in self.each {
+            tx.execute(&sql, &args)
+                .map_err(|e| crate::backend::internal("deferred writes", e))?;
+        }
         Ok(())
     }
 }
@@ -408,6 +523,12 @@ impl<'r> sqlx::Decode<'r, sqlx::Any> for Flag {
             Ok(b) => Ok(Flag(b)),
             Err(_) => <i64 as sqlx::Decode<sqlx::Any>>::decode(value).map(|i| Flag(i != 0)),
         }
+    }
+}
+
+impl rusqlite::types::FromSql for Flag {
+    fn column_result(value: rusqlite::types::ValueRef<'_>) -> rusqlite::types::FromSqlResult<Self> {
+        i64::column_result(value).map(|i| Flag(i != 0))
     }
 }
 
@@ -556,68 +677,103 @@ mod tests {
         }
     }
 
-    async fn table() -> (tempfile::TempDir, AnyPool) {
+    async fn table() -> (tempfile::TempDir, Writer) {
         let dir = tempfile::tempdir().expect("dir");
-        let pool = open_writer(&Target::Sqlite(dir.path().join("t.db")))
+        let writer = open_writer(&Target::Sqlite(dir.path().join("t.db")))
             .await
             .expect("open");
         sqlx::query("CREATE TABLE t (a INTEGER, b TEXT)")
-            .execute(&pool)
+            .execute(writer.pool())
             .await
             .expect("create");
-        (dir, pool)
+        (dir, writer)
     }
 
-    async fn rows(pool: &AnyPool) -> Vec<(i64, String)> {
+    async fn rows(writer: &Writer) -> Vec<(i64, String)> {
         sqlx::query_as("SELECT a, b FROM t ORDER BY rowid")
-            .fetch_all(pool)
+            .fetch_all(writer.pool())
             .await
             .expect("rows")
     }
 
     #[tokio::test]
     async fn deferred_writes_run_in_order_with_their_own_parameters() {
-        let (_dir, pool) = table().await;
-        let mut tx = begin_write(&pool).await.expect("begin");
-        tx.later
-            .add("INSERT INTO t VALUES ($1, $2)")
-            .bind(1_i64)
-            .bind("one".to_string())
-            .add("UPDATE t SET b = $1 WHERE a = $2")
-            .bind("uno".to_string())
-            .bind(1_i64)
-            .add("INSERT INTO t VALUES ($1, $2)")
-            .bind(2_i64)
-            .bind("two".to_string());
-        tx.commit().await.expect("commit");
-        assert_eq!(
-            rows(&pool).await,
-            vec![(1, "uno".to_string()), (2, "two".to_string())]
-        );
+        for kind in 0..2 {
+            let (_dir, writer) = table().await;
+            let mut tx = match kind {
+                0 => begin_write(&writer).await.expect("begin"),
+                _ => begin_keyed(&writer, &[]).await.expect("begin"),
+            };
+            tx.later
+                .add("INSERT INTO t VALUES ($1, $2)")
+                .bind(1_i64)
+                .bind("one".to_string())
+                .add("UPDATE t SET b = $1 WHERE a = $2")
+                .bind("uno".to_string())
+                .bind(1_i64)
+                .add("INSERT INTO t VALUES ($1, $2)")
+                .bind(2_i64)
+                .bind("two".to_string());
+            tx.commit().await.expect("commit");
+            assert_eq!(
+                rows(&writer).await,
+                vec![(1, "uno".to_string()), (2, "two".to_string())],
+                "kind {kind}"
+            );
+        }
     }
 
     #[tokio::test]
     async fn a_failing_deferred_write_rolls_back_the_whole_transaction() {
-        let (_dir, pool) = table().await;
-        let mut tx = begin_write(&pool).await.expect("begin");
-        sqlx::query("INSERT INTO t VALUES (1, 'at once')")
-            .execute(&mut *tx)
-            .await
-            .expect("insert");
-        tx.later.add("INSERT INTO missing VALUES ($1)").bind(1_i64);
-        assert!(tx.commit().await.is_err());
-        assert!(rows(&pool).await.is_empty());
+        for kind in 0..2 {
+            let (_dir, writer) = table().await;
+            let mut tx = match kind {
+                0 => begin_write(&writer).await.expect("begin"),
+                _ => begin_keyed(&writer, &[]).await.expect("begin"),
+            };
+            tx.execute("insert", "INSERT INTO t VALUES (1, 'at once')", &[])
+                .await
+                .expect("insert");
+            tx.later.add("INSERT INTO missing VALUES ($1)").bind(1_i64);
+            assert!(tx.commit().await.is_err());
+            assert!(rows(&writer).await.is_empty(), "kind {kind}");
+        }
     }
 
     #[tokio::test]
-    async fn dropping_the_transaction_drops_the_deferred_writes() {
-        let (_dir, pool) = table().await;
-        let mut tx = begin_write(&pool).await.expect("begin");
-        tx.later
-            .add("INSERT INTO t VALUES ($1, $2)")
-            .bind(1_i64)
-            .bind("never".to_string());
-        drop(tx);
-        assert!(rows(&pool).await.is_empty());
+    async fn dropping_the_transaction_drops_every_write() {
+        for kind in 0..2 {
+            let (_dir, writer) = table().await;
+            let mut tx = match kind {
+                0 => begin_write(&writer).await.expect("begin"),
+                _ => begin_keyed(&writer, &[]).await.expect("begin"),
+            };
+            let got: Option<(i64,)> = tx
+                .row("insert", "INSERT INTO t VALUES ($1, $2) RETURNING a", &[
+                    Arg::Int(7),
+                    Arg::Text("now".into()),
+                ])
+                .await
+                .expect("insert");
+            assert_eq!(got, Some((7,)));
+            tx.later
+                .add("INSERT INTO t VALUES ($1, $2)")
+                .bind(1_i64)
+                .bind("never".to_string());
+            drop(tx);
+            assert!(rows(&writer).await.is_empty(), "kind {kind}");
+        }
+    }
+
+    #[tokio::test]
+    async fn a_direct_transaction_refuses_sqlx_only_code() {
+        let (_dir, writer) = table().await;
+        let mut tx = begin_keyed(&writer, &[]).await.expect("begin");
+        assert!(tx.conn().is_err());
+        let mut tx = {
+            drop(tx);
+            begin_write(&writer).await.expect("begin")
+        };
+        assert!(tx.conn().is_ok());
     }
 }

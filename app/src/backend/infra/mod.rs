@@ -6,7 +6,7 @@ pub mod crypto;
 pub mod db;
 pub mod housekeeping;
 pub mod http;
-pub mod inline_reads;
+pub mod direct;
 pub mod mail;
 pub mod metrics;
 pub mod sms;

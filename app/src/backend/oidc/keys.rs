@@ -87,38 +87,38 @@ async fn insert(
 
 /// Makes the first key when there is none (first start). In a write
 /// transaction, so instances starting together make one key between them.
-pub async fn ensure(pool: &AnyPool, key: &SecretKey, now: UnixTime) -> Result<(), AppError> {
+pub async fn ensure(pool: &crate::backend::infra::db::Writer, key: &SecretKey, now: UnixTime) -> Result<(), AppError> {
     let mut tx = crate::backend::infra::db::begin_write(pool).await?;
     let live: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM oidc_keys WHERE retired_at IS NULL")
-        .fetch_one(&mut *tx)
+        .fetch_one(tx.conn()?)
         .await
         .map_err(|e| internal("counting signing keys", e))?;
     if live == 0 {
-        insert(&mut tx, key, now).await?;
+        insert(tx.conn()?, key, now).await?;
     }
     tx.commit().await
 }
 
 /// Retires the signing key (still published for as long as an ID token it
 /// signed may live) and makes a new one; answers the new `kid`.
-pub async fn rotate(pool: &AnyPool, key: &SecretKey, now: UnixTime) -> Result<String, AppError> {
+pub async fn rotate(pool: &crate::backend::infra::db::Writer, key: &SecretKey, now: UnixTime) -> Result<String, AppError> {
     let mut tx = crate::backend::infra::db::begin_write(pool).await?;
     sqlx::query(
         "UPDATE oidc_keys SET retired_at = $1, publish_until = $2 WHERE retired_at IS NULL",
     )
     .bind(now)
     .bind(now + ID_TOKEN_TTL_S)
-    .execute(&mut *tx)
+    .execute(tx.conn()?)
     .await
     .map_err(|e| internal("retiring a signing key", e))?;
-    let kid = insert(&mut tx, key, now).await?;
+    let kid = insert(tx.conn()?, key, now).await?;
     tx.commit().await?;
     Ok(kid)
 }
 
 /// The newest unretired key (made now if there is none).
 pub async fn current(
-    pool: &AnyPool,
+    pool: &crate::backend::infra::db::Writer,
     key: &SecretKey,
     now: UnixTime,
 ) -> Result<SigningKey, AppError> {
@@ -126,7 +126,7 @@ pub async fn current(
         "SELECT kid, private_enc FROM oidc_keys WHERE retired_at IS NULL
          ORDER BY created_at DESC, kid LIMIT 1",
     )
-    .fetch_optional(pool)
+    .fetch_optional(pool.pool())
     .await
     .map_err(|e| internal("reading the signing key", e))?;
     let (kid, sealed) = match found {

@@ -215,7 +215,7 @@ pub async fn token(
     // Everything that could fail is ready before the code or refresh token
     // is spent: a failure after it would make the app retry, and a retry
     // looks like reuse (which revokes the sign-in).
-    let key = keys::current(&state.pool, &state.settings.key, now)
+    let key = keys::current(&state.writer, &state.settings.key, now)
         .await
         .map_err(OAuthError::internal)?;
     let outcome = match req.grant_type.as_deref() {
@@ -507,11 +507,11 @@ pub async fn forget_app(
 ) -> Result<u64, AppError> {
     let now = state.clock.now();
     let mut tx = crate::backend::infra::db::begin_write(&state.writer).await?;
-    let ended = tokens::revoke_all(&mut tx, user, Some(client_id), now).await?;
+    let ended = tokens::revoke_all(tx.conn()?, user, Some(client_id), now).await?;
     let forgot = sqlx::query("DELETE FROM oidc_consents WHERE user_id = $1 AND client_id = $2")
         .bind(user.0)
         .bind(client_id)
-        .execute(&mut *tx)
+        .execute(tx.conn()?)
         .await
         .map_err(|e| internal("forgetting a consent", e))?
         .rows_affected();

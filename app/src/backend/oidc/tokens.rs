@@ -96,13 +96,13 @@ pub struct NewCode<'a> {
 
 /// A new grant and its code (one transaction); answers the code.
 pub async fn issue_code(
-    pool: &AnyPool,
+    pool: &crate::backend::infra::db::Writer,
     new: &NewCode<'_>,
     now: UnixTime,
 ) -> Result<String, AppError> {
     let code = random_token();
     let mut tx = db::begin_write(pool).await?;
-    super::claims::ensure_subject(&mut tx, new.user).await?;
+    super::claims::ensure_subject(tx.conn()?, new.user).await?;
     let grant: i64 = sqlx::query_scalar(
         "INSERT INTO oidc_grants (client_id, user_id, scopes, nonce, auth_time, amr, acr, created_at)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id",
@@ -115,7 +115,7 @@ pub async fn issue_code(
     .bind(new.amr)
     .bind(new.acr)
     .bind(now)
-    .fetch_one(&mut *tx)
+    .fetch_one(tx.conn()?)
     .await
     .map_err(|e| internal("recording a grant", e))?;
     sqlx::query(
@@ -127,7 +127,7 @@ pub async fn issue_code(
     .bind(new.redirect_uri)
     .bind(new.code_challenge)
     .bind(now + CODE_TTL_S)
-    .execute(&mut *tx)
+    .execute(tx.conn()?)
     .await
     .map_err(|e| internal("recording a code", e))?;
     tx.commit().await?;
@@ -199,12 +199,12 @@ async fn revoke_grant_in(tx: &mut db::WriteTx, grant: i64, now: UnixTime) -> Res
     sqlx::query("UPDATE oidc_grants SET revoked_at = COALESCE(revoked_at, $1) WHERE id = $2")
         .bind(now)
         .bind(grant)
-        .execute(&mut **tx)
+        .execute(tx.conn()?)
         .await
         .map_err(|e| internal("revoking a grant", e))?;
     sqlx::query("DELETE FROM oidc_tokens WHERE grant_id = $1")
         .bind(grant)
-        .execute(&mut **tx)
+        .execute(tx.conn()?)
         .await
         .map_err(|e| internal("revoking a grant's tokens", e))?;
     Ok(())
@@ -215,7 +215,7 @@ async fn live_grant(tx: &mut db::WriteTx, grant: i64) -> Result<Option<Grant>, A
         "SELECT {GRANT_COLUMNS} FROM oidc_grants g WHERE g.id = $1 AND g.revoked_at IS NULL"
     ))
     .bind(grant)
-    .fetch_optional(&mut **tx)
+    .fetch_optional(tx.conn()?)
     .await
     .map_err(|e| internal("reading a grant", e))?;
     Ok(row.map(grant_of))
@@ -225,7 +225,7 @@ async fn live_grant(tx: &mut db::WriteTx, grant: i64) -> Result<Option<Grant>, A
 /// of many racing requests exactly one gets tokens; a code used twice
 /// revokes what it issued (RFC 9700 4.5.3). A refused check spends it too.
 pub async fn redeem_code(
-    pool: &AnyPool,
+    pool: &crate::backend::infra::db::Writer,
     client_id: &str,
     code: &str,
     redirect_uri: &str,
@@ -240,7 +240,7 @@ pub async fn redeem_code(
     .bind(now)
     .bind(hash(code))
     .bind(now)
-    .fetch_optional(&mut *tx)
+    .fetch_optional(tx.conn()?)
     .await
     .map_err(|e| internal("spending a code", e))?;
     let Some((grant_id, bound_uri, challenge)) = spent else {
@@ -249,7 +249,7 @@ pub async fn redeem_code(
              WHERE c.code_hash = $1 AND c.used_at IS NOT NULL",
         )
         .bind(hash(code))
-        .fetch_optional(&mut *tx)
+        .fetch_optional(tx.conn()?)
         .await
         .map_err(|e| internal("looking up a spent code", e))?;
         let Some((grant_id, user)) = used else {
@@ -294,7 +294,7 @@ pub async fn redeem_code(
 /// A new access and refresh token for a refresh token, which is spent: a
 /// refresh token used twice has leaked, and its whole grant is revoked.
 pub async fn refresh(
-    pool: &AnyPool,
+    pool: &crate::backend::infra::db::Writer,
     client_id: &str,
     refresh_token: &str,
     now: UnixTime,
@@ -308,7 +308,7 @@ pub async fn refresh(
     .bind(now)
     .bind(hash(refresh_token))
     .bind(now)
-    .fetch_optional(&mut *tx)
+    .fetch_optional(tx.conn()?)
     .await
     .map_err(|e| internal("spending a refresh token", e))?;
     let Some(grant_id) = spent else {
@@ -318,7 +318,7 @@ pub async fn refresh(
              WHERE t.token_hash = $1 AND t.kind = 'refresh' AND t.used_at IS NOT NULL",
         )
         .bind(hash(refresh_token))
-        .fetch_optional(&mut *tx)
+        .fetch_optional(tx.conn()?)
         .await
         .map_err(|e| internal("looking up a spent refresh token", e))?;
         return match used {
@@ -366,7 +366,7 @@ pub async fn grant_of_access_token(
 /// whole grant with it; an access token goes alone. Unknown tokens (or
 /// another client's) are not an error: the answer must not tell.
 pub async fn revoke(
-    pool: &AnyPool,
+    pool: &crate::backend::infra::db::Writer,
     client_id: &str,
     token: &str,
     now: UnixTime,
@@ -378,7 +378,7 @@ pub async fn revoke(
     )
     .bind(hash(token))
     .bind(client_id)
-    .fetch_optional(&mut *tx)
+    .fetch_optional(tx.conn()?)
     .await
     .map_err(|e| internal("looking up a token to revoke", e))?;
     let Some((grant, kind, user)) = found else {
@@ -389,7 +389,7 @@ pub async fn revoke(
     } else {
         sqlx::query("DELETE FROM oidc_tokens WHERE token_hash = $1")
             .bind(hash(token))
-            .execute(&mut *tx)
+            .execute(tx.conn()?)
             .await
             .map_err(|e| internal("revoking an access token", e))?;
     }

@@ -328,7 +328,7 @@ pub async fn check_in(
     // One challenge takes at most 5 tries, counted before the check so that
     // racing requests cannot take more; then the person signs in again.
     if let Asker::Challenge { challenge, .. } = asker
-        && !crate::backend::auth::challenges::take_attempt(&mut **tx, challenge, now).await?
+        && !crate::backend::auth::challenges::take_attempt(tx, challenge, now).await?
     {
         return Err(AppError::ChallengeExpired);
     }
@@ -339,16 +339,15 @@ pub async fn check_in(
             // accepted one wins, and of racing requests with the same code
             // only one can move it.
             Some((factor, step)) => {
-                let moved = sqlx::query(
-                    "UPDATE totp_factors SET last_step = $1 WHERE factor_id = $2 AND last_step < $3",
-                )
-                .bind(step)
-                .bind(factor)
-                .bind(step)
-                .execute(&mut **tx)
-                .await
-                .map_err(|e| internal("updating the TOTP step", e))?;
-                if moved.rows_affected() == 1 {
+                let moved = tx
+                    .execute(
+                        "updating the TOTP step",
+                        "UPDATE totp_factors SET last_step = $1
+                         WHERE factor_id = $2 AND last_step < $1",
+                        &[step.into(), factor.into()],
+                    )
+                    .await?;
+                if moved == 1 {
                     tx.later
                         .add("UPDATE factors SET last_used_at = $1 WHERE id = $2")
                         .bind(now)
@@ -384,18 +383,17 @@ pub async fn check_in(
         }
         SecondFactor::BackupCode => {
             let key = &state.settings.key;
-            if backup_codes::consume(&mut **tx, key, user, &code.normalized, now).await? {
-                let left = backup_codes::remaining(&mut **tx, user).await?;
+            if backup_codes::consume(tx, key, user, &code.normalized, now).await? {
+                let left = backup_codes::remaining_in(tx, user).await?;
                 let detail = format!("{left} left");
-                audit::record(
-                    &mut **tx,
+                audit::record_later(
+                    &mut tx.later,
                     Some(user),
                     EventKind::BackupCodeUsed,
                     now,
                     meta,
                     &detail,
-                )
-                .await;
+                );
                 Ok(())
             } else {
                 Err(AppError::InvalidCode)

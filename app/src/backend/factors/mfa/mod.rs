@@ -109,11 +109,11 @@ pub async fn start(
     .bind(user.0)
     .bind(&sealed)
     .bind(now)
-    .execute(&mut *tx)
+    .execute(tx.conn()?)
     .await
     .map_err(|e| internal("storing a pending secret", e))?;
     if !adding {
-        set_state(&mut tx, user, MfaState::SetupInProgress).await?;
+        set_state(tx.conn()?, user, MfaState::SetupInProgress).await?;
     }
     tx.commit().await?;
     audit::record(
@@ -185,7 +185,7 @@ pub async fn confirm(
     let sealed: Option<Vec<u8>> =
         sqlx::query_scalar("DELETE FROM totp_enrolments WHERE user_id = $1 RETURNING secret_enc")
             .bind(user.0)
-            .fetch_optional(&mut *tx)
+            .fetch_optional(tx.conn()?)
             .await
             .map_err(|e| internal("taking the pending secret", e))?;
     let Some(sealed) = sealed else {
@@ -194,11 +194,11 @@ pub async fn confirm(
         });
     };
     let name = if adding {
-        next_totp_name(&mut tx, user).await?
+        next_totp_name(tx.conn()?, user).await?
     } else {
         DEFAULT_TOTP_NAME.to_string()
     };
-    add_totp_factor(&mut tx, user, &name, &sealed, step, now).await?;
+    add_totp_factor(tx.conn()?, user, &name, &sealed, step, now).await?;
     if adding {
         tx.commit().await?;
         attempt.succeeded(&state.writer).await?;
@@ -218,7 +218,7 @@ pub async fn confirm(
             backup_codes: Vec::new(),
         });
     }
-    let codes = turn_on_in(&mut tx, &state.settings.key, user).await?;
+    let codes = turn_on_in(tx.conn()?, &state.settings.key, user).await?;
     tx.commit().await?;
     attempt.succeeded(&state.writer).await?;
     audit::record(
@@ -267,12 +267,12 @@ pub async fn cancel(
         "UPDATE users SET mfa_state = 'Disabled' WHERE id = $1 AND mfa_state = 'SetupInProgress'",
     )
     .bind(user.0)
-    .execute(&mut *tx)
+    .execute(tx.conn()?)
     .await
     .map_err(|e| internal("cancelling setup", e))?;
     sqlx::query("DELETE FROM totp_enrolments WHERE user_id = $1")
         .bind(user.0)
-        .execute(&mut *tx)
+        .execute(tx.conn()?)
         .await
         .map_err(|e| internal("clearing the pending secret", e))?;
     tx.commit().await?;
@@ -330,7 +330,7 @@ pub async fn disable(
     )
     .await?;
     let mut tx = crate::backend::infra::db::begin_write(&state.writer).await?;
-    remove_factors(&mut tx, user).await?;
+    remove_factors(tx.conn()?, user).await?;
     tx.commit().await?;
     audit::record(
         &state.pool,
@@ -401,7 +401,7 @@ pub async fn regenerate(
     }
     // One transaction: the old set is never gone without the new one in place.
     let mut tx = crate::backend::infra::db::begin_write(&state.writer).await?;
-    let codes = backup_codes::replace_set(&mut tx, &state.settings.key, user).await?;
+    let codes = backup_codes::replace_set(tx.conn()?, &state.settings.key, user).await?;
     tx.commit().await?;
     audit::record(
         &state.pool,

@@ -108,19 +108,18 @@ pub async fn peek(
 /// Called inside the transaction that acts on the ceremony's answer, so a
 /// refused answer spends the challenge too.
 pub async fn take(
-    db: impl sqlx::Executor<'_, Database = sqlx::Any>,
+    tx: &mut crate::backend::infra::db::WriteTx,
     token: &SessionToken,
     purpose: Purpose,
     now: UnixTime,
 ) -> Result<bool, AppError> {
-    let done = sqlx::query(
-        "DELETE FROM webauthn_ceremonies WHERE token_hash = $1 AND purpose = $2 AND expires_at > $3",
-    )
-    .bind(token.hash())
-    .bind(purpose.as_str())
-    .bind(now)
-    .execute(db)
-    .await
-    .map_err(|e| internal("using a WebAuthn ceremony", e))?;
-    Ok(done.rows_affected() == 1)
+    let done = tx
+        .execute(
+            "using a WebAuthn ceremony",
+            "DELETE FROM webauthn_ceremonies
+             WHERE token_hash = $1 AND purpose = $2 AND expires_at > $3",
+            &[token.hash().into(), purpose.as_str().into(), now.into()],
+        )
+        .await?;
+    Ok(done == 1)
 }

@@ -108,13 +108,13 @@ async fn user_handle(state: &AppState, user: UserId) -> Result<Uuid, AppError> {
     )
     .bind(user.0)
     .bind(fresh.as_bytes().as_slice())
-    .execute(&state.writer)
+    .execute(state.writer.pool())
     .await
     .map_err(|e| internal("storing a user handle", e))?;
     let stored: Vec<u8> =
         sqlx::query_scalar("SELECT handle FROM webauthn_users WHERE user_id = $1")
             .bind(user.0)
-            .fetch_one(&state.writer)
+            .fetch_one(state.writer.pool())
             .await
             .map_err(|e| internal("reading a user handle", e))?;
     Uuid::from_slice(&stored).map_err(|e| internal("a stored user handle", e))
@@ -234,7 +234,7 @@ async fn open_ceremony(
     let address = address(meta);
     let now = state.clock.now();
     ceremonies::open(
-        &state.writer,
+        state.writer.pool(),
         purpose,
         user,
         &saved,
@@ -285,7 +285,7 @@ pub async fn register_finish(
     let name = given_name.unwrap_or(saved.name);
 
     let mut tx = db::begin_write(&state.writer).await?;
-    if !ceremonies::take(&mut *tx, &token, Purpose::Register, now).await? {
+    if !ceremonies::take(&mut tx, &token, Purpose::Register, now).await? {
         return Err(AppError::ChallengeExpired);
     }
     let key = match checked {
@@ -300,7 +300,7 @@ pub async fn register_finish(
     let stored = serde_json::to_string(&key).map_err(|e| internal("writing a passkey", e))?;
     let was: String = sqlx::query_scalar("SELECT mfa_state FROM users WHERE id = $1")
         .bind(user.0)
-        .fetch_one(&mut *tx)
+        .fetch_one(tx.conn()?)
         .await
         .map_err(|e| internal("reading MFA state", e))?;
     let turned_on = was != MfaState::Enabled.as_str();
@@ -311,7 +311,7 @@ pub async fn register_finish(
     .bind(user.0)
     .bind(&name)
     .bind(now)
-    .fetch_one(&mut *tx)
+    .fetch_one(tx.conn()?)
     .await
     .map_err(|e| internal("adding a factor", e))?;
     let inserted = sqlx::query(
@@ -325,7 +325,7 @@ pub async fn register_finish(
     .bind(i64::from(internals.counter))
     .bind(internals.backup_eligible)
     .bind(internals.backup_state)
-    .execute(&mut *tx)
+    .execute(tx.conn()?)
     .await
     .map_err(|e| internal("storing a passkey", e))?;
     if inserted.rows_affected() != 1 {
@@ -336,7 +336,7 @@ pub async fn register_finish(
         });
     }
     let codes = if turned_on {
-        crate::backend::factors::mfa::turn_on_in(&mut tx, &state.settings.key, user).await?
+        crate::backend::factors::mfa::turn_on_in(tx.conn()?, &state.settings.key, user).await?
     } else {
         Vec::new()
     };
@@ -594,7 +594,7 @@ pub async fn accept_in(
     meta: &ClientMeta,
     now: UnixTime,
 ) -> Result<Result<i64, AppError>, AppError> {
-    if !ceremonies::take(&mut **tx, &assertion.token, assertion.purpose, now).await? {
+    if !ceremonies::take(tx, &assertion.token, assertion.purpose, now).await? {
         return Err(AppError::ChallengeExpired);
     }
     let accepted = match &assertion.outcome {
@@ -602,18 +602,20 @@ pub async fn accept_in(
         Err(e) => return Ok(Err(refused_in(tx, assertion, user, meta, now, e.clone()))),
     };
     // A key without a counter always says 0; one with a counter must go up.
-    let moved = sqlx::query(
-        "UPDATE passkey_factors SET sign_count = $1, credential = $2, backed_up = $3
-         WHERE factor_id = $4 AND (sign_count < $1 OR (sign_count = 0 AND $1 = 0))",
-    )
-    .bind(i64::from(accepted.counter))
-    .bind(&accepted.credential)
-    .bind(accepted.backed_up)
-    .bind(accepted.factor)
-    .execute(&mut **tx)
-    .await
-    .map_err(|e| internal("updating a passkey counter", e))?;
-    if moved.rows_affected() != 1 {
+    let moved = tx
+        .execute(
+            "updating a passkey counter",
+            "UPDATE passkey_factors SET sign_count = $1, credential = $2, backed_up = $3
+             WHERE factor_id = $4 AND (sign_count < $1 OR (sign_count = 0 AND $1 = 0))",
+            &[
+                i64::from(accepted.counter).into(),
+                accepted.credential.clone().into(),
+                accepted.backed_up.into(),
+                accepted.factor.into(),
+            ],
+        )
+        .await?;
+    if moved != 1 {
         let error = cloned_key_error();
         return Ok(Err(refused_in(tx, assertion, user, meta, now, error)));
     }

@@ -1,0 +1,497 @@
+//! SQLite without sqlx's thread hand-off, for the hot paths.
+//!
+//! sqlx gives each SQLite connection a worker thread of its own, and every
+//! statement is a round trip to it: a message, a wake-up, the statement,
+//! a message back, another wake-up. A statement on one indexed row takes a
+//! few microseconds; the round trip takes most of the rest, and with one
+//! writer those round trips are what every write transaction queues behind
+//! (docs/BENCHMARKS.md). Here the same library sqlx links is called on the
+//! caller's thread instead:
+//!
+//! - [`Reads`]: read-only connections for the reads on every request (the
+//!   session behind a cookie). WAL mode keeps them from waiting for the
+//!   writer, and each sees the last commit: nothing here is a cache, so a
+//!   session ended a moment ago is refused at once.
+//! - [`Writer`]: the one write connection, behind an async lock that every
+//!   write transaction on SQLite takes first, so its transactions and
+//!   sqlx's never race for the file (no busy-handler sleeps). A second-factor
+//!   sign-in runs its whole transaction here (`db::begin_keyed`).
+//!
+//! A statement here is shorter than the hand-off it replaces, so it holds
+//! up the async runtime no more than the hand-off did. PostgreSQL has no
+//! such path: a network round trip is what its statements wait on.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use rusqlite::{Connection, OpenFlags};
+use tokio::sync::OwnedMutexGuard;
+
+use crate::api::AppError;
+use crate::backend::internal;
+
+/// A value bound to a `$N` parameter, for either engine.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Arg {
+    Int(i64),
+    Text(String),
+    Blob(Vec<u8>),
+    Bool(bool),
+    /// A NULL of the given kind (PostgreSQL wants NULLs typed).
+    Null(Kind),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Int,
+    Text,
+    Blob,
+}
+
+impl From<i64> for Arg {
+    fn from(v: i64) -> Self {
+        Arg::Int(v)
+    }
+}
+
+impl From<String> for Arg {
+    fn from(v: String) -> Self {
+        Arg::Text(v)
+    }
+}
+
+impl From<&str> for Arg {
+    fn from(v: &str) -> Self {
+        Arg::Text(v.to_string())
+    }
+}
+
+impl From<Vec<u8>> for Arg {
+    fn from(v: Vec<u8>) -> Self {
+        Arg::Blob(v)
+    }
+}
+
+impl From<bool> for Arg {
+    fn from(v: bool) -> Self {
+        Arg::Bool(v)
+    }
+}
+
+impl From<Option<i64>> for Arg {
+    fn from(v: Option<i64>) -> Self {
+        v.map_or(Arg::Null(Kind::Int), Arg::Int)
+    }
+}
+
+impl From<Option<String>> for Arg {
+    fn from(v: Option<String>) -> Self {
+        v.map_or(Arg::Null(Kind::Text), Arg::Text)
+    }
+}
+
+impl From<Option<&str>> for Arg {
+    fn from(v: Option<&str>) -> Self {
+        v.map_or(Arg::Null(Kind::Text), |v| Arg::Text(v.to_string()))
+    }
+}
+
+impl From<Option<Vec<u8>>> for Arg {
+    fn from(v: Option<Vec<u8>>) -> Self {
+        v.map_or(Arg::Null(Kind::Blob), Arg::Blob)
+    }
+}
+
+impl Arg {
+    /// Adds the value to sqlx's arguments (the next `$N`).
+    pub fn add_to(
+        &self,
+        args: &mut sqlx::any::AnyArguments<'static>,
+    ) -> Result<(), sqlx::error::BoxDynError> {
+        use sqlx::Arguments;
+        match self.clone() {
+            Arg::Int(v) => args.add(v),
+            Arg::Text(v) => args.add(v),
+            Arg::Blob(v) => args.add(v),
+            Arg::Bool(v) => args.add(v),
+            Arg::Null(Kind::Int) => args.add(None::<i64>),
+            Arg::Null(Kind::Text) => args.add(None::<String>),
+            Arg::Null(Kind::Blob) => args.add(None::<Vec<u8>>),
+        }
+    }
+
+    fn bind_direct(&self, stmt: &mut rusqlite::Statement<'_>, index: usize) -> rusqlite::Result<()> {
+        match self {
+            Arg::Int(v) => stmt.raw_bind_parameter(index, v),
+            Arg::Text(v) => stmt.raw_bind_parameter(index, v.as_str()),
+            Arg::Blob(v) => stmt.raw_bind_parameter(index, v.as_slice()),
+            Arg::Bool(v) => stmt.raw_bind_parameter(index, v),
+            Arg::Null(_) => stmt.raw_bind_parameter(index, rusqlite::types::Null),
+        }
+    }
+}
+
+/// sqlx's arguments for `args`, in order.
+pub fn sqlx_args(args: &[Arg]) -> Result<sqlx::any::AnyArguments<'static>, AppError> {
+    let mut out = sqlx::any::AnyArguments::default();
+    for arg in args {
+        arg.add_to(&mut out)
+            .map_err(|e| internal("encoding a value", e))?;
+    }
+    Ok(out)
+}
+
+/// A row read back by either engine: a tuple of column values.
+pub trait Columns: Sized + Send + Unpin + for<'r> sqlx::FromRow<'r, sqlx::any::AnyRow> {
+    fn from_direct(row: &rusqlite::Row<'_>) -> rusqlite::Result<Self>;
+}
+
+macro_rules! tuple_columns {
+    ($($t:ident $i:tt),+) => {
+        impl<$($t),+> Columns for ($($t,)+)
+        where
+            $($t: rusqlite::types::FromSql
+                + for<'r> sqlx::Decode<'r, sqlx::Any>
+                + sqlx::Type<sqlx::Any>
+                + Send
+                + Unpin),+
+        {
+            fn from_direct(row: &rusqlite::Row<'_>) -> rusqlite::Result<Self> {
+                Ok(($(row.get::<_, $t>($i)?,)+))
+            }
+        }
+    };
+}
+
+tuple_columns!(A 0);
+tuple_columns!(A 0, B 1);
+tuple_columns!(A 0, B 1, C 2);
+tuple_columns!(A 0, B 1, C 2, D 3);
+tuple_columns!(A 0, B 1, C 2, D 3, E 4);
+tuple_columns!(A 0, B 1, C 2, D 3, E 4, F 5);
+tuple_columns!(A 0, B 1, C 2, D 3, E 4, F 5, G 6);
+tuple_columns!(A 0, B 1, C 2, D 3, E 4, F 5, G 6, H 7);
+
+/// `sql` prepared (and cached) on `conn`, `args[N - 1]` bound to each
+/// `$N` by name, so a parameter may appear twice or out of order (as sqlx
+/// binds them).
+fn prepare<'c>(
+    conn: &'c Connection,
+    sql: &str,
+    args: &[Arg],
+) -> rusqlite::Result<rusqlite::CachedStatement<'c>> {
+    let mut stmt = conn.prepare_cached(sql)?;
+    for index in 1..=stmt.parameter_count() {
+        let arg = stmt
+            .parameter_name(index)
+            .and_then(|name| name.strip_prefix('$'))
+            .and_then(|n| n.parse::<usize>().ok())
+            .and_then(|n| args.get(n.checked_sub(1)?))
+            .ok_or(rusqlite::Error::InvalidParameterCount(index, args.len()))?;
+        arg.bind_direct(&mut stmt, index)?;
+    }
+    Ok(stmt)
+}
+
+fn query_row<T: Columns>(conn: &Connection, sql: &str, args: &[Arg]) -> rusqlite::Result<Option<T>> {
+    let mut stmt = prepare(conn, sql, args)?;
+    let mut rows = stmt.raw_query();
+    match rows.next()? {
+        Some(row) => T::from_direct(row).map(Some),
+        None => Ok(None),
+    }
+}
+
+fn query_rows<T: Columns>(conn: &Connection, sql: &str, args: &[Arg]) -> rusqlite::Result<Vec<T>> {
+    let mut stmt = prepare(conn, sql, args)?;
+    let mut rows = stmt.raw_query();
+    let mut out = Vec::new();
+    while let Some(row) = rows.next()? {
+        out.push(T::from_direct(row)?);
+    }
+    Ok(out)
+}
+
+fn execute(conn: &Connection, sql: &str, args: &[Arg]) -> rusqlite::Result<u64> {
+    let mut stmt = prepare(conn, sql, args)?;
+    let changed = stmt.raw_execute()?;
+    Ok(changed as u64)
+}
+
+/// Statements prepared once per connection; the hot paths use a few dozen.
+const STATEMENT_CACHE: usize = 64;
+
+/// Read-only connections to one SQLite file, opened as needed and kept.
+/// Each call holds one for the length of a statement, so there are never
+/// more than the threads that read at once (the runtime's workers).
+pub struct Reads {
+    path: PathBuf,
+    idle: Mutex<Vec<Connection>>,
+}
+
+impl std::fmt::Debug for Reads {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Reads")
+            .field("path", &self.path)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Reads {
+    /// For the SQLite file at `path`, which must exist (the pools have made
+    /// it and run its migrations).
+    pub fn new(path: &Path) -> Result<Self, rusqlite::Error> {
+        let reads = Reads {
+            path: path.to_path_buf(),
+            idle: Mutex::new(Vec::new()),
+        };
+        // Fail at start, not at the first request.
+        let conn = reads.connect()?;
+        reads.put_back(conn);
+        Ok(reads)
+    }
+
+    fn connect(&self) -> Result<Connection, rusqlite::Error> {
+        // Read-write at the file level (a WAL reader updates the shared
+        // index), read-only by pragma, never created here.
+        let conn = Connection::open_with_flags(
+            &self.path,
+            OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )?;
+        conn.pragma_update(None, "query_only", true)?;
+        conn.busy_timeout(std::time::Duration::from_secs(5))?;
+        conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
+        Ok(conn)
+    }
+
+    fn take(&self) -> Result<Connection, rusqlite::Error> {
+        let idle = self.idle.lock().ok().and_then(|mut idle| idle.pop());
+        match idle {
+            Some(conn) => Ok(conn),
+            None => self.connect(),
+        }
+    }
+
+    fn put_back(&self, conn: Connection) {
+        if let Ok(mut idle) = self.idle.lock() {
+            idle.push(conn);
+        }
+    }
+
+    /// The first row `sql` returns, or `None`.
+    pub fn row<T: Columns>(
+        &self,
+        context: &str,
+        sql: &str,
+        args: &[Arg],
+    ) -> Result<Option<T>, AppError> {
+        let conn = self.take().map_err(|e| internal(context, e))?;
+        let found = query_row(&conn, sql, args);
+        self.put_back(conn);
+        found.map_err(|e| internal(context, e))
+    }
+}
+
+/// The one write connection to a SQLite file, and the order of every write
+/// transaction on it (see the module's comment).
+pub struct Writer {
+    conn: Arc<tokio::sync::Mutex<Connection>>,
+}
+
+impl std::fmt::Debug for Writer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Writer").finish_non_exhaustive()
+    }
+}
+
+impl Writer {
+    /// For the SQLite file at `path`, which must exist.
+    pub fn open(path: &Path) -> Result<Self, rusqlite::Error> {
+        let conn = Connection::open_with_flags(
+            path,
+            OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )?;
+        // The same settings as sqlx's connections (`db::open_with`).
+        conn.execute_batch(
+            "PRAGMA journal_mode = WAL;
+             PRAGMA synchronous = NORMAL;
+             PRAGMA foreign_keys = ON;",
+        )?;
+        conn.busy_timeout(std::time::Duration::from_secs(5))?;
+        conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
+        Ok(Writer {
+            conn: Arc::new(tokio::sync::Mutex::new(conn)),
+        })
+    }
+
+    /// The turn to write, for a transaction that runs through sqlx.
+    pub async fn turn(&self) -> Turn {
+        Turn(self.conn.clone().lock_owned().await)
+    }
+
+    /// A write transaction on this connection: `BEGIN IMMEDIATE` takes the
+    /// file's write lock at once (see `db::begin_write`).
+    pub async fn begin(&self) -> Result<Tx, AppError> {
+        let conn = self.conn.clone().lock_owned().await;
+        conn.execute_batch("BEGIN IMMEDIATE")
+            .map_err(|e| internal("begin", e))?;
+        Ok(Tx { conn, open: true })
+    }
+}
+
+/// Held while a sqlx transaction writes: no direct transaction runs then.
+pub struct Turn(#[allow(dead_code)] OwnedMutexGuard<Connection>);
+
+/// A write transaction on [`Writer`]'s connection. Dropped without
+/// [`Tx::commit`], it rolls back.
+pub struct Tx {
+    conn: OwnedMutexGuard<Connection>,
+    open: bool,
+}
+
+impl Tx {
+    /// Runs `sql`; the rows it changed.
+    pub fn execute(&mut self, sql: &str, args: &[Arg]) -> rusqlite::Result<u64> {
+        execute(&self.conn, sql, args)
+    }
+
+    /// The first row `sql` returns (a `SELECT`, or a statement with
+    /// `RETURNING`), or `None`.
+    pub fn row<T: Columns>(&mut self, sql: &str, args: &[Arg]) -> rusqlite::Result<Option<T>> {
+        query_row(&self.conn, sql, args)
+    }
+
+    /// Every row `sql` returns.
+    pub fn rows<T: Columns>(&mut self, sql: &str, args: &[Arg]) -> rusqlite::Result<Vec<T>> {
+        query_rows(&self.conn, sql, args)
+    }
+
+    pub fn commit(mut self) -> rusqlite::Result<()> {
+        self.conn.execute_batch("COMMIT")?;
+        self.open = false;
+        Ok(())
+    }
+}
+
+impl Drop for Tx {
+    fn drop(&mut self) {
+        if self.open {
+            // Also after a failed COMMIT, which leaves the transaction open.
+            if let Err(e) = self.conn.execute_batch("ROLLBACK") {
+                tracing::error!("rolling back a write transaction: {e}");
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn file() -> (tempfile::TempDir, PathBuf) {
+        let dir = tempfile::tempdir().expect("dir");
+        let path = dir.path().join("t.db");
+        let conn = Connection::open(&path).expect("create");
+        conn.execute_batch(
+            "PRAGMA journal_mode = WAL;
+             CREATE TABLE t (a INTEGER, b TEXT, c BLOB);
+             INSERT INTO t VALUES (1, 'one', x'01'), (2, 'two', x'02');",
+        )
+        .expect("fill");
+        (dir, path)
+    }
+
+    fn count(reads: &Reads) -> i64 {
+        reads
+            .row::<(i64,)>("test", "SELECT COUNT(*) FROM t", &[])
+            .expect("count")
+            .map_or(-1, |(n,)| n)
+    }
+
+    #[test]
+    fn parameters_bind_by_their_number_wherever_they_appear() {
+        let (_dir, path) = file();
+        let reads = Reads::new(&path).expect("open");
+        let found = reads
+            .row::<(String,)>(
+                "test",
+                "SELECT b FROM t WHERE c = $2 AND a = $1 AND a < $1 + 1",
+                &[Arg::Int(2), Arg::Blob(vec![2])],
+            )
+            .expect("read");
+        assert_eq!(found, Some(("two".to_string(),)));
+        let none = reads
+            .row::<(String,)>("test", "SELECT b FROM t WHERE a = $1", &[Arg::Int(3)])
+            .expect("read");
+        assert_eq!(none, None);
+    }
+
+    #[test]
+    fn a_missing_parameter_is_an_error_not_a_null() {
+        let (_dir, path) = file();
+        let reads = Reads::new(&path).expect("open");
+        let err = reads.row::<(String,)>("test", "SELECT b FROM t WHERE a = $2", &[Arg::Int(1)]);
+        assert!(err.is_err());
+    }
+
+    #[test]
+    fn reads_see_each_commit_at_once_and_cannot_write() {
+        let (_dir, path) = file();
+        let reads = Reads::new(&path).expect("open");
+        assert_eq!(count(&reads), 2);
+        let writer = Connection::open(&path).expect("writer");
+        writer.execute("DELETE FROM t WHERE a = 1", []).expect("delete");
+        assert_eq!(count(&reads), 1);
+        let write = reads.row::<(i64,)>("test", "DELETE FROM t RETURNING a", &[]);
+        assert!(write.is_err());
+        assert_eq!(count(&reads), 1);
+    }
+
+    #[test]
+    fn a_missing_file_is_refused_at_start() {
+        let dir = tempfile::tempdir().expect("dir");
+        assert!(Reads::new(&dir.path().join("none.db")).is_err());
+        assert!(Writer::open(&dir.path().join("none.db")).is_err());
+    }
+
+    #[tokio::test]
+    async fn a_transaction_keeps_its_writes_only_when_committed() {
+        let (_dir, path) = file();
+        let reads = Reads::new(&path).expect("open");
+        let writer = Writer::open(&path).expect("writer");
+        let mut tx = writer.begin().await.expect("begin");
+        let changed = tx
+            .execute("DELETE FROM t WHERE a = $1", &[Arg::Int(1)])
+            .expect("delete");
+        assert_eq!(changed, 1);
+        // Not seen before the commit, and gone with the drop.
+        assert_eq!(count(&reads), 2);
+        drop(tx);
+        assert_eq!(count(&reads), 2);
+        let mut tx = writer.begin().await.expect("begin");
+        let back: Option<(i64, Option<String>)> = tx
+            .row(
+                "INSERT INTO t (a, b) VALUES ($1, $2) RETURNING a, b",
+                &[Arg::Int(3), Arg::Null(Kind::Text)],
+            )
+            .expect("insert");
+        assert_eq!(back, Some((3, None)));
+        tx.commit().expect("commit");
+        assert_eq!(count(&reads), 3);
+    }
+
+    #[tokio::test]
+    async fn a_sqlx_turn_and_a_direct_transaction_never_overlap() {
+        let (_dir, path) = file();
+        let writer = Arc::new(Writer::open(&path).expect("writer"));
+        let turn = writer.turn().await;
+        let waiting = tokio::spawn({
+            let writer = writer.clone();
+            async move { writer.begin().await.map(|_| ()) }
+        });
+        tokio::task::yield_now().await;
+        assert!(!waiting.is_finished());
+        drop(turn);
+        waiting.await.expect("join").expect("begin after the turn");
+    }
+}
