@@ -9,6 +9,9 @@ use crate::backend::auth::passwords::{HashPool, PasswordHashString};
 use crate::backend::auth::rate_limit::Limits;
 use crate::backend::infra::clock::Clock;
 use crate::backend::infra::crypto::SecretKey;
+use crate::backend::infra::direct::{self, Arg, Columns};
+use crate::backend::internal;
+use crate::api::AppError;
 
 /// A handle every request clones (axum's `State`), so it is one `Arc`:
 /// cloning the fields themselves cost allocations on every request
@@ -85,6 +88,41 @@ pub struct Settings {
     /// No SMTP: links in mail are also written to the log, so a first local
     /// try works without reading `.eml` files.
     pub log_links: bool,
+}
+
+impl Shared {
+    /// The first row of a read on a hot path: straight into SQLite where it
+    /// can (`infra::direct`), through the pool otherwise.
+    pub async fn read_row<T: Columns>(
+        &self,
+        context: &str,
+        sql: &str,
+        args: &[Arg],
+    ) -> Result<Option<T>, AppError> {
+        match &self.inline {
+            Some(inline) => inline.row(context, sql, args),
+            None => sqlx::query_as_with(sql, direct::sqlx_args(args)?)
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(|e| internal(context, e)),
+        }
+    }
+
+    /// Every row of a read on a hot path (see [`Self::read_row`]).
+    pub async fn read_rows<T: Columns>(
+        &self,
+        context: &str,
+        sql: &str,
+        args: &[Arg],
+    ) -> Result<Vec<T>, AppError> {
+        match &self.inline {
+            Some(inline) => inline.rows(context, sql, args),
+            None => sqlx::query_as_with(sql, direct::sqlx_args(args)?)
+                .fetch_all(&self.pool)
+                .await
+                .map_err(|e| internal(context, e)),
+        }
+    }
 }
 
 impl axum::extract::FromRef<AppState> for LeptosOptions {

@@ -123,7 +123,7 @@ pub async fn second_factor_start(
     let result = async {
         let now = state.clock.now();
         let token = cookies::challenge_token(&headers).ok_or(AppError::ChallengeExpired)?;
-        let challenge = challenges::find(&state.pool, &token, now)
+        let challenge = challenges::find(&state, &token, now)
             .await?
             .ok_or(AppError::ChallengeExpired)?;
         passkeys::second_factor_start(&state, challenge.user, &meta).await

@@ -2,12 +2,11 @@
 //! its own with expiry, single use and an attempt counter, bound to a cookie.
 //! It grants no access by itself.
 
-use sqlx::AnyPool;
 
 use crate::api::AppError;
 use crate::backend::auth::sessions::SessionToken;
 use crate::backend::infra::clock::UnixTime;
-use crate::backend::{UserId, internal};
+use crate::backend::{AppState, UserId, internal};
 
 pub const CHALLENGE_TTL_S: i64 = 5 * 60;
 pub const CHALLENGE_COOKIE: &str = "twofold_challenge";
@@ -46,19 +45,18 @@ pub async fn create(
 
 /// The live, unused challenge for a token.
 pub async fn find(
-    pool: &AnyPool,
+    state: &AppState,
     token: &SessionToken,
     now: UnixTime,
 ) -> Result<Option<Challenge>, AppError> {
-    let row: Option<(i64, i64, crate::backend::infra::db::Flag, i64)> = sqlx::query_as(
-        "SELECT id, user_id, remember_me, expires_at FROM login_challenges
-         WHERE token_hash = $1 AND used_at IS NULL AND expires_at > $2",
-    )
-    .bind(token.hash())
-    .bind(now)
-    .fetch_optional(pool)
-    .await
-    .map_err(|e| internal("looking up a challenge", e))?;
+    let row: Option<(i64, i64, crate::backend::infra::db::Flag, i64)> = state
+        .read_row(
+            "looking up a challenge",
+            "SELECT id, user_id, remember_me, expires_at FROM login_challenges
+             WHERE token_hash = $1 AND used_at IS NULL AND expires_at > $2",
+            &[token.hash().into(), now.into()],
+        )
+        .await?;
     Ok(row.map(|(id, user, remember_me, expires_at)| Challenge {
         id,
         user: UserId(user),

@@ -4,13 +4,12 @@
 //! comes from an address (IPv4, or an IPv6 /64) that signed in to the account
 //! within the last 30 days. The owner then draws from a budget of its own.
 
-use sqlx::AnyPool;
 
 use crate::api::AppError;
 use crate::backend::auth::rate_limit::address_bucket;
 use crate::backend::auth::sessions::SessionToken;
 use crate::backend::infra::clock::UnixTime;
-use crate::backend::{ClientMeta, UserId, factors::devices, internal};
+use crate::backend::{AppState, ClientMeta, UserId, factors::devices};
 
 /// How long a successful sign-in vouches for its address.
 pub const KNOWN_FOR_S: i64 = 30 * 24 * 60 * 60;
@@ -37,7 +36,7 @@ pub fn remember(
 
 /// Whether the request's address signed in to `user` within 30 days.
 pub async fn known_address(
-    pool: &AnyPool,
+    state: &AppState,
     user: UserId,
     meta: &ClientMeta,
     now: UnixTime,
@@ -45,31 +44,30 @@ pub async fn known_address(
     let Some(ip) = &meta.ip else {
         return Ok(false);
     };
-    let found: Option<i64> = sqlx::query_scalar(
-        "SELECT 1 FROM known_addresses WHERE user_id = $1 AND address = $2 AND last_success_at > $3",
-    )
-    .bind(user.0)
-    .bind(address_bucket(ip))
-    .bind(now - KNOWN_FOR_S)
-    .fetch_optional(pool)
-    .await
-    .map_err(|e| internal("reading sign-in addresses", e))?;
+    let found: Option<(i64,)> = state
+        .read_row(
+            "reading sign-in addresses",
+            "SELECT 1 FROM known_addresses
+             WHERE user_id = $1 AND address = $2 AND last_success_at > $3",
+            &[user.0.into(), address_bucket(ip).into(), (now - KNOWN_FOR_S).into()],
+        )
+        .await?;
     Ok(found.is_some())
 }
 
 /// The rule for password sign-in: a trusted device of this account, or a
 /// known address.
 pub async fn is_owner(
-    pool: &AnyPool,
+    state: &AppState,
     user: UserId,
     device: Option<&SessionToken>,
     meta: &ClientMeta,
     now: UnixTime,
 ) -> Result<bool, AppError> {
     if let Some(token) = device
-        && devices::is_live(pool, user, token, now).await?
+        && devices::is_live(&state.pool, user, token, now).await?
     {
         return Ok(true);
     }
-    known_address(pool, user, meta, now).await
+    known_address(state, user, meta, now).await
 }

@@ -177,6 +177,10 @@ async fn times_in_window_in(
 #[must_use = "a reservation is a failure until it is released or succeeds"]
 pub struct Reservation {
     rows: Vec<i64>,
+    /// [`count_in`]: the scopes whose failure rows are written only if the
+    /// attempt fails ([`Reservation::failed_in`]), and when.
+    pending: Vec<String>,
+    at: UnixTime,
     streaks: Vec<String>,
     account: Option<Scope>,
     /// This attempt took the account budget's last slot in the window.
@@ -220,6 +224,8 @@ pub async fn reserve_in(
 ) -> Result<Reservation, AppError> {
     let mut reservation = Reservation {
         rows: Vec::with_capacity(scopes.len()),
+        pending: Vec::new(),
+        at: now,
         streaks: Vec::new(),
         account: None,
         last_slot: false,
@@ -285,13 +291,108 @@ pub async fn reserve_in(
     Ok(reservation)
 }
 
+/// [`reserve_in`] for an attempt checked inside the same transaction: the
+/// budgets are read, the attempt is written only if it fails
+/// ([`Reservation::failed_in`]). Nothing can come between the count and
+/// that write: the transaction holds the write lock (or, on PostgreSQL,
+/// the locks of these scopes: `db::begin_keyed`) from the count to the
+/// commit, so the limits hold as exactly as with [`reserve_in`], and a
+/// success writes nothing here. Refused like [`reserve_in`].
+pub async fn count_in(
+    tx: &mut crate::backend::infra::db::WriteTx,
+    limits: &Limits,
+    scopes: &[Scope],
+    now: UnixTime,
+) -> Result<Reservation, AppError> {
+    let mut reservation = Reservation {
+        rows: Vec::new(),
+        pending: Vec::with_capacity(scopes.len()),
+        at: now,
+        streaks: Vec::new(),
+        account: None,
+        last_slot: false,
+        streak_full: false,
+    };
+    for scope in scopes {
+        let key = scope.key();
+        let (max, window_s) = scope.budget(limits);
+        let max = i64::from(max.max(1));
+        let (count,): (i64,) = tx
+            .row(
+                "counting failures",
+                "SELECT COUNT(*) FROM auth_failures WHERE scope = $1 AND at > $2",
+                &[key.as_str().into(), (now - window_s).into()],
+            )
+            .await?
+            .unwrap_or((0,));
+        if count >= max {
+            let times = times_in_window_in(tx, &key, window_s, now).await?;
+            let retry_after_s = retry_after(&times, max as u32, window_s, now).unwrap_or(1);
+            return Err(AppError::TooManyAttempts { retry_after_s });
+        }
+        reservation.pending.push(key.clone());
+        if !scope.is_account() {
+            continue;
+        }
+        let cap = i64::from(limits.streak_cap.max(1));
+        let (streak,): (i64,) = tx
+            .row(
+                "reading failures in a row",
+                "SELECT count FROM failure_streaks WHERE scope = $1",
+                &[key.as_str().into()],
+            )
+            .await?
+            .unwrap_or((0,));
+        if streak >= cap {
+            return Err(AppError::AccountLocked);
+        }
+        reservation.streaks.push(key);
+        if reservation.account.is_none() {
+            reservation.account = Some(scope.clone());
+            reservation.last_slot = count + 1 == max;
+            reservation.streak_full = streak + 1 == cap;
+        }
+    }
+    Ok(reservation)
+}
+
 impl Reservation {
     /// The attempt failed: it stays counted.
     pub fn failed(self) -> Failure {
+        debug_assert!(
+            self.pending.is_empty(),
+            "a counted attempt fails with failed_in"
+        );
         Failure {
             locked_now: self.last_slot,
             capped_now: self.streak_full,
         }
+    }
+
+    /// The attempt failed, inside the caller's transaction: a [`count_in`]
+    /// attempt writes its rows now (with the transaction's other deferred
+    /// writes); a [`reserve_in`] one is written already.
+    pub fn failed_in(mut self, tx: &mut crate::backend::infra::db::WriteTx) -> Failure {
+        let pending = std::mem::take(&mut self.pending);
+        if !pending.is_empty() {
+            for key in pending {
+                tx.later
+                    .add("INSERT INTO auth_failures (scope, at) VALUES ($1, $2)")
+                    .bind(key)
+                    .bind(self.at);
+            }
+            for key in &self.streaks {
+                tx.later
+                    .add(
+                        "INSERT INTO failure_streaks (scope, count, updated_at) VALUES ($1, 1, $2)
+                         ON CONFLICT (scope) DO UPDATE
+                         SET count = failure_streaks.count + 1, updated_at = excluded.updated_at",
+                    )
+                    .bind(key.clone())
+                    .bind(self.at);
+            }
+        }
+        self.failed()
     }
 
     /// The attempt succeeded: it is not a failure, and the account budget it
@@ -475,6 +576,58 @@ pub async fn locked_accounts(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A migrated SQLite database and its writer.
+    async fn writer() -> (tempfile::TempDir, crate::backend::infra::db::Writer) {
+        use crate::backend::infra::db;
+        let dir = tempfile::tempdir().expect("dir");
+        let target = db::Target::Sqlite(dir.path().join("t.db"));
+        let pool = db::open(&target).await.expect("open");
+        db::migrate(&pool).await.expect("migrate");
+        (dir, db::open_writer(&target).await.expect("writer"))
+    }
+
+    async fn rows(writer: &crate::backend::infra::db::Writer) -> (i64, i64) {
+        let failures: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM auth_failures")
+            .fetch_one(writer.pool())
+            .await
+            .expect("count");
+        let streaks: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM failure_streaks")
+            .fetch_one(writer.pool())
+            .await
+            .expect("count");
+        (failures, streaks)
+    }
+
+    #[tokio::test]
+    async fn a_counted_attempt_writes_only_when_it_fails_and_the_budget_still_holds() {
+        use crate::backend::infra::db;
+        let (_dir, writer) = writer().await;
+        let limits = Limits::default();
+        let scopes = [Scope::Factor(7), Scope::Ip("10.0.0.1".into())];
+        let now = 50_000;
+        // A success writes nothing at all.
+        let mut tx = db::begin_keyed(&writer, &[]).await.expect("begin");
+        let attempt = count_in(&mut tx, &limits, &scopes, now).await.expect("count");
+        attempt.succeeded_in(&mut tx);
+        tx.commit().await.expect("commit");
+        assert_eq!(rows(&writer).await, (0, 0));
+        // Failures are written, one row per scope and one streak; the last
+        // slot says so; then the account budget refuses.
+        for i in 1..=i64::from(limits.account_max) {
+            let mut tx = db::begin_keyed(&writer, &[]).await.expect("begin");
+            let attempt = count_in(&mut tx, &limits, &scopes, now + i).await.expect("count");
+            let failure = attempt.failed_in(&mut tx);
+            tx.commit().await.expect("commit");
+            assert_eq!(failure.locked_now, i == i64::from(limits.account_max), "try {i}");
+            assert_eq!(rows(&writer).await, (2 * i, 1));
+        }
+        let mut tx = db::begin_keyed(&writer, &[]).await.expect("begin");
+        let refused = count_in(&mut tx, &limits, &scopes, now + 10).await;
+        assert!(matches!(refused, Err(AppError::TooManyAttempts { .. })), "{refused:?}");
+        drop(tx);
+        assert_eq!(rows(&writer).await, (2 * i64::from(limits.account_max), 1));
+    }
 
     #[test]
     fn locked_only_from_the_fifth_failure() {

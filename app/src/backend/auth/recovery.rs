@@ -34,7 +34,7 @@ pub fn reminder_due(started_at: UnixTime, ready_at: UnixTime, now: UnixTime) -> 
 
 async fn live_challenge(state: &AppState, headers: &HeaderMap) -> Result<Challenge, AppError> {
     let token = cookies::challenge_token(headers).ok_or(AppError::ChallengeExpired)?;
-    challenges::find(&state.pool, &token, state.clock.now())
+    challenges::find(state, &token, state.clock.now())
         .await?
         .ok_or(AppError::ChallengeExpired)
 }
@@ -290,7 +290,7 @@ pub async fn complete(
             ),
         });
     }
-    let owner = crate::backend::auth::owners::known_address(&state.pool, user, meta, now).await?;
+    let owner = crate::backend::auth::owners::known_address(state, user, meta, now).await?;
     let asker = mfa::Asker::Challenge {
         owner,
         challenge: challenge.id,

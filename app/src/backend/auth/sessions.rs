@@ -244,20 +244,8 @@ pub async fn find_with_identity(
     );
     let context = "looking up a session";
     let idle = state.settings.session_idle_s;
-    let row: Option<Row> = match &state.inline {
-        Some(inline) => {
-            let args = [token.hash().into(), now.into(), now.into(), idle.into()];
-            inline.row(context, &sql, &args)?
-        }
-        None => sqlx::query_as(&sql)
-            .bind(token.hash())
-            .bind(now)
-            .bind(now)
-            .bind(idle)
-            .fetch_optional(&state.pool)
-            .await
-            .map_err(|e| internal(context, e))?,
-    };
+    let args = [token.hash().into(), now.into(), now.into(), idle.into()];
+    let row: Option<Row> = state.read_row(context, &sql, &args).await?;
     let Some((id, user, last_seen, password_at, factor_at, email, role)) = row else {
         return Ok(None);
     };

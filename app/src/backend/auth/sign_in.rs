@@ -55,7 +55,7 @@ pub async fn login(
         None => (None, state.dummy_hash.clone()),
     };
     let owner = match user {
-        Some(user) => owners::is_owner(&state.pool, user, device, meta, now).await?,
+        Some(user) => owners::is_owner(state, user, device, meta, now).await?,
         None => false,
     };
     let account_scope = match user {
@@ -203,7 +203,7 @@ pub async fn send_email_code(
 ) -> Result<crate::api::EmailCodeSent, AppError> {
     let now = state.clock.now();
     let token = cookies::challenge_token(headers).ok_or(AppError::ChallengeExpired)?;
-    let challenge = challenges::find(&state.pool, &token, now)
+    let challenge = challenges::find(state, &token, now)
         .await?
         .ok_or(AppError::ChallengeExpired)?;
     // A recovery that is ready finishes with an emailed code, whatever the
@@ -250,7 +250,7 @@ pub async fn send_sms_code(
 ) -> Result<crate::api::SmsCodeSent, AppError> {
     let now = state.clock.now();
     let token = cookies::challenge_token(headers).ok_or(AppError::ChallengeExpired)?;
-    let challenge = challenges::find(&state.pool, &token, now)
+    let challenge = challenges::find(state, &token, now)
         .await?
         .ok_or(AppError::ChallengeExpired)?;
     phones::send_sign_in_code(state, challenge.user, meta).await
@@ -274,10 +274,10 @@ pub async fn second_factor(
 ) -> Result<FactorGrant, AppError> {
     let now = state.clock.now();
     let token = cookies::challenge_token(headers).ok_or(AppError::ChallengeExpired)?;
-    let challenge = challenges::find(&state.pool, &token, now)
+    let challenge = challenges::find(state, &token, now)
         .await?
         .ok_or(AppError::ChallengeExpired)?;
-    let owner = owners::known_address(&state.pool, challenge.user, meta, now).await?;
+    let owner = owners::known_address(state, challenge.user, meta, now).await?;
     let asker = mfa::Asker::Challenge {
         owner,
         challenge: challenge.id,

@@ -290,12 +290,27 @@ impl Reads {
         self.put_back(conn);
         found.map_err(|e| internal(context, e))
     }
+
+    /// Every row `sql` returns.
+    pub fn rows<T: Columns>(
+        &self,
+        context: &str,
+        sql: &str,
+        args: &[Arg],
+    ) -> Result<Vec<T>, AppError> {
+        let conn = self.take().map_err(|e| internal(context, e))?;
+        let found = query_rows(&conn, sql, args);
+        self.put_back(conn);
+        found.map_err(|e| internal(context, e))
+    }
 }
 
 /// The one write connection to a SQLite file, and the order of every write
 /// transaction on it (see the module's comment).
 pub struct Writer {
     conn: Arc<tokio::sync::Mutex<Connection>>,
+    /// Dropped with the writer: the checkpoint thread then ends.
+    _checkpoints: std::sync::mpsc::Sender<()>,
 }
 
 impl std::fmt::Debug for Writer {
@@ -311,16 +326,28 @@ impl Writer {
             path,
             OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
         )?;
-        // The same settings as sqlx's connections (`db::open_with`).
+        // The same settings as sqlx's connections (`db::open_with`), but
+        // no checkpoints at commit: see `checkpoints`.
         conn.execute_batch(
             "PRAGMA journal_mode = WAL;
              PRAGMA synchronous = NORMAL;
-             PRAGMA foreign_keys = ON;",
+             PRAGMA foreign_keys = ON;
+             PRAGMA wal_autocheckpoint = 0;",
         )?;
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
         conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
+        let checkpointer = Connection::open_with_flags(
+            path,
+            OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )?;
+        let (stop, stopped) = std::sync::mpsc::channel();
+        std::thread::Builder::new()
+            .name("twofold-checkpoint".into())
+            .spawn(move || checkpoints(&checkpointer, &stopped))
+            .map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))?;
         Ok(Writer {
             conn: Arc::new(tokio::sync::Mutex::new(conn)),
+            _checkpoints: stop,
         })
     }
 
@@ -336,6 +363,21 @@ impl Writer {
         conn.execute_batch("BEGIN IMMEDIATE")
             .map_err(|e| internal("begin", e))?;
         Ok(Tx { conn, open: true })
+    }
+}
+
+/// Copies the write-ahead log back into the database file every so often,
+/// on a thread of its own. SQLite would otherwise do it inside the commit
+/// that crosses 1 000 pages, syncing both files to disk while that
+/// transaction (and so every writer queued behind it) waits. A passive
+/// checkpoint runs beside the writer and never blocks it; the log starts
+/// over once it has been copied. Ends when the writer is dropped.
+fn checkpoints(conn: &Connection, stop: &std::sync::mpsc::Receiver<()>) {
+    const EVERY: std::time::Duration = std::time::Duration::from_millis(200);
+    while let Err(std::sync::mpsc::RecvTimeoutError::Timeout) = stop.recv_timeout(EVERY) {
+        if let Err(e) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
+            tracing::warn!("checkpointing the write-ahead log: {e}");
+        }
     }
 }
 

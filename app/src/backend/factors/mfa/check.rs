@@ -318,7 +318,7 @@ pub async fn check_in(
     let now = state.clock.now();
     let method = code.method;
     let scopes = factor_scopes(user, asker, meta);
-    let attempt = match rate_limit::reserve_in(tx, &state.settings.limits, &scopes, now).await {
+    let attempt = match rate_limit::count_in(tx, &state.settings.limits, &scopes, now).await {
         Ok(attempt) => attempt,
         Err(e) => {
             state.metrics.factor_check(method, FactorOutcome::Locked);
@@ -458,6 +458,7 @@ pub fn refused_in(
         FactorOutcome::Invalid
     };
     state.metrics.factor_check(method, counted);
+    let failure = attempt.failed_in(tx);
     let detail = format!("{method:?}: {}", error.kind());
     let now = state.clock.now();
     audit::record_later(
@@ -468,7 +469,7 @@ pub fn refused_in(
         meta,
         &detail,
     );
-    attempt.failed()
+    failure
 }
 
 /// After the transaction of [`check_in`] is committed: a refusal's alerts

@@ -499,14 +499,14 @@ async fn load_totp_factors(
     state: &AppState,
     user: UserId,
 ) -> Result<Vec<(i64, TotpSecret)>, AppError> {
-    let rows: Vec<(i64, Vec<u8>)> = sqlx::query_as(
-        "SELECT f.id, t.secret_enc FROM factors f JOIN totp_factors t ON t.factor_id = f.id
-         WHERE f.user_id = $1 ORDER BY f.id",
-    )
-    .bind(user.0)
-    .fetch_all(&state.pool)
-    .await
-    .map_err(|e| internal("reading TOTP secrets", e))?;
+    let rows: Vec<(i64, Vec<u8>)> = state
+        .read_rows(
+            "reading TOTP secrets",
+            "SELECT f.id, t.secret_enc FROM factors f JOIN totp_factors t ON t.factor_id = f.id
+             WHERE f.user_id = $1 ORDER BY f.id",
+            &[user.0.into()],
+        )
+        .await?;
     rows.into_iter()
         .map(|(id, sealed)| Ok((id, open_secret(state, user, &sealed)?)))
         .collect()
