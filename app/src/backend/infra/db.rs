@@ -331,6 +331,7 @@ impl WriteTx {
             TxConn::Direct(mut tx) => {
                 later.run_direct(&mut tx)?;
                 tx.commit()
+                    .await
                     .map_err(|e| crate::backend::internal("commit", e))
             }
         }

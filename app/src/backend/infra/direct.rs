@@ -22,6 +22,7 @@
 //! such path: a network round trip is what its statements wait on.
 
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use rusqlite::{Connection, OpenFlags};
@@ -307,10 +308,75 @@ impl Reads {
 
 /// The one write connection to a SQLite file, and the order of every write
 /// transaction on it (see the module's comment).
+///
+/// Transactions that queue for it commit together: while others wait, a
+/// finished transaction (a savepoint inside one open SQLite transaction)
+/// leaves the commit to the next, up to [`GROUP`] of them, and answers
+/// only once that commit is done. One commit then writes each page they
+/// share once (the ends of the session and audit tables, their indexes)
+/// instead of once per sign-in, and each still ends as a whole or not at
+/// all: a transaction that fails rolls back to its savepoint alone.
 pub struct Writer {
-    conn: Arc<tokio::sync::Mutex<Connection>>,
+    line: Arc<tokio::sync::Mutex<Line>>,
+    /// How many are waiting for the line: a finished transaction leaves the
+    /// commit to them only when there are some.
+    queued: Arc<AtomicUsize>,
     /// Dropped with the writer: the checkpoint thread then ends.
     _checkpoints: std::sync::mpsc::Sender<()>,
+}
+
+/// At most this many transactions commit together, so that the first of
+/// them does not wait long for the last.
+const GROUP: usize = 32;
+
+/// The write connection and the transactions done on it since the open
+/// SQLite transaction began, each waiting to hear how its commit went.
+struct Line {
+    conn: Connection,
+    group: Option<Vec<tokio::sync::oneshot::Sender<Result<(), String>>>>,
+    /// Groups committed so far.
+    commits: u64,
+}
+
+impl Line {
+    /// Commits the open group, if any, and tells each of its transactions.
+    fn close_group(&mut self) -> Result<(), String> {
+        let Some(members) = self.group.take() else {
+            return Ok(());
+        };
+        let result = self.conn.execute_batch("COMMIT").map_err(|e| e.to_string());
+        self.commits += 1;
+        if result.is_err() {
+            // A failed COMMIT can leave the transaction open.
+            let _ = self.conn.execute_batch("ROLLBACK");
+        }
+        for member in members {
+            let _ = member.send(result.clone());
+        }
+        result
+    }
+}
+
+/// Counts one waiting for the line while it waits. Given up before its
+/// turn (the request went away), it must not leave a group open that a
+/// finished transaction left to it: it closes the group when the line is
+/// free.
+struct Queued {
+    queued: Arc<AtomicUsize>,
+    line: Arc<tokio::sync::Mutex<Line>>,
+    served: bool,
+}
+
+impl Drop for Queued {
+    fn drop(&mut self) {
+        self.queued.fetch_sub(1, Ordering::SeqCst);
+        if !self.served
+            && let Ok(mut line) = self.line.try_lock()
+            && let Err(e) = line.close_group()
+        {
+            tracing::error!("committing a group of write transactions: {e}");
+        }
+    }
 }
 
 impl std::fmt::Debug for Writer {
@@ -327,12 +393,15 @@ impl Writer {
             OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
         )?;
         // The same settings as sqlx's connections (`db::open_with`), but
-        // no checkpoints at commit: see `checkpoints`.
+        // no checkpoints at commit (see `checkpoints`), and the savepoints
+        // of a group keep what they would roll back to in memory, not in a
+        // temporary file.
         conn.execute_batch(
             "PRAGMA journal_mode = WAL;
              PRAGMA synchronous = NORMAL;
              PRAGMA foreign_keys = ON;
-             PRAGMA wal_autocheckpoint = 0;",
+             PRAGMA wal_autocheckpoint = 0;
+             PRAGMA temp_store = MEMORY;",
         )?;
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
         conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
@@ -346,23 +415,64 @@ impl Writer {
             .spawn(move || checkpoints(&checkpointer, &stopped))
             .map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))?;
         Ok(Writer {
-            conn: Arc::new(tokio::sync::Mutex::new(conn)),
+            line: Arc::new(tokio::sync::Mutex::new(Line {
+                conn,
+                group: None,
+                commits: 0,
+            })),
+            queued: Arc::new(AtomicUsize::new(0)),
             _checkpoints: stop,
         })
     }
 
-    /// The turn to write, for a transaction that runs through sqlx.
+    /// How many commits the transactions so far took (fewer than the
+    /// transactions when they queued).
+    pub async fn commits(&self) -> u64 {
+        self.line.lock().await.commits
+    }
+
+    async fn line(&self) -> OwnedMutexGuard<Line> {
+        self.queued.fetch_add(1, Ordering::SeqCst);
+        let mut queued = Queued {
+            queued: self.queued.clone(),
+            line: self.line.clone(),
+            served: false,
+        };
+        let line = self.line.clone().lock_owned().await;
+        queued.served = true;
+        line
+    }
+
+    /// The turn to write, for a transaction that runs through sqlx: the
+    /// open group is committed first (its SQLite transaction holds the
+    /// file's write lock).
     pub async fn turn(&self) -> Turn {
-        Turn(self.conn.clone().lock_owned().await)
+        let mut line = self.line().await;
+        if let Err(e) = line.close_group() {
+            tracing::error!("committing a group of write transactions: {e}");
+        }
+        Turn(line)
     }
 
     /// A write transaction on this connection: `BEGIN IMMEDIATE` takes the
-    /// file's write lock at once (see `db::begin_write`).
+    /// file's write lock at once (see `db::begin_write`), or the group
+    /// that is open already holds it.
     pub async fn begin(&self) -> Result<Tx, AppError> {
-        let conn = self.conn.clone().lock_owned().await;
-        conn.execute_batch("BEGIN IMMEDIATE")
-            .map_err(|e| internal("begin", e))?;
-        Ok(Tx { conn, open: true })
+        let mut line = self.line().await;
+        if line.group.is_none() {
+            line.conn
+                .execute_batch("BEGIN IMMEDIATE")
+                .map_err(|e| internal("begin", e))?;
+            line.group = Some(Vec::new());
+        }
+        if let Err(e) = line.conn.execute_batch("SAVEPOINT member") {
+            // Nothing of this one to undo; the group goes on.
+            return Err(internal("begin", e));
+        }
+        Ok(Tx {
+            line: Some(line),
+            queued: self.queued.clone(),
+        })
     }
 }
 
@@ -382,46 +492,84 @@ fn checkpoints(conn: &Connection, stop: &std::sync::mpsc::Receiver<()>) {
 }
 
 /// Held while a sqlx transaction writes: no direct transaction runs then.
-pub struct Turn(#[allow(dead_code)] OwnedMutexGuard<Connection>);
+pub struct Turn(#[allow(dead_code)] OwnedMutexGuard<Line>);
 
-/// A write transaction on [`Writer`]'s connection. Dropped without
-/// [`Tx::commit`], it rolls back.
+/// A write transaction on [`Writer`]'s connection (a savepoint in its
+/// group). Dropped without [`Tx::commit`], it rolls back.
 pub struct Tx {
-    conn: OwnedMutexGuard<Connection>,
-    open: bool,
+    line: Option<OwnedMutexGuard<Line>>,
+    queued: Arc<AtomicUsize>,
 }
 
 impl Tx {
+    fn conn(&self) -> rusqlite::Result<&Connection> {
+        self.line
+            .as_ref()
+            .map(|line| &line.conn)
+            .ok_or(rusqlite::Error::InvalidQuery)
+    }
+
     /// Runs `sql`; the rows it changed.
     pub fn execute(&mut self, sql: &str, args: &[Arg]) -> rusqlite::Result<u64> {
-        execute(&self.conn, sql, args)
+        execute(self.conn()?, sql, args)
     }
 
     /// The first row `sql` returns (a `SELECT`, or a statement with
     /// `RETURNING`), or `None`.
     pub fn row<T: Columns>(&mut self, sql: &str, args: &[Arg]) -> rusqlite::Result<Option<T>> {
-        query_row(&self.conn, sql, args)
+        query_row(self.conn()?, sql, args)
     }
 
     /// Every row `sql` returns.
     pub fn rows<T: Columns>(&mut self, sql: &str, args: &[Arg]) -> rusqlite::Result<Vec<T>> {
-        query_rows(&self.conn, sql, args)
+        query_rows(self.conn()?, sql, args)
     }
 
-    pub fn commit(mut self) -> rusqlite::Result<()> {
-        self.conn.execute_batch("COMMIT")?;
-        self.open = false;
-        Ok(())
+    /// Keeps this transaction's writes; returns once they are committed
+    /// (by this one, or by a later one of its group).
+    pub async fn commit(mut self) -> Result<(), String> {
+        let Some(mut line) = self.line.take() else {
+            return Err("the transaction is gone".into());
+        };
+        if let Err(e) = line.conn.execute_batch("RELEASE member") {
+            undo_member(&mut line, &self.queued);
+            return Err(e.to_string());
+        }
+        let members = line.group.as_ref().map_or(0, Vec::len);
+        if self.queued.load(Ordering::SeqCst) > 0 && members + 1 < GROUP {
+            let (done, committed) = tokio::sync::oneshot::channel();
+            if let Some(group) = line.group.as_mut() {
+                group.push(done);
+            }
+            drop(line);
+            return committed
+                .await
+                .unwrap_or_else(|_| Err("the writer closed before the commit".into()));
+        }
+        line.close_group()
+    }
+}
+
+/// Rolls back what the member on top of `line` wrote; the group goes on,
+/// or is committed when no one is waiting to carry it on.
+fn undo_member(line: &mut Line, queued: &AtomicUsize) {
+    if let Err(e) = line
+        .conn
+        .execute_batch("ROLLBACK TO member; RELEASE member")
+    {
+        tracing::error!("rolling back a write transaction: {e}");
+    }
+    if queued.load(Ordering::SeqCst) == 0
+        && let Err(e) = line.close_group()
+    {
+        tracing::error!("committing a group of write transactions: {e}");
     }
 }
 
 impl Drop for Tx {
     fn drop(&mut self) {
-        if self.open {
-            // Also after a failed COMMIT, which leaves the transaction open.
-            if let Err(e) = self.conn.execute_batch("ROLLBACK") {
-                tracing::error!("rolling back a write transaction: {e}");
-            }
+        if let Some(mut line) = self.line.take() {
+            undo_member(&mut line, &self.queued);
         }
     }
 }
@@ -518,7 +666,7 @@ mod tests {
             )
             .expect("insert");
         assert_eq!(back, Some((3, None)));
-        tx.commit().expect("commit");
+        tx.commit().await.expect("commit");
         assert_eq!(count(&reads), 3);
     }
 
@@ -535,5 +683,113 @@ mod tests {
         assert!(!waiting.is_finished());
         drop(turn);
         waiting.await.expect("join").expect("begin after the turn");
+    }
+
+    async fn insert(tx: &mut Tx, a: i64) {
+        tx.execute("INSERT INTO t (a) VALUES ($1)", &[Arg::Int(a)])
+            .expect("insert");
+    }
+
+    #[tokio::test]
+    async fn transactions_that_queue_commit_together_and_each_hears_of_it() {
+        let (_dir, path) = file();
+        let reads = Reads::new(&path).expect("open");
+        let writer = Arc::new(Writer::open(&path).expect("writer"));
+        let mut first = writer.begin().await.expect("begin");
+        insert(&mut first, 10).await;
+        let second = tokio::spawn({
+            let writer = writer.clone();
+            async move {
+                let mut tx = writer.begin().await.expect("begin");
+                insert(&mut tx, 11).await;
+                tx.commit().await
+            }
+        });
+        tokio::task::yield_now().await;
+        // Someone waits: the first leaves the commit to it, and answers
+        // only once that is done.
+        first.commit().await.expect("first");
+        second.await.expect("join").expect("second");
+        assert_eq!(count(&reads), 4);
+        assert_eq!(writer.commits().await, 1);
+        // Alone, a transaction commits by itself.
+        let mut third = writer.begin().await.expect("begin");
+        insert(&mut third, 12).await;
+        third.commit().await.expect("third");
+        assert_eq!(count(&reads), 5);
+        assert_eq!(writer.commits().await, 2);
+    }
+
+    #[tokio::test]
+    async fn one_that_fails_in_a_group_takes_only_its_own_writes_back() {
+        let (_dir, path) = file();
+        let reads = Reads::new(&path).expect("open");
+        let writer = Arc::new(Writer::open(&path).expect("writer"));
+        let mut first = writer.begin().await.expect("begin");
+        insert(&mut first, 10).await;
+        let second = tokio::spawn({
+            let writer = writer.clone();
+            async move {
+                let mut tx = writer.begin().await.expect("begin");
+                insert(&mut tx, 11).await;
+                // Dropped: rolled back.
+            }
+        });
+        tokio::task::yield_now().await;
+        first.commit().await.expect("first");
+        second.await.expect("join");
+        assert_eq!(count(&reads), 3);
+        let gone = reads
+            .row::<(i64,)>("test", "SELECT COUNT(*) FROM t WHERE a = 11", &[])
+            .expect("read");
+        assert_eq!(gone, Some((0,)));
+    }
+
+    #[tokio::test]
+    async fn a_commit_left_to_one_that_gives_up_waiting_still_happens() {
+        let (_dir, path) = file();
+        let reads = Reads::new(&path).expect("open");
+        let writer = Arc::new(Writer::open(&path).expect("writer"));
+        let mut first = writer.begin().await.expect("begin");
+        insert(&mut first, 10).await;
+        let waiting = tokio::spawn({
+            let writer = writer.clone();
+            async move { writer.begin().await.map(|_| ()) }
+        });
+        tokio::task::yield_now().await;
+        let committing = tokio::spawn(first.commit());
+        tokio::task::yield_now().await;
+        waiting.abort();
+        let done = tokio::time::timeout(std::time::Duration::from_secs(5), committing)
+            .await
+            .expect("the commit happened")
+            .expect("join");
+        assert_eq!(done, Ok(()));
+        assert_eq!(count(&reads), 3);
+    }
+
+    #[tokio::test]
+    async fn a_sqlx_turn_commits_the_open_group_first() {
+        let (_dir, path) = file();
+        let reads = Reads::new(&path).expect("open");
+        let writer = Arc::new(Writer::open(&path).expect("writer"));
+        let mut first = writer.begin().await.expect("begin");
+        insert(&mut first, 10).await;
+        let turn = tokio::spawn({
+            let writer = writer.clone();
+            async move {
+                let _turn = writer.turn().await;
+                // The group's transaction is closed: the file is free for
+                // another connection to write.
+                let other = Connection::open(&path).expect("other");
+                other
+                    .execute("INSERT INTO t (a) VALUES (12)", [])
+                    .expect("write beside")
+            }
+        });
+        tokio::task::yield_now().await;
+        first.commit().await.expect("first");
+        assert_eq!(turn.await.expect("join"), 1);
+        assert_eq!(count(&reads), 4);
     }
 }
