@@ -5,13 +5,13 @@ use std::sync::Arc;
 use leptos::config::LeptosOptions;
 use sqlx::AnyPool;
 
+use crate::api::AppError;
 use crate::backend::auth::passwords::{HashPool, PasswordHashString};
 use crate::backend::auth::rate_limit::Limits;
 use crate::backend::infra::clock::Clock;
 use crate::backend::infra::crypto::SecretKey;
 use crate::backend::infra::direct::{self, Arg, Columns};
 use crate::backend::internal;
-use crate::api::AppError;
 
 /// A handle every request clones (axum's `State`), so it is one `Arc`:
 /// cloning the fields themselves cost allocations on every request

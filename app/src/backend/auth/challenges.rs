@@ -2,7 +2,6 @@
 //! its own with expiry, single use and an attempt counter, bound to a cookie.
 //! It grants no access by itself.
 
-
 use crate::api::AppError;
 use crate::backend::auth::sessions::SessionToken;
 use crate::backend::infra::clock::UnixTime;
@@ -71,7 +70,11 @@ pub const TRIES_PER_CHALLENGE: i64 = 5;
 /// Takes one of the challenge's tries; `false` when they are used up (or the
 /// challenge is gone). Decided in one statement, so racing requests cannot
 /// take more than there are.
-pub async fn take_attempt(tx: &mut crate::backend::infra::db::WriteTx, id: i64, now: UnixTime) -> Result<bool, AppError> {
+pub async fn take_attempt(
+    tx: &mut crate::backend::infra::db::WriteTx,
+    id: i64,
+    now: UnixTime,
+) -> Result<bool, AppError> {
     let done = tx
         .execute(
             "counting a challenge attempt",
@@ -95,7 +98,11 @@ pub async fn cancel_all(conn: &mut sqlx::AnyConnection, user: UserId) -> Result<
 }
 
 /// Marks it used; only one caller can ever see `true`.
-pub async fn complete(tx: &mut crate::backend::infra::db::WriteTx, id: i64, now: UnixTime) -> Result<bool, AppError> {
+pub async fn complete(
+    tx: &mut crate::backend::infra::db::WriteTx,
+    id: i64,
+    now: UnixTime,
+) -> Result<bool, AppError> {
     let done = tx
         .execute(
             "completing a challenge",

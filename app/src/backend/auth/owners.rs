@@ -4,7 +4,6 @@
 //! comes from an address (IPv4, or an IPv6 /64) that signed in to the account
 //! within the last 30 days. The owner then draws from a budget of its own.
 
-
 use crate::api::AppError;
 use crate::backend::auth::rate_limit::address_bucket;
 use crate::backend::auth::sessions::SessionToken;
@@ -49,7 +48,11 @@ pub async fn known_address(
             "reading sign-in addresses",
             "SELECT 1 FROM known_addresses
              WHERE user_id = $1 AND address = $2 AND last_success_at > $3",
-            &[user.0.into(), address_bucket(ip).into(), (now - KNOWN_FOR_S).into()],
+            &[
+                user.0.into(),
+                address_bucket(ip).into(),
+                (now - KNOWN_FOR_S).into(),
+            ],
         )
         .await?;
     Ok(found.is_some())

@@ -506,7 +506,10 @@ async fn clear(conn: &mut sqlx::AnyConnection, scope: &Scope) -> Result<(), AppE
 }
 
 /// Clears the scopes (an admin's or an emailed unlock).
-pub async fn reset(pool: &crate::backend::infra::db::Writer, scopes: &[Scope]) -> Result<(), AppError> {
+pub async fn reset(
+    pool: &crate::backend::infra::db::Writer,
+    scopes: &[Scope],
+) -> Result<(), AppError> {
     let mut tx = crate::backend::infra::db::begin_write(pool).await?;
     for scope in scopes {
         clear(tx.conn()?, scope).await?;
@@ -608,7 +611,9 @@ mod tests {
         let now = 50_000;
         // A success writes nothing at all.
         let mut tx = db::begin_keyed(&writer, &[]).await.expect("begin");
-        let attempt = count_in(&mut tx, &limits, &scopes, now).await.expect("count");
+        let attempt = count_in(&mut tx, &limits, &scopes, now)
+            .await
+            .expect("count");
         attempt.succeeded_in(&mut tx);
         tx.commit().await.expect("commit");
         assert_eq!(rows(&writer).await, (0, 0));
@@ -616,15 +621,24 @@ mod tests {
         // slot says so; then the account budget refuses.
         for i in 1..=i64::from(limits.account_max) {
             let mut tx = db::begin_keyed(&writer, &[]).await.expect("begin");
-            let attempt = count_in(&mut tx, &limits, &scopes, now + i).await.expect("count");
+            let attempt = count_in(&mut tx, &limits, &scopes, now + i)
+                .await
+                .expect("count");
             let failure = attempt.failed_in(&mut tx);
             tx.commit().await.expect("commit");
-            assert_eq!(failure.locked_now, i == i64::from(limits.account_max), "try {i}");
+            assert_eq!(
+                failure.locked_now,
+                i == i64::from(limits.account_max),
+                "try {i}"
+            );
             assert_eq!(rows(&writer).await, (2 * i, 1));
         }
         let mut tx = db::begin_keyed(&writer, &[]).await.expect("begin");
         let refused = count_in(&mut tx, &limits, &scopes, now + 10).await;
-        assert!(matches!(refused, Err(AppError::TooManyAttempts { .. })), "{refused:?}");
+        assert!(
+            matches!(refused, Err(AppError::TooManyAttempts { .. })),
+            "{refused:?}"
+        );
         drop(tx);
         assert_eq!(rows(&writer).await, (2 * i64::from(limits.account_max), 1));
     }

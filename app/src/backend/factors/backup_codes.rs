@@ -130,7 +130,10 @@ pub async fn consume(
 }
 
 /// [`remaining`] inside a write transaction.
-pub async fn remaining_in(tx: &mut crate::backend::infra::db::WriteTx, user: UserId) -> Result<u32, AppError> {
+pub async fn remaining_in(
+    tx: &mut crate::backend::infra::db::WriteTx,
+    user: UserId,
+) -> Result<u32, AppError> {
     let (n,): (i64,) = tx
         .row("counting backup codes", REMAINING, &[user.0.into()])
         .await?
@@ -146,9 +149,9 @@ pub async fn remaining(
 ) -> Result<u32, AppError> {
     let n: i64 = sqlx::query_scalar(REMAINING)
         .bind(user.0)
-    .fetch_one(db)
-    .await
-    .map_err(|e| internal("counting backup codes", e))?;
+        .fetch_one(db)
+        .await
+        .map_err(|e| internal("counting backup codes", e))?;
     Ok(u32::try_from(n).unwrap_or(0))
 }
 

@@ -750,10 +750,11 @@ mod tests {
                 _ => begin_keyed(&writer, &[]).await.expect("begin"),
             };
             let got: Option<(i64,)> = tx
-                .row("insert", "INSERT INTO t VALUES ($1, $2) RETURNING a", &[
-                    Arg::Int(7),
-                    Arg::Text("now".into()),
-                ])
+                .row(
+                    "insert",
+                    "INSERT INTO t VALUES ($1, $2) RETURNING a",
+                    &[Arg::Int(7), Arg::Text("now".into())],
+                )
                 .await
                 .expect("insert");
             assert_eq!(got, Some((7,)));

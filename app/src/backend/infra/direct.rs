@@ -121,7 +121,11 @@ impl Arg {
         }
     }
 
-    fn bind_direct(&self, stmt: &mut rusqlite::Statement<'_>, index: usize) -> rusqlite::Result<()> {
+    fn bind_direct(
+        &self,
+        stmt: &mut rusqlite::Statement<'_>,
+        index: usize,
+    ) -> rusqlite::Result<()> {
         match self {
             Arg::Int(v) => stmt.raw_bind_parameter(index, v),
             Arg::Text(v) => stmt.raw_bind_parameter(index, v.as_str()),
@@ -194,7 +198,11 @@ fn prepare<'c>(
     Ok(stmt)
 }
 
-fn query_row<T: Columns>(conn: &Connection, sql: &str, args: &[Arg]) -> rusqlite::Result<Option<T>> {
+fn query_row<T: Columns>(
+    conn: &Connection,
+    sql: &str,
+    args: &[Arg],
+) -> rusqlite::Result<Option<T>> {
     let mut stmt = prepare(conn, sql, args)?;
     let mut rows = stmt.raw_query();
     match rows.next()? {
@@ -630,7 +638,9 @@ mod tests {
         let reads = Reads::new(&path).expect("open");
         assert_eq!(count(&reads), 2);
         let writer = Connection::open(&path).expect("writer");
-        writer.execute("DELETE FROM t WHERE a = 1", []).expect("delete");
+        writer
+            .execute("DELETE FROM t WHERE a = 1", [])
+            .expect("delete");
         assert_eq!(count(&reads), 1);
         let write = reads.row::<(i64,)>("test", "DELETE FROM t RETURNING a", &[]);
         assert!(write.is_err());

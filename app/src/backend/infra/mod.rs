@@ -4,9 +4,9 @@
 pub mod clock;
 pub mod crypto;
 pub mod db;
+pub mod direct;
 pub mod housekeeping;
 pub mod http;
-pub mod direct;
 pub mod mail;
 pub mod metrics;
 pub mod sms;

@@ -87,7 +87,11 @@ async fn insert(
 
 /// Makes the first key when there is none (first start). In a write
 /// transaction, so instances starting together make one key between them.
-pub async fn ensure(pool: &crate::backend::infra::db::Writer, key: &SecretKey, now: UnixTime) -> Result<(), AppError> {
+pub async fn ensure(
+    pool: &crate::backend::infra::db::Writer,
+    key: &SecretKey,
+    now: UnixTime,
+) -> Result<(), AppError> {
     let mut tx = crate::backend::infra::db::begin_write(pool).await?;
     let live: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM oidc_keys WHERE retired_at IS NULL")
         .fetch_one(tx.conn()?)
@@ -101,7 +105,11 @@ pub async fn ensure(pool: &crate::backend::infra::db::Writer, key: &SecretKey, n
 
 /// Retires the signing key (still published for as long as an ID token it
 /// signed may live) and makes a new one; answers the new `kid`.
-pub async fn rotate(pool: &crate::backend::infra::db::Writer, key: &SecretKey, now: UnixTime) -> Result<String, AppError> {
+pub async fn rotate(
+    pool: &crate::backend::infra::db::Writer,
+    key: &SecretKey,
+    now: UnixTime,
+) -> Result<String, AppError> {
     let mut tx = crate::backend::infra::db::begin_write(pool).await?;
     sqlx::query(
         "UPDATE oidc_keys SET retired_at = $1, publish_until = $2 WHERE retired_at IS NULL",
