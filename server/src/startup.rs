@@ -137,7 +137,7 @@ pub async fn build_state(
     let key = secret_key(security, &target, data_dir)?;
     let pool = open_database(data).await?;
     let writer = db::open_writer(&target).await?;
-    let inline =
+    let direct_reads =
         match &target {
             db::Target::Sqlite(path) => Some(Arc::new(Reads::new(path).map_err(|e| {
                 StartupError::Other(format!("cannot open {}: {e}", path.display()))
@@ -201,7 +201,7 @@ pub async fn build_state(
     Ok(AppState::new(Shared {
         pool,
         writer,
-        inline,
+        direct_reads,
         clock,
         leptos_options: leptos_options(addr),
         dummy_hash: passwords::dummy_hash(),

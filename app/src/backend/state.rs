@@ -40,7 +40,7 @@ pub struct Shared {
     pub writer: crate::backend::infra::db::Writer,
     /// SQLite only: the hottest reads, without sqlx's thread hand-off (see
     /// `infra::direct`).
-    pub inline: Option<Arc<crate::backend::infra::direct::Reads>>,
+    pub direct_reads: Option<Arc<crate::backend::infra::direct::Reads>>,
     pub clock: Arc<dyn Clock>,
     pub leptos_options: LeptosOptions,
     /// Verified against for unknown emails (see `passwords::dummy_hash`).
@@ -99,8 +99,8 @@ impl Shared {
         sql: &str,
         args: &[Arg],
     ) -> Result<Option<T>, AppError> {
-        match &self.inline {
-            Some(inline) => inline.row(context, sql, args),
+        match &self.direct_reads {
+            Some(reads) => reads.row(context, sql, args),
             None => sqlx::query_as_with(sql, direct::sqlx_args(args)?)
                 .fetch_optional(&self.pool)
                 .await
@@ -115,8 +115,8 @@ impl Shared {
         sql: &str,
         args: &[Arg],
     ) -> Result<Vec<T>, AppError> {
-        match &self.inline {
-            Some(inline) => inline.rows(context, sql, args),
+        match &self.direct_reads {
+            Some(reads) => reads.rows(context, sql, args),
             None => sqlx::query_as_with(sql, direct::sqlx_args(args)?)
                 .fetch_all(&self.pool)
                 .await

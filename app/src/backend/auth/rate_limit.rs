@@ -222,15 +222,7 @@ pub async fn reserve_in(
     scopes: &[Scope],
     now: UnixTime,
 ) -> Result<Reservation, AppError> {
-    let mut reservation = Reservation {
-        rows: Vec::with_capacity(scopes.len()),
-        pending: Vec::new(),
-        at: now,
-        streaks: Vec::new(),
-        account: None,
-        last_slot: false,
-        streak_full: false,
-    };
+    let mut reservation = Reservation::new(now);
     for scope in scopes {
         let key = scope.key();
         let (max, window_s) = scope.budget(limits);
@@ -304,15 +296,7 @@ pub async fn count_in(
     scopes: &[Scope],
     now: UnixTime,
 ) -> Result<Reservation, AppError> {
-    let mut reservation = Reservation {
-        rows: Vec::new(),
-        pending: Vec::with_capacity(scopes.len()),
-        at: now,
-        streaks: Vec::new(),
-        account: None,
-        last_slot: false,
-        streak_full: false,
-    };
+    let mut reservation = Reservation::new(now);
     for scope in scopes {
         let key = scope.key();
         let (max, window_s) = scope.budget(limits);
@@ -357,6 +341,18 @@ pub async fn count_in(
 }
 
 impl Reservation {
+    fn new(at: UnixTime) -> Self {
+        Reservation {
+            rows: Vec::new(),
+            pending: Vec::new(),
+            at,
+            streaks: Vec::new(),
+            account: None,
+            last_slot: false,
+            streak_full: false,
+        }
+    }
+
     /// The attempt failed: it stays counted.
     pub fn failed(self) -> Failure {
         debug_assert!(

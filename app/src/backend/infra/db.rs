@@ -1,6 +1,8 @@
-//! Opening the database and running the embedded migrations. Queries go
-//! through sqlx's `Any` driver, so one set of them (with `$N` parameters)
-//! serves SQLite and, as the port goes on, PostgreSQL.
+//! Opening the database and running the embedded migrations, and the
+//! write transactions. Queries go through sqlx's `Any` driver, so one set
+//! of them (with `$N` parameters) serves SQLite and PostgreSQL; on SQLite
+//! the hottest ones run straight into the file instead (`infra::direct`),
+//! with the same SQL.
 
 use std::path::Path;
 

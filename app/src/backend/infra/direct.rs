@@ -287,6 +287,18 @@ impl Reads {
         }
     }
 
+    /// `read` on an idle connection (a new one if none is).
+    fn with<T>(
+        &self,
+        context: &str,
+        read: impl FnOnce(&Connection) -> rusqlite::Result<T>,
+    ) -> Result<T, AppError> {
+        let conn = self.take().map_err(|e| internal(context, e))?;
+        let found = read(&conn);
+        self.put_back(conn);
+        found.map_err(|e| internal(context, e))
+    }
+
     /// The first row `sql` returns, or `None`.
     pub fn row<T: Columns>(
         &self,
@@ -294,10 +306,7 @@ impl Reads {
         sql: &str,
         args: &[Arg],
     ) -> Result<Option<T>, AppError> {
-        let conn = self.take().map_err(|e| internal(context, e))?;
-        let found = query_row(&conn, sql, args);
-        self.put_back(conn);
-        found.map_err(|e| internal(context, e))
+        self.with(context, |conn| query_row(conn, sql, args))
     }
 
     /// Every row `sql` returns.
@@ -307,10 +316,7 @@ impl Reads {
         sql: &str,
         args: &[Arg],
     ) -> Result<Vec<T>, AppError> {
-        let conn = self.take().map_err(|e| internal(context, e))?;
-        let found = query_rows(&conn, sql, args);
-        self.put_back(conn);
-        found.map_err(|e| internal(context, e))
+        self.with(context, |conn| query_rows(conn, sql, args))
     }
 }
 
@@ -411,7 +417,9 @@ impl Writer {
              PRAGMA wal_autocheckpoint = 0;
              PRAGMA temp_store = MEMORY;",
         )?;
-        conn.busy_timeout(std::time::Duration::from_secs(5))?;
+        // Another process writing (an operator command) is waited for in
+        // `begin`, asleep on the runtime rather than blocking its thread.
+        conn.busy_timeout(std::time::Duration::ZERO)?;
         conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
         let checkpointer = Connection::open_with_flags(
             path,
@@ -468,9 +476,7 @@ impl Writer {
     pub async fn begin(&self) -> Result<Tx, AppError> {
         let mut line = self.line().await;
         if line.group.is_none() {
-            line.conn
-                .execute_batch("BEGIN IMMEDIATE")
-                .map_err(|e| internal("begin", e))?;
+            begin_immediate(&mut line.conn).await?;
             line.group = Some(Vec::new());
         }
         if let Err(e) = line.conn.execute_batch("SAVEPOINT member") {
@@ -481,6 +487,28 @@ impl Writer {
             line: Some(line),
             queued: self.queued.clone(),
         })
+    }
+}
+
+/// `BEGIN IMMEDIATE`, waiting (up to 5 s, as sqlx's connections do) while
+/// another connection holds the file's write lock: a single statement of
+/// this process's pools, or another process. The wait sleeps on the
+/// runtime; SQLite's own busy handler would block the thread.
+async fn begin_immediate(conn: &mut Connection) -> Result<(), AppError> {
+    const STEP: std::time::Duration = std::time::Duration::from_millis(1);
+    const LIMIT: std::time::Duration = std::time::Duration::from_secs(5);
+    let mut waited = std::time::Duration::ZERO;
+    loop {
+        match conn.execute_batch("BEGIN IMMEDIATE") {
+            Ok(()) => return Ok(()),
+            Err(rusqlite::Error::SqliteFailure(e, _))
+                if e.code == rusqlite::ErrorCode::DatabaseBusy && waited < LIMIT =>
+            {
+                tokio::time::sleep(STEP).await;
+                waited += STEP;
+            }
+            Err(e) => return Err(internal("begin", e)),
+        }
     }
 }
 
@@ -700,13 +728,20 @@ mod tests {
             .expect("insert");
     }
 
-    #[tokio::test]
-    async fn transactions_that_queue_commit_together_and_each_hears_of_it() {
-        let (_dir, path) = file();
+    /// A file, its reads, its writer, and a first transaction that has
+    /// written one row and is not committed yet.
+    async fn one_open() -> (tempfile::TempDir, PathBuf, Reads, Arc<Writer>, Tx) {
+        let (dir, path) = file();
         let reads = Reads::new(&path).expect("open");
         let writer = Arc::new(Writer::open(&path).expect("writer"));
         let mut first = writer.begin().await.expect("begin");
         insert(&mut first, 10).await;
+        (dir, path, reads, writer, first)
+    }
+
+    #[tokio::test]
+    async fn transactions_that_queue_commit_together_and_each_hears_of_it() {
+        let (_dir, _path, reads, writer, first) = one_open().await;
         let second = tokio::spawn({
             let writer = writer.clone();
             async move {
@@ -732,11 +767,7 @@ mod tests {
 
     #[tokio::test]
     async fn one_that_fails_in_a_group_takes_only_its_own_writes_back() {
-        let (_dir, path) = file();
-        let reads = Reads::new(&path).expect("open");
-        let writer = Arc::new(Writer::open(&path).expect("writer"));
-        let mut first = writer.begin().await.expect("begin");
-        insert(&mut first, 10).await;
+        let (_dir, _path, reads, writer, first) = one_open().await;
         let second = tokio::spawn({
             let writer = writer.clone();
             async move {
@@ -757,11 +788,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_commit_left_to_one_that_gives_up_waiting_still_happens() {
-        let (_dir, path) = file();
-        let reads = Reads::new(&path).expect("open");
-        let writer = Arc::new(Writer::open(&path).expect("writer"));
-        let mut first = writer.begin().await.expect("begin");
-        insert(&mut first, 10).await;
+        let (_dir, _path, reads, writer, first) = one_open().await;
         let waiting = tokio::spawn({
             let writer = writer.clone();
             async move { writer.begin().await.map(|_| ()) }
@@ -780,11 +807,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_sqlx_turn_commits_the_open_group_first() {
-        let (_dir, path) = file();
-        let reads = Reads::new(&path).expect("open");
-        let writer = Arc::new(Writer::open(&path).expect("writer"));
-        let mut first = writer.begin().await.expect("begin");
-        insert(&mut first, 10).await;
+        let (_dir, path, reads, writer, first) = one_open().await;
         let turn = tokio::spawn({
             let writer = writer.clone();
             async move {
@@ -801,5 +824,22 @@ mod tests {
         first.commit().await.expect("first");
         assert_eq!(turn.await.expect("join"), 1);
         assert_eq!(count(&reads), 4);
+    }
+
+    #[tokio::test]
+    async fn a_transaction_waits_for_another_writer_without_blocking_the_runtime() {
+        let (_dir, path) = file();
+        let writer = Writer::open(&path).expect("writer");
+        let other = Connection::open(&path).expect("other");
+        other.execute_batch("BEGIN IMMEDIATE").expect("lock");
+        let begun = tokio::spawn(async move { writer.begin().await.map(|_| ()) });
+        // The runtime (one thread here) still runs other tasks meanwhile.
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        assert!(!begun.is_finished());
+        other.execute_batch("COMMIT").expect("unlock");
+        begun
+            .await
+            .expect("join")
+            .expect("begun once the lock was free");
     }
 }
