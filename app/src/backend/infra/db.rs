@@ -149,8 +149,8 @@ pub async fn open(target: &Target) -> Result<AnyPool, DbError> {
 /// for. SQLite takes one writer at a time anyway; queueing in the pool (a
 /// wake-up when the connection is free) replaces the busy handler's sleeps
 /// of 1 to 100 ms that racing connections otherwise take. Beside it, the
-/// same file's direct write connection (`infra::direct::Writer`), whose
-/// lock orders every write transaction of either kind. PostgreSQL: a
+/// same file's direct write connection (`infra::direct::Writer`) for the
+/// hot paths; the two meet at SQLite's own write lock. PostgreSQL: a
 /// pool, since write transactions are ordered by locks in the database
 /// instead (see [`begin_write`] and [`begin_keyed`]), across every
 /// instance; second-factor sign-ins of different accounts run side by side
@@ -205,12 +205,6 @@ const WRITE_LOCK: i64 = 0x0074_776f_666f_6c64; // "twofold" in ASCII
 pub async fn begin_write(writer: &Writer) -> Result<WriteTx, crate::api::AppError> {
     let pool = &writer.pool;
     let postgres = is_postgres(pool);
-    // SQLite: the direct writer's turn first, so this transaction and a
-    // direct one never race for the file.
-    let turn = match &writer.direct {
-        Some(direct) => Some(direct.turn().await),
-        None => None,
-    };
     let mut tx = pool
         .begin_with(if postgres { "BEGIN" } else { "BEGIN IMMEDIATE" })
         .await
@@ -223,7 +217,7 @@ pub async fn begin_write(writer: &Writer) -> Result<WriteTx, crate::api::AppErro
             .map_err(|e| crate::backend::internal("taking the write lock", e))?;
     }
     Ok(WriteTx {
-        conn: TxConn::Sqlx { tx, _turn: turn },
+        conn: TxConn::Sqlx { tx },
         later: Batch::default(),
     })
 }
@@ -282,7 +276,7 @@ pub async fn begin_keyed(
         .map_err(lock)?;
     }
     Ok(WriteTx {
-        conn: TxConn::Sqlx { tx, _turn: None },
+        conn: TxConn::Sqlx { tx },
         later: Batch::default(),
     })
 }
@@ -314,8 +308,6 @@ pub struct WriteTx {
 enum TxConn {
     Sqlx {
         tx: sqlx::Transaction<'static, sqlx::Any>,
-        /// SQLite: the direct writer's lock, held until the end.
-        _turn: Option<direct::Turn>,
     },
     Direct(direct::Tx),
 }
@@ -324,7 +316,7 @@ impl WriteTx {
     pub async fn commit(mut self) -> Result<(), crate::api::AppError> {
         let later = std::mem::take(&mut self.later);
         match self.conn {
-            TxConn::Sqlx { mut tx, _turn } => {
+            TxConn::Sqlx { mut tx } => {
                 later.run_sqlx(&mut tx).await?;
                 tx.commit()
                     .await

@@ -12,10 +12,11 @@
 //!   session behind a cookie). WAL mode keeps them from waiting for the
 //!   writer, and each sees the last commit: nothing here is a cache, so a
 //!   session ended a moment ago is refused at once.
-//! - [`Writer`]: the one write connection, behind an async lock that every
-//!   write transaction on SQLite takes first, so its transactions and
-//!   sqlx's never race for the file (no busy-handler sleeps). A second-factor
-//!   sign-in runs its whole transaction here (`db::begin_keyed`).
+//! - [`Writer`]: one write connection behind an async lock, where a
+//!   second-factor sign-in runs its whole transaction (`db::begin_keyed`);
+//!   transactions that queue for it commit together. It meets sqlx's
+//!   writer at SQLite's own write lock, which it waits for asleep on the
+//!   runtime.
 //!
 //! A statement here is shorter than the hand-off it replaces, so it holds
 //! up the async runtime no more than the hand-off did. PostgreSQL has no
@@ -343,6 +344,11 @@ pub struct Writer {
 /// them does not wait long for the last.
 const GROUP: usize = 32;
 
+/// The longest a transaction waits for the writer, or for the commit of
+/// its group, before it fails (as long as sqlx waits for a pooled
+/// connection).
+const WAIT: std::time::Duration = std::time::Duration::from_secs(30);
+
 /// The write connection and the transactions done on it since the open
 /// SQLite transaction began, each waiting to hear how its commit went.
 struct Line {
@@ -447,34 +453,27 @@ impl Writer {
         self.line.lock().await.commits
     }
 
-    async fn line(&self) -> OwnedMutexGuard<Line> {
+    /// The line, waited for at most [`WAIT`]: a transaction that cannot
+    /// get it fails rather than waits for good.
+    async fn line(&self) -> Result<OwnedMutexGuard<Line>, AppError> {
         self.queued.fetch_add(1, Ordering::SeqCst);
         let mut queued = Queued {
             queued: self.queued.clone(),
             line: self.line.clone(),
             served: false,
         };
-        let line = self.line.clone().lock_owned().await;
+        let line = tokio::time::timeout(WAIT, self.line.clone().lock_owned())
+            .await
+            .map_err(|_| internal("waiting for the writer", "timed out"))?;
         queued.served = true;
-        line
-    }
-
-    /// The turn to write, for a transaction that runs through sqlx: the
-    /// open group is committed first (its SQLite transaction holds the
-    /// file's write lock).
-    pub async fn turn(&self) -> Turn {
-        let mut line = self.line().await;
-        if let Err(e) = line.close_group() {
-            tracing::error!("committing a group of write transactions: {e}");
-        }
-        Turn(line)
+        Ok(line)
     }
 
     /// A write transaction on this connection: `BEGIN IMMEDIATE` takes the
     /// file's write lock at once (see `db::begin_write`), or the group
     /// that is open already holds it.
     pub async fn begin(&self) -> Result<Tx, AppError> {
-        let mut line = self.line().await;
+        let mut line = self.line().await?;
         if line.group.is_none() {
             begin_immediate(&mut line.conn).await?;
             line.group = Some(Vec::new());
@@ -527,9 +526,6 @@ fn checkpoints(conn: &Connection, stop: &std::sync::mpsc::Receiver<()>) {
     }
 }
 
-/// Held while a sqlx transaction writes: no direct transaction runs then.
-pub struct Turn(#[allow(dead_code)] OwnedMutexGuard<Line>);
-
 /// A write transaction on [`Writer`]'s connection (a savepoint in its
 /// group). Dropped without [`Tx::commit`], it rolls back.
 pub struct Tx {
@@ -578,9 +574,11 @@ impl Tx {
                 group.push(done);
             }
             drop(line);
-            return committed
-                .await
-                .unwrap_or_else(|_| Err("the writer closed before the commit".into()));
+            return match tokio::time::timeout(WAIT, committed).await {
+                Ok(Ok(result)) => result,
+                Ok(Err(_)) => Err("the writer closed before the commit".into()),
+                Err(_) => Err("timed out waiting for the commit of its group".into()),
+            };
         }
         line.close_group()
     }
@@ -708,21 +706,6 @@ mod tests {
         assert_eq!(count(&reads), 3);
     }
 
-    #[tokio::test]
-    async fn a_sqlx_turn_and_a_direct_transaction_never_overlap() {
-        let (_dir, path) = file();
-        let writer = Arc::new(Writer::open(&path).expect("writer"));
-        let turn = writer.turn().await;
-        let waiting = tokio::spawn({
-            let writer = writer.clone();
-            async move { writer.begin().await.map(|_| ()) }
-        });
-        tokio::task::yield_now().await;
-        assert!(!waiting.is_finished());
-        drop(turn);
-        waiting.await.expect("join").expect("begin after the turn");
-    }
-
     async fn insert(tx: &mut Tx, a: i64) {
         tx.execute("INSERT INTO t (a) VALUES ($1)", &[Arg::Int(a)])
             .expect("insert");
@@ -803,27 +786,6 @@ mod tests {
             .expect("join");
         assert_eq!(done, Ok(()));
         assert_eq!(count(&reads), 3);
-    }
-
-    #[tokio::test]
-    async fn a_sqlx_turn_commits_the_open_group_first() {
-        let (_dir, path, reads, writer, first) = one_open().await;
-        let turn = tokio::spawn({
-            let writer = writer.clone();
-            async move {
-                let _turn = writer.turn().await;
-                // The group's transaction is closed: the file is free for
-                // another connection to write.
-                let other = Connection::open(&path).expect("other");
-                other
-                    .execute("INSERT INTO t (a) VALUES (12)", [])
-                    .expect("write beside")
-            }
-        });
-        tokio::task::yield_now().await;
-        first.commit().await.expect("first");
-        assert_eq!(turn.await.expect("join"), 1);
-        assert_eq!(count(&reads), 4);
     }
 
     #[tokio::test]
