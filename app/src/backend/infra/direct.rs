@@ -713,18 +713,18 @@ mod tests {
 
     /// A file, its reads, its writer, and a first transaction that has
     /// written one row and is not committed yet.
-    async fn one_open() -> (tempfile::TempDir, PathBuf, Reads, Arc<Writer>, Tx) {
+    async fn one_open() -> (tempfile::TempDir, Reads, Arc<Writer>, Tx) {
         let (dir, path) = file();
         let reads = Reads::new(&path).expect("open");
         let writer = Arc::new(Writer::open(&path).expect("writer"));
         let mut first = writer.begin().await.expect("begin");
         insert(&mut first, 10).await;
-        (dir, path, reads, writer, first)
+        (dir, reads, writer, first)
     }
 
     #[tokio::test]
     async fn transactions_that_queue_commit_together_and_each_hears_of_it() {
-        let (_dir, _path, reads, writer, first) = one_open().await;
+        let (_dir, reads, writer, first) = one_open().await;
         let second = tokio::spawn({
             let writer = writer.clone();
             async move {
@@ -750,7 +750,7 @@ mod tests {
 
     #[tokio::test]
     async fn one_that_fails_in_a_group_takes_only_its_own_writes_back() {
-        let (_dir, _path, reads, writer, first) = one_open().await;
+        let (_dir, reads, writer, first) = one_open().await;
         let second = tokio::spawn({
             let writer = writer.clone();
             async move {
@@ -771,7 +771,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_commit_left_to_one_that_gives_up_waiting_still_happens() {
-        let (_dir, _path, reads, writer, first) = one_open().await;
+        let (_dir, reads, writer, first) = one_open().await;
         let waiting = tokio::spawn({
             let writer = writer.clone();
             async move { writer.begin().await.map(|_| ()) }
